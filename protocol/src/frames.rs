@@ -1,0 +1,274 @@
+//! WebSocket frames (§3 of the contract): text frames, each one JSON object
+//! `{"event": <name>, "data": <object>}`; order events also carry `"cursor"`.
+//!
+//! One closed enum per direction. [`ServerEvent::to_json`] and
+//! [`ClientEvent::from_json`] / [`ServerEvent::from_json`] are the only
+//! encoders and decoders of frames in the system.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::kafka::{OrderCancellation, OrderEvent, OrderUpdate};
+use crate::order::{Notification, Order, Role};
+
+/// Stable codes of `error` frames and HTTP error bodies.
+pub mod codes {
+    pub const BAD_JSON: &str = "bad_json";
+    pub const UNKNOWN_EVENT: &str = "unknown_event";
+    pub const INVALID_DATA: &str = "invalid_data";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const INVALID_TOKEN: &str = "invalid_token";
+    pub const FORBIDDEN: &str = "forbidden";
+}
+
+/// WebSocket close codes the relay uses (4000–4999 are the application's).
+pub mod close {
+    /// The connection's token expired and no valid `auth:refresh` came in time.
+    pub const TOKEN_EXPIRED: u16 = 4001;
+    /// The client read too slowly and its queue overflowed: reconnect and
+    /// resume from your last cursor.
+    pub const RESYNC: u16 = 4002;
+    /// Repeated bad frames (policy violation).
+    pub const POLICY: u16 = 1008;
+    /// The relay is shutting down: reconnect (to another node) and resume.
+    pub const GOING_AWAY: u16 = 1001;
+}
+
+/// `connection:success` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    pub user_id: String,
+    pub socket_id: String,
+    pub role: Role,
+}
+
+/// `orders:snapshot` data, and the body of `GET /api/orders`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrdersSnapshot {
+    pub orders: Vec<Order>,
+    pub cursor: String,
+}
+
+/// `{code, message}`: the `error` frame data and the inner HTTP error body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything the relay sends to a browser.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    ConnectionSuccess(ConnectionInfo),
+    OrdersSnapshot(OrdersSnapshot),
+    /// `order:created`, `order:updated` or `order:cancelled`, with the cursor
+    /// that resumes right after this event.
+    Order { event: OrderEvent, cursor: String },
+    Notification(Notification),
+    Error(ErrorBody),
+}
+
+/// Everything a browser may send to the relay.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    SubscribeOrders { cursor: Option<String> },
+    AuthRefresh { token: String },
+}
+
+/// Why a frame could not be read. The relay answers each with an `error`
+/// frame carrying [`FrameError::code`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame is not a JSON object with an `event` name: {0}")]
+    NotJson(String),
+    #[error("unknown event `{0}`")]
+    UnknownEvent(String),
+    #[error("bad data for `{event}`: {message}")]
+    InvalidData { event: String, message: String },
+}
+
+impl FrameError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FrameError::NotJson(_) => codes::BAD_JSON,
+            FrameError::UnknownEvent(_) => codes::UNKNOWN_EVENT,
+            FrameError::InvalidData { .. } => codes::INVALID_DATA,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Frame<'a, T> {
+    event: &'a str,
+    data: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<&'a str>,
+}
+
+fn frame<T: Serialize>(event: &str, data: &T, cursor: Option<&str>) -> String {
+    serde_json::to_string(&Frame {
+        event,
+        data,
+        cursor,
+    })
+    .expect("frames always serialise")
+}
+
+/// Encodes an order event frame without taking ownership of the event: the
+/// relay encodes each event once and sends the same bytes to every recipient.
+pub fn order_frame(event: &OrderEvent, cursor: &str) -> String {
+    let name = event.frame_name();
+    match event {
+        OrderEvent::Created(order) => frame(name, order, Some(cursor)),
+        OrderEvent::Updated(update) => frame(name, update, Some(cursor)),
+        OrderEvent::Cancelled(cancel) => frame(name, cancel, Some(cursor)),
+    }
+}
+
+/// Encodes a notification frame.
+pub fn notification_frame(notification: &Notification) -> String {
+    frame("notification", notification, None)
+}
+
+#[derive(Deserialize)]
+struct RawFrame<'a> {
+    event: String,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+fn raw(text: &str) -> Result<RawFrame<'_>, FrameError> {
+    serde_json::from_str(text).map_err(|e| FrameError::NotJson(e.to_string()))
+}
+
+fn data<'a, T: Deserialize<'a>>(event: &str, data: Option<&'a RawValue>) -> Result<T, FrameError> {
+    let invalid = |message: String| FrameError::InvalidData {
+        event: event.to_owned(),
+        message,
+    };
+    let data = data.ok_or_else(|| invalid("missing `data`".into()))?;
+    serde_json::from_str(data.get()).map_err(|e| invalid(e.to_string()))
+}
+
+impl ServerEvent {
+    /// The wire name of this frame.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServerEvent::ConnectionSuccess(_) => "connection:success",
+            ServerEvent::OrdersSnapshot(_) => "orders:snapshot",
+            ServerEvent::Order { event, .. } => event.frame_name(),
+            ServerEvent::Notification(_) => "notification",
+            ServerEvent::Error(_) => "error",
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let name = self.name();
+        match self {
+            ServerEvent::ConnectionSuccess(info) => frame(name, info, None),
+            ServerEvent::OrdersSnapshot(snapshot) => frame(name, snapshot, None),
+            ServerEvent::Order { event, cursor } => order_frame(event, cursor),
+            ServerEvent::Notification(n) => notification_frame(n),
+            ServerEvent::Error(body) => frame(name, body, None),
+        }
+    }
+
+    pub fn from_json(text: &str) -> Result<ServerEvent, FrameError> {
+        let raw = raw(text)?;
+        let name = raw.event.as_str();
+        let order = |event: OrderEvent| -> Result<ServerEvent, FrameError> {
+            let cursor = raw.cursor.clone().ok_or_else(|| FrameError::InvalidData {
+                event: name.to_owned(),
+                message: "order events carry a `cursor`".into(),
+            })?;
+            Ok(ServerEvent::Order { event, cursor })
+        };
+        match name {
+            "connection:success" => Ok(ServerEvent::ConnectionSuccess(data(name, raw.data)?)),
+            "orders:snapshot" => Ok(ServerEvent::OrdersSnapshot(data(name, raw.data)?)),
+            "order:created" => order(OrderEvent::Created(data::<Order>(name, raw.data)?)),
+            "order:updated" => order(OrderEvent::Updated(data::<OrderUpdate>(name, raw.data)?)),
+            "order:cancelled" => order(OrderEvent::Cancelled(data::<OrderCancellation>(
+                name, raw.data,
+            )?)),
+            "notification" => Ok(ServerEvent::Notification(data(name, raw.data)?)),
+            "error" => Ok(ServerEvent::Error(data(name, raw.data)?)),
+            other => Err(FrameError::UnknownEvent(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SubscribeData {
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RefreshData {
+    token: String,
+}
+
+impl ClientEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientEvent::SubscribeOrders { .. } => "subscribe:orders",
+            ClientEvent::AuthRefresh { .. } => "auth:refresh",
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let name = self.name();
+        match self {
+            ClientEvent::SubscribeOrders { cursor } => frame(
+                name,
+                &SubscribeData {
+                    cursor: cursor.clone(),
+                },
+                None,
+            ),
+            ClientEvent::AuthRefresh { token } => frame(
+                name,
+                &RefreshData {
+                    token: token.clone(),
+                },
+                None,
+            ),
+        }
+    }
+
+    pub fn from_json(text: &str) -> Result<ClientEvent, FrameError> {
+        let raw = raw(text)?;
+        let name = raw.event.as_str();
+        match name {
+            // `data` may be omitted: the seed's client emitted a bare
+            // `subscribe:orders`, which means "no cursor".
+            "subscribe:orders" => {
+                let cursor = match raw.data {
+                    Some(_) => data::<SubscribeData>(name, raw.data)?.cursor,
+                    None => None,
+                };
+                Ok(ClientEvent::SubscribeOrders { cursor })
+            }
+            "auth:refresh" => Ok(ClientEvent::AuthRefresh {
+                token: data::<RefreshData>(name, raw.data)?.token,
+            }),
+            other => Err(FrameError::UnknownEvent(other.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+use super::*;
+use crate::order::{NotificationType, OrderItem, OrderStatus, Priority};
+use crate::time::Timestamp;
+
+fn t(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+fn order() -> Order {
+    Order {
+        order_id: "abc123".into(),
+        buyer_id: "user456".into(),
+        items: vec![OrderItem {
+            product_id: "p1".into(),
+            name: "Kettle".into(),
+            quantity: 2,
+            price: 49.995,
+        }],
+        subtotal: 99.99,
+        tax: 10.0,
+        total: 109.99,
+        status: OrderStatus::Pending,
+        shipping_address: serde_json::json!({"city": "Lyon"}),
+        created_at: t("2025-11-12T10:30:00.000Z"),
+        updated_at: t("2025-11-12T10:30:00.000Z"),
+    }
+}
+
+fn every_server_event() -> Vec<ServerEvent> {
+    vec![
+        ServerEvent::ConnectionSuccess(ConnectionInfo {
+            user_id: "user456".into(),
+            socket_id: "s-1".into(),
+            role: Role::User,
+        }),
+        ServerEvent::OrdersSnapshot(OrdersSnapshot {
+            orders: vec![order()],
+            cursor: "c1".into(),
+        }),
+        ServerEvent::Order {
+            event: OrderEvent::Created(order()),
+            cursor: "c2".into(),
+        },
+        ServerEvent::Order {
+            event: OrderEvent::Updated(OrderUpdate {
+                order_id: "abc123".into(),
+                buyer_id: Some("user456".into()),
+                status: OrderStatus::Shipped,
+                previous_status: Some(OrderStatus::Processing),
+                updated_at: t("2025-11-12T11:00:00.000Z"),
+                message: Some("Your order has been shipped".into()),
+            }),
+            cursor: "c3".into(),
+        },
+        ServerEvent::Order {
+            event: OrderEvent::Cancelled(OrderCancellation {
+                order_id: "abc123".into(),
+                buyer_id: Some("user456".into()),
+                reason: None,
+                cancelled_at: t("2025-11-12T11:15:00.000Z"),
+            }),
+            cursor: "c4".into(),
+        },
+        ServerEvent::Notification(Notification {
+            kind: NotificationType::Order,
+            priority: Priority::High,
+            title: Some("Heads up".into()),
+            message: "Your parcel is near".into(),
+        }),
+        ServerEvent::Error(ErrorBody::new(codes::BAD_JSON, "oops")),
+    ]
+}
+
+#[test]
+fn every_server_frame_round_trips() {
+    for event in every_server_event() {
+        let json = event.to_json();
+        assert_eq!(ServerEvent::from_json(&json).unwrap(), event, "{json}");
+    }
+}
+
+#[test]
+fn every_client_frame_round_trips() {
+    for event in [
+        ClientEvent::SubscribeOrders { cursor: None },
+        ClientEvent::SubscribeOrders {
+            cursor: Some("c9".into()),
+        },
+        ClientEvent::AuthRefresh {
+            token: "jwt".into(),
+        },
+    ] {
+        assert_eq!(ClientEvent::from_json(&event.to_json()).unwrap(), event);
+    }
+}
+
+#[test]
+fn frames_have_the_contract_shape() {
+    let json: serde_json::Value = serde_json::from_str(&every_server_event()[4].to_json()).unwrap();
+    assert_eq!(json["event"], "order:cancelled");
+    assert_eq!(json["cursor"], "c4");
+    assert_eq!(json["data"]["status"], "cancelled");
+    assert_eq!(json["data"]["cancelledAt"], "2025-11-12T11:15:00.000Z");
+    assert_eq!(json["data"]["buyerId"], "user456");
+    assert!(json["data"].get("reason").is_none());
+
+    let json: serde_json::Value = serde_json::from_str(&every_server_event()[0].to_json()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"event": "connection:success", "data": {"userId": "user456", "socketId": "s-1", "role": "user"}})
+    );
+}
+
+#[test]
+fn bare_subscribe_means_no_cursor() {
+    assert_eq!(
+        ClientEvent::from_json(r#"{"event":"subscribe:orders"}"#).unwrap(),
+        ClientEvent::SubscribeOrders { cursor: None }
+    );
+    assert_eq!(
+        ClientEvent::from_json(r#"{"event":"subscribe:orders","data":{"cursor":null}}"#).unwrap(),
+        ClientEvent::SubscribeOrders { cursor: None }
+    );
+}
+
+#[test]
+fn unknown_fields_in_frames_are_ignored() {
+    let json = r#"{"event":"auth:refresh","data":{"token":"t","extra":1},"meta":{}}"#;
+    assert_eq!(
+        ClientEvent::from_json(json).unwrap(),
+        ClientEvent::AuthRefresh { token: "t".into() }
+    );
+}
+
+#[test]
+fn bad_frames_are_typed_errors() {
+    let cases = [
+        ("hello", codes::BAD_JSON),
+        ("[]", codes::BAD_JSON),
+        (r#"{"data":{}}"#, codes::BAD_JSON),
+        (r#"{"event":"orders:delete","data":{}}"#, codes::UNKNOWN_EVENT),
+        (r#"{"event":"auth:refresh"}"#, codes::INVALID_DATA),
+        (r#"{"event":"auth:refresh","data":{"token":5}}"#, codes::INVALID_DATA),
+        (r#"{"event":"subscribe:orders","data":{"cursor":7}}"#, codes::INVALID_DATA),
+    ];
+    for (text, code) in cases {
+        assert_eq!(ClientEvent::from_json(text).unwrap_err().code(), code, "{text}");
+    }
+    let wrong_type = r#"{"event":"order:updated","data":{"orderId":"o","status":"shipped","updatedAt":"2025-11-12T11:00:00Z"}}"#;
+    assert_eq!(
+        ServerEvent::from_json(wrong_type).unwrap_err().code(),
+        codes::INVALID_DATA,
+        "order events without a cursor are invalid"
+    );
+}

@@ -1,0 +1,61 @@
+//! HTTP request and response bodies (§2 and §4 of the contract).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::frames::{ErrorBody, OrdersSnapshot as OrdersResponse};
+use crate::order::{OrderStatus, Role};
+
+/// `{"error": {"code", "message"}}`: every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: ErrorBody,
+}
+
+/// One line of a checkout. The server prices nothing itself: it trusts the
+/// catalogue price sent by the shop front, as the seed's order service did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutItem {
+    pub product_id: String,
+    pub name: String,
+    pub quantity: u32,
+    pub price: f64,
+}
+
+/// `POST /api/orders`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutRequest {
+    pub items: Vec<CheckoutItem>,
+    #[serde(default)]
+    pub shipping_address: Value,
+}
+
+/// `POST /api/orders/{id}/cancel`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `PATCH /api/admin/orders/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+}
+
+/// `POST /api/dev/login` (demo mode only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    pub user_id: String,
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// The answer to a login.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+}

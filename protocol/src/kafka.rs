@@ -1,0 +1,372 @@
+//! What the order service publishes on Kafka (§1 of the contract), and the
+//! decoder that validates it.
+//!
+//! Decoding is total: every byte string yields either a typed [`Input`] or a
+//! typed [`Reject`] that names why the message was refused. The relay logs and
+//! counts a reject and moves on to the next message; nothing here panics.
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::order::{Notification, NotificationType, Order, OrderItem, OrderStatus, Priority};
+use crate::time::Timestamp;
+
+/// The default topic names.
+pub const ORDER_CREATED: &str = "order.created";
+pub const ORDER_UPDATED: &str = "order.updated";
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+pub const NOTIFICATIONS: &str = "notifications";
+
+/// Which payload a topic carries. Topic names are configurable; their kind is
+/// what decides how a message is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TopicKind {
+    Created,
+    Updated,
+    Cancelled,
+    Notifications,
+}
+
+/// A status change of an order (`order.updated`, and the `order:updated` frame).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderUpdate {
+    pub order_id: String,
+    /// Missing on Kafka when the producer did not know it; the relay fills it
+    /// in from the order's `order.created` before sending the frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer_id: Option<String>,
+    pub status: OrderStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_status: Option<OrderStatus>,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A cancellation (`order.cancelled`, and the `order:cancelled` frame, which
+/// also carries `status: "cancelled"`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancellation {
+    pub order_id: String,
+    #[serde(default)]
+    pub buyer_id: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub cancelled_at: Timestamp,
+}
+
+impl Serialize for OrderCancellation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire<'a> {
+            order_id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            buyer_id: Option<&'a str>,
+            status: OrderStatus,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+            cancelled_at: Timestamp,
+        }
+        Wire {
+            order_id: &self.order_id,
+            buyer_id: self.buyer_id.as_deref(),
+            status: OrderStatus::Cancelled,
+            reason: self.reason.as_deref(),
+            cancelled_at: self.cancelled_at,
+        }
+        .serialize(s)
+    }
+}
+
+/// One event in an order's life, as the relay routes it and the client applies it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderEvent {
+    Created(Order),
+    Updated(OrderUpdate),
+    Cancelled(OrderCancellation),
+}
+
+impl OrderEvent {
+    pub fn order_id(&self) -> &str {
+        match self {
+            OrderEvent::Created(o) => &o.order_id,
+            OrderEvent::Updated(u) => &u.order_id,
+            OrderEvent::Cancelled(c) => &c.order_id,
+        }
+    }
+
+    /// The buyer named in the event itself, if any.
+    pub fn buyer_id(&self) -> Option<&str> {
+        match self {
+            OrderEvent::Created(o) => Some(&o.buyer_id),
+            OrderEvent::Updated(u) => u.buyer_id.as_deref(),
+            OrderEvent::Cancelled(c) => c.buyer_id.as_deref(),
+        }
+    }
+
+    /// Records the buyer, once the relay knows it, so the frame carries it.
+    pub fn set_buyer_id(&mut self, buyer: &str) {
+        match self {
+            OrderEvent::Created(_) => {}
+            OrderEvent::Updated(u) => u.buyer_id = Some(buyer.to_owned()),
+            OrderEvent::Cancelled(c) => c.buyer_id = Some(buyer.to_owned()),
+        }
+    }
+
+    /// The status this event claims for the order.
+    pub fn status(&self) -> OrderStatus {
+        match self {
+            OrderEvent::Created(o) => o.status,
+            OrderEvent::Updated(u) => u.status,
+            OrderEvent::Cancelled(_) => OrderStatus::Cancelled,
+        }
+    }
+
+    /// The event time that decides which status is current (§1).
+    pub fn time(&self) -> Timestamp {
+        match self {
+            OrderEvent::Created(o) => o.created_at,
+            OrderEvent::Updated(u) => u.updated_at,
+            OrderEvent::Cancelled(c) => c.cancelled_at,
+        }
+    }
+
+    /// The wire name of the WebSocket frame that carries this event.
+    pub fn frame_name(&self) -> &'static str {
+        match self {
+            OrderEvent::Created(_) => "order:created",
+            OrderEvent::Updated(_) => "order:updated",
+            OrderEvent::Cancelled(_) => "order:cancelled",
+        }
+    }
+
+    /// The Kafka value for this event (UTF-8 JSON).
+    pub fn to_json(&self) -> String {
+        let json = match self {
+            OrderEvent::Created(o) => serde_json::to_string(o),
+            OrderEvent::Updated(u) => serde_json::to_string(u),
+            OrderEvent::Cancelled(c) => serde_json::to_string(c),
+        };
+        json.expect("order events always serialise")
+    }
+}
+
+/// A message read from one of the four topics, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Order(OrderEvent),
+    Notification {
+        user_id: String,
+        notification: Notification,
+    },
+}
+
+/// Why a Kafka message was refused. Each variant is one metrics `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("message of {size} bytes is over the {limit}-byte limit")]
+    Oversize { size: usize, limit: usize },
+    #[error("message is not UTF-8 JSON: {0}")]
+    NotJson(String),
+    #[error("message has no orderId")]
+    MissingOrderId,
+    #[error("unknown order status `{0}` (expected pending, processing, shipped, delivered or cancelled)")]
+    UnknownStatus(String),
+    #[error("message does not match its topic's schema: {0}")]
+    Invalid(String),
+}
+
+impl Reject {
+    /// The stable `reason` label used in logs and `/metrics`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Reject::Oversize { .. } => "oversize",
+            Reject::NotJson(_) => "not_json",
+            Reject::MissingOrderId => "missing_order_id",
+            Reject::UnknownStatus(_) => "unknown_status",
+            Reject::Invalid(_) => "invalid",
+        }
+    }
+
+    /// Every reason label, for metrics that list zeros too.
+    pub const REASONS: [&'static str; 5] = [
+        "oversize",
+        "not_json",
+        "missing_order_id",
+        "unknown_status",
+        "invalid",
+    ];
+}
+
+/// Validates one Kafka value read from a topic of the given kind.
+pub fn decode(kind: TopicKind, payload: &[u8], size_limit: usize) -> Result<Input, Reject> {
+    if payload.len() > size_limit {
+        return Err(Reject::Oversize {
+            size: payload.len(),
+            limit: size_limit,
+        });
+    }
+    match kind {
+        TopicKind::Created => parse::<RawCreated>(payload)?.validate().map(OrderEvent::Created),
+        TopicKind::Updated => parse::<RawUpdated>(payload)?.validate().map(OrderEvent::Updated),
+        TopicKind::Cancelled => parse::<RawCancelled>(payload)?
+            .validate()
+            .map(OrderEvent::Cancelled),
+        TopicKind::Notifications => return parse::<RawNotification>(payload)?.validate(),
+    }
+    .map(Input::Order)
+}
+
+fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, Reject> {
+    serde_json::from_slice(payload).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Reject::Invalid(e.to_string()),
+        _ => Reject::NotJson(e.to_string()),
+    })
+}
+
+fn order_id(id: Option<String>) -> Result<String, Reject> {
+    id.filter(|id| !id.trim().is_empty())
+        .ok_or(Reject::MissingOrderId)
+}
+
+fn status(name: Option<String>, default: Option<OrderStatus>) -> Result<OrderStatus, Reject> {
+    match name {
+        Some(name) => OrderStatus::parse(&name).ok_or(Reject::UnknownStatus(name)),
+        None => default.ok_or_else(|| Reject::Invalid("missing field `status`".into())),
+    }
+}
+
+fn time(text: Option<String>, field: &str) -> Result<Timestamp, Reject> {
+    let text = text.ok_or_else(|| Reject::Invalid(format!("missing field `{field}`")))?;
+    Timestamp::parse(&text).map_err(|e| Reject::Invalid(format!("`{field}`: {e}")))
+}
+
+// The raw shapes accept every field as optional so that each rule of the
+// contract (defaults, fallbacks, which omission is which reject) is applied in
+// one readable place below rather than hidden in serde attributes.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCreated {
+    order_id: Option<String>,
+    buyer_id: Option<String>,
+    items: Option<Vec<OrderItem>>,
+    subtotal: Option<f64>,
+    tax: Option<f64>,
+    total: Option<f64>,
+    total_amount: Option<f64>,
+    status: Option<String>,
+    shipping_address: Option<Value>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+impl RawCreated {
+    fn validate(self) -> Result<Order, Reject> {
+        let order_id = order_id(self.order_id)?;
+        let status = status(self.status, Some(OrderStatus::Pending))?;
+        let buyer_id = self
+            .buyer_id
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| Reject::Invalid("missing field `buyerId`".into()))?;
+        let created_at = time(self.created_at, "createdAt")?;
+        let updated_at = match self.updated_at {
+            Some(text) => time(Some(text), "updatedAt")?,
+            None => created_at,
+        };
+        Ok(Order {
+            order_id,
+            buyer_id,
+            items: self.items.unwrap_or_default(),
+            subtotal: self.subtotal.unwrap_or(0.0),
+            tax: self.tax.unwrap_or(0.0),
+            total: self.total.or(self.total_amount).unwrap_or(0.0),
+            status,
+            shipping_address: self.shipping_address.unwrap_or(Value::Null),
+            created_at,
+            updated_at,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawUpdated {
+    order_id: Option<String>,
+    buyer_id: Option<String>,
+    status: Option<String>,
+    previous_status: Option<String>,
+    updated_at: Option<String>,
+    message: Option<String>,
+}
+
+impl RawUpdated {
+    fn validate(self) -> Result<OrderUpdate, Reject> {
+        Ok(OrderUpdate {
+            order_id: order_id(self.order_id)?,
+            buyer_id: self.buyer_id.filter(|b| !b.is_empty()),
+            status: status(self.status, None)?,
+            previous_status: self
+                .previous_status
+                .map(|name| status(Some(name), None))
+                .transpose()?,
+            updated_at: time(self.updated_at, "updatedAt")?,
+            message: self.message,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCancelled {
+    order_id: Option<String>,
+    buyer_id: Option<String>,
+    reason: Option<String>,
+    cancelled_at: Option<String>,
+}
+
+impl RawCancelled {
+    fn validate(self) -> Result<OrderCancellation, Reject> {
+        Ok(OrderCancellation {
+            order_id: order_id(self.order_id)?,
+            buyer_id: self.buyer_id.filter(|b| !b.is_empty()),
+            reason: self.reason,
+            cancelled_at: time(self.cancelled_at, "cancelledAt")?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawNotification {
+    user_id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<NotificationType>,
+    priority: Option<Priority>,
+    title: Option<String>,
+    message: Option<String>,
+}
+
+impl RawNotification {
+    fn validate(self) -> Result<Input, Reject> {
+        let missing = |field: &str| Reject::Invalid(format!("missing field `{field}`"));
+        Ok(Input::Notification {
+            user_id: self
+                .user_id
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| missing("userId"))?,
+            notification: Notification {
+                kind: self.kind.ok_or_else(|| missing("type"))?,
+                priority: self.priority.unwrap_or_default(),
+                title: self.title,
+                message: self.message.ok_or_else(|| missing("message"))?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

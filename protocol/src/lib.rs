@@ -1,0 +1,27 @@
+//! The wire format of the realtime order system, shared by the relay (`server`)
+//! and the browser client (`client`). This crate is the only place that knows
+//! the JSON shape of anything that crosses a process boundary; see
+//! `PROTOCOL.md` (the external contract) and `docs/ARCHITECTURE.md`.
+//!
+//! Layout:
+//! - [`time`]: RFC 3339 timestamps as milliseconds, parsed and printed without
+//!   a date library (the client ships as WASM, every KB counts).
+//! - [`order`]: the `Order` read model, its items, statuses, roles and the
+//!   human texts attached to a status.
+//! - [`kafka`]: what the order service publishes (§1 of the contract) and the
+//!   validating decoder that turns a raw message into a typed [`kafka::Input`]
+//!   or a typed [`kafka::Reject`].
+//! - [`frames`]: WebSocket frames (§3): one closed enum per direction.
+//! - [`http`]: HTTP request and response bodies (§2, §4).
+#![forbid(unsafe_code)]
+
+pub mod frames;
+pub mod http;
+pub mod kafka;
+pub mod order;
+pub mod time;
+
+pub use frames::{ClientEvent, FrameError, ServerEvent};
+pub use kafka::{Input, OrderCancellation, OrderEvent, OrderUpdate, Reject};
+pub use order::{Notification, NotificationType, Order, OrderItem, OrderStatus, Priority, Role};
+pub use time::Timestamp;

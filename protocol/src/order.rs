@@ -1,0 +1,207 @@
+//! The order read model and the small vocabularies around it: statuses, roles,
+//! notification kinds.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::time::Timestamp;
+
+/// Where an order is in its life. `Cancelled` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Pending,
+    Processing,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// Every status, in life order.
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::Pending,
+        OrderStatus::Processing,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+    ];
+
+    /// The wire name (`"pending"`, …), also used as a CSS class suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Processing => "processing",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a wire name; `None` for anything the contract does not list.
+    pub fn parse(name: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// A short label for a badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "Pending",
+            OrderStatus::Processing => "Processing",
+            OrderStatus::Shipped => "Shipped",
+            OrderStatus::Delivered => "Delivered",
+            OrderStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    /// The sentence a buyer reads when their order reaches this status (the
+    /// seed's toast texts: "Order #XXXXXXXX - Your order is being processed").
+    pub fn message(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "Your order has been received",
+            OrderStatus::Processing => "Your order is being processed",
+            OrderStatus::Shipped => "Your order has been shipped",
+            OrderStatus::Delivered => "Your order has been delivered",
+            OrderStatus::Cancelled => "Your order has been cancelled",
+        }
+    }
+
+    /// The next status an admin may move an order to, if any. Only forward
+    /// moves along `pending → processing → shipped → delivered` are allowed.
+    pub fn next(self) -> Option<OrderStatus> {
+        match self {
+            OrderStatus::Pending => Some(OrderStatus::Processing),
+            OrderStatus::Processing => Some(OrderStatus::Shipped),
+            OrderStatus::Shipped => Some(OrderStatus::Delivered),
+            OrderStatus::Delivered | OrderStatus::Cancelled => None,
+        }
+    }
+
+    /// Whether an admin may move an order from `self` to `to` (forward only,
+    /// one or more steps, never out of a final status).
+    pub fn can_advance_to(self, to: OrderStatus) -> bool {
+        to != OrderStatus::Cancelled && self != OrderStatus::Cancelled && to > self
+    }
+
+    /// Whether the buyer (or an admin) may still cancel.
+    pub fn is_cancellable(self) -> bool {
+        matches!(self, OrderStatus::Pending | OrderStatus::Processing)
+    }
+}
+
+/// Who a token belongs to: a buyer sees their own orders, an admin sees all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItem {
+    pub product_id: String,
+    pub name: String,
+    pub quantity: u32,
+    pub price: f64,
+}
+
+/// An order as users see it: the `Order` of the contract (§3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub order_id: String,
+    pub buyer_id: String,
+    pub items: Vec<OrderItem>,
+    pub subtotal: f64,
+    pub tax: f64,
+    pub total: f64,
+    pub status: OrderStatus,
+    /// Free-form address object; the relay passes it through untouched.
+    #[serde(default)]
+    pub shipping_address: Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// "Order #1A2B3C4D": the last eight characters of the id, upper case.
+pub fn order_number(order_id: &str) -> String {
+    let start = order_id
+        .char_indices()
+        .rev()
+        .nth(7)
+        .map_or(0, |(index, _)| index);
+    order_id[start..].to_uppercase()
+}
+
+/// The kind of a notification; decides the toast style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationType {
+    Order,
+    Info,
+    Success,
+    Warning,
+    Error,
+}
+
+/// How loudly to show a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+}
+
+/// A message for one user (the `notifications` topic and the `notification`
+/// frame). `user_id` is the routing key; it is not sent to the browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    #[serde(rename = "type")]
+    pub kind: NotificationType,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_number_is_the_last_eight_chars_upper_case() {
+        assert_eq!(order_number("abc123"), "ABC123");
+        assert_eq!(order_number("ord-0123456789abcdef"), "89ABCDEF");
+        assert_eq!(order_number(""), "");
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+        assert_eq!(OrderStatus::parse("lost"), None);
+    }
+
+    #[test]
+    fn only_forward_moves_are_allowed() {
+        use OrderStatus::*;
+        assert!(Pending.can_advance_to(Processing));
+        assert!(Processing.can_advance_to(Delivered));
+        assert!(!Shipped.can_advance_to(Processing));
+        assert!(!Pending.can_advance_to(Pending));
+        assert!(!Cancelled.can_advance_to(Delivered));
+        assert!(!Pending.can_advance_to(Cancelled));
+        assert!(Pending.is_cancellable() && Processing.is_cancellable());
+        assert!(!Shipped.is_cancellable() && !Cancelled.is_cancellable());
+    }
+}
