@@ -73,7 +73,10 @@ pub enum ServerEvent {
     OrdersSnapshot(OrdersSnapshot),
     /// `order:created`, `order:updated` or `order:cancelled`, with the cursor
     /// that resumes right after this event.
-    Order { event: OrderEvent, cursor: String },
+    Order {
+        event: OrderEvent,
+        cursor: String,
+    },
     Notification(Notification),
     Error(ErrorBody),
 }

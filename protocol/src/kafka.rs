@@ -210,8 +210,12 @@ pub fn decode(kind: TopicKind, payload: &[u8], size_limit: usize) -> Result<Inpu
         });
     }
     match kind {
-        TopicKind::Created => parse::<RawCreated>(payload)?.validate().map(OrderEvent::Created),
-        TopicKind::Updated => parse::<RawUpdated>(payload)?.validate().map(OrderEvent::Updated),
+        TopicKind::Created => parse::<RawCreated>(payload)?
+            .validate()
+            .map(OrderEvent::Created),
+        TopicKind::Updated => parse::<RawUpdated>(payload)?
+            .validate()
+            .map(OrderEvent::Updated),
         TopicKind::Cancelled => parse::<RawCancelled>(payload)?
             .validate()
             .map(OrderEvent::Cancelled),

@@ -23,5 +23,7 @@ pub mod time;
 
 pub use frames::{ClientEvent, FrameError, ServerEvent};
 pub use kafka::{Input, OrderCancellation, OrderEvent, OrderUpdate, Reject};
-pub use order::{Notification, NotificationType, Order, OrderItem, OrderStatus, Priority, Role};
+pub use order::{
+    Notification, NotificationType, Order, OrderItem, OrderStatus, Priority, Role, StatusAt,
+};
 pub use time::Timestamp;

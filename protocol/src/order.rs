@@ -89,6 +89,31 @@ impl OrderStatus {
     }
 }
 
+/// The status of an order as of some event time. Both the relay's read model
+/// and the client's reducer keep one per order and move it only through
+/// [`StatusAt::supersedes`], so they agree whatever order events arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusAt {
+    pub status: OrderStatus,
+    pub at: Timestamp,
+}
+
+impl StatusAt {
+    /// The rule of §1 of the contract: `cancelled` is final; otherwise the
+    /// latest event time wins, and on equal times the status further along in
+    /// life wins. It is a total order, so applying events in any order, or
+    /// twice, ends in the same status.
+    pub fn supersedes(self, current: StatusAt) -> bool {
+        if current.status == OrderStatus::Cancelled {
+            return false;
+        }
+        if self.status == OrderStatus::Cancelled {
+            return true;
+        }
+        (self.at, self.status) > (current.at, current.status)
+    }
+}
+
 /// Who a token belongs to: a buyer sees their own orders, an admin sees all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -174,6 +199,37 @@ pub struct Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(status: OrderStatus, secs: i64) -> StatusAt {
+        StatusAt {
+            status,
+            at: Timestamp(secs * 1000),
+        }
+    }
+
+    #[test]
+    fn latest_time_wins_ties_go_forward_and_cancelled_is_final() {
+        use OrderStatus::*;
+        let cases = [
+            // (candidate, current, supersedes)
+            (at(Shipped, 2), at(Processing, 1), true),
+            (at(Processing, 1), at(Shipped, 2), false),
+            (at(Shipped, 1), at(Processing, 1), true),
+            (at(Processing, 1), at(Shipped, 1), false),
+            (at(Pending, 5), at(Delivered, 1), true),
+            (at(Cancelled, 0), at(Delivered, 9), true),
+            (at(Delivered, 9), at(Cancelled, 0), false),
+            (at(Cancelled, 9), at(Cancelled, 0), false),
+            (at(Shipped, 1), at(Shipped, 1), false),
+        ];
+        for (candidate, current, expected) in cases {
+            assert_eq!(
+                candidate.supersedes(current),
+                expected,
+                "{candidate:?} over {current:?}"
+            );
+        }
+    }
 
     #[test]
     fn order_number_is_the_last_eight_chars_upper_case() {

@@ -181,7 +181,11 @@ mod tests {
             ("1969-12-31T23:59:59.000Z", "1969-12-31T23:59:59.000Z"),
         ];
         for (input, canonical) in cases {
-            assert_eq!(Timestamp::parse(input).unwrap().to_string(), canonical, "{input}");
+            assert_eq!(
+                Timestamp::parse(input).unwrap().to_string(),
+                canonical,
+                "{input}"
+            );
         }
     }
 

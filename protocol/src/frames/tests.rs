@@ -138,13 +138,26 @@ fn bad_frames_are_typed_errors() {
         ("hello", codes::BAD_JSON),
         ("[]", codes::BAD_JSON),
         (r#"{"data":{}}"#, codes::BAD_JSON),
-        (r#"{"event":"orders:delete","data":{}}"#, codes::UNKNOWN_EVENT),
+        (
+            r#"{"event":"orders:delete","data":{}}"#,
+            codes::UNKNOWN_EVENT,
+        ),
         (r#"{"event":"auth:refresh"}"#, codes::INVALID_DATA),
-        (r#"{"event":"auth:refresh","data":{"token":5}}"#, codes::INVALID_DATA),
-        (r#"{"event":"subscribe:orders","data":{"cursor":7}}"#, codes::INVALID_DATA),
+        (
+            r#"{"event":"auth:refresh","data":{"token":5}}"#,
+            codes::INVALID_DATA,
+        ),
+        (
+            r#"{"event":"subscribe:orders","data":{"cursor":7}}"#,
+            codes::INVALID_DATA,
+        ),
     ];
     for (text, code) in cases {
-        assert_eq!(ClientEvent::from_json(text).unwrap_err().code(), code, "{text}");
+        assert_eq!(
+            ClientEvent::from_json(text).unwrap_err().code(),
+            code,
+            "{text}"
+        );
     }
     let wrong_type = r#"{"event":"order:updated","data":{"orderId":"o","status":"shipped","updatedAt":"2025-11-12T11:00:00Z"}}"#;
     assert_eq!(

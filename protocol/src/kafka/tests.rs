@@ -67,7 +67,10 @@ fn seed_updated_payload_decodes_without_buyer() {
     assert_eq!(update.buyer_id, None);
     assert_eq!(update.status, OrderStatus::Shipped);
     assert_eq!(update.previous_status, Some(OrderStatus::Processing));
-    assert_eq!(update.message.as_deref(), Some("Your order has been shipped"));
+    assert_eq!(
+        update.message.as_deref(),
+        Some("Your order has been shipped")
+    );
 }
 
 #[test]
@@ -83,7 +86,8 @@ fn seed_cancelled_payload_decodes() {
 
 #[test]
 fn created_defaults_and_total_amount_fallback() {
-    let json = r#"{"orderId":"o1","buyerId":"u1","totalAmount":42.5,"createdAt":"2025-11-12T10:30:00Z"}"#;
+    let json =
+        r#"{"orderId":"o1","buyerId":"u1","totalAmount":42.5,"createdAt":"2025-11-12T10:30:00Z"}"#;
     let OrderEvent::Created(order) = order_event(TopicKind::Created, json) else {
         panic!()
     };
@@ -106,14 +110,19 @@ fn total_wins_over_total_amount_when_both_are_present() {
 #[test]
 fn unknown_fields_are_ignored() {
     let json = r#"{"orderId":"o1","status":"shipped","updatedAt":"2025-11-12T10:30:00Z","carrier":{"name":"DHL"},"x":[1,2]}"#;
-    assert_eq!(order_event(TopicKind::Updated, json).status(), OrderStatus::Shipped);
+    assert_eq!(
+        order_event(TopicKind::Updated, json).status(),
+        OrderStatus::Shipped
+    );
 }
 
 #[test]
 fn notification_decodes_with_default_priority() {
     let json = r#"{"userId":"u1","type":"order","message":"Your parcel is near"}"#;
-    let Ok(Input::Notification { user_id, notification }) =
-        decode(TopicKind::Notifications, json.as_bytes(), LIMIT)
+    let Ok(Input::Notification {
+        user_id,
+        notification,
+    }) = decode(TopicKind::Notifications, json.as_bytes(), LIMIT)
     else {
         panic!()
     };
@@ -145,7 +154,12 @@ fn each_kind_of_bad_message_is_a_typed_reject() {
     ];
     for (kind, payload, reason) in cases {
         let got = reject(*kind, payload);
-        assert_eq!(got.reason(), *reason, "{} -> {got}", String::from_utf8_lossy(payload));
+        assert_eq!(
+            got.reason(),
+            *reason,
+            "{} -> {got}",
+            String::from_utf8_lossy(payload)
+        );
     }
 }
 
@@ -154,7 +168,10 @@ fn oversize_is_rejected_before_parsing() {
     let big = vec![b'x'; LIMIT + 1];
     assert_eq!(
         reject(TopicKind::Created, &big),
-        Reject::Oversize { size: LIMIT + 1, limit: LIMIT }
+        Reject::Oversize {
+            size: LIMIT + 1,
+            limit: LIMIT
+        }
     );
 }
 

@@ -1,0 +1,111 @@
+//! Wiring: builds the shared state, starts the Kafka consumer and the HTTP
+//! server, and stops them all on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::Keys;
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::kafka::{consumer, producer::Publisher, topics};
+use crate::metrics::Metrics;
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub keys: Keys,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub publisher: Publisher,
+    /// Flips to `true` once at shutdown; connection tasks watch it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A started relay.
+pub struct Running {
+    /// The address actually bound (useful with port 0).
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the relay against `brokers`: creates missing topics, assigns the
+/// consumer, binds the listener. Returns once it accepts connections (it is
+/// ready for subscribers once `/readyz` says so).
+pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
+    let secret = match &config.jwt_secret {
+        Some(secret) => secret.clone().into_bytes(),
+        None => {
+            tracing::warn!(
+                "demo mode: no JWT_SECRET given, using a random one (tokens die with this process)"
+            );
+            rand::random::<[u8; 32]>().to_vec()
+        }
+    };
+    let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
+    topics::ensure(brokers, &names, config.topic_partitions)
+        .await
+        .context("cannot reach Kafka to create topics")?;
+
+    let metrics = Arc::new(Metrics::default());
+    let hub = Arc::new(Hub::new(
+        Arc::clone(&metrics),
+        config.history_limit,
+        config.client_queue,
+        config.snapshot_limit,
+    ));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tasks = consumer::start(&config, brokers, Arc::clone(&hub), shutdown_rx.clone())
+        .await
+        .context("cannot start the Kafka consumer")?;
+    let publisher = Publisher::new(&config, brokers).context("cannot create the Kafka producer")?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        config,
+        keys: Keys::new(&secret),
+        hub,
+        metrics,
+        publisher,
+        shutdown: shutdown_rx.clone(),
+    });
+    let router = crate::http::router(Arc::clone(&state));
+    let mut stop = shutdown_rx;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            })
+            .await
+    });
+    tracing::info!("relay listening on http://{addr}");
+    Ok(Running {
+        addr,
+        state,
+        shutdown: shutdown_tx,
+        server,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops accepting, closes every WebSocket with 1001, stops the consumer,
+    /// and waits for in-flight HTTP requests to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.server.await.context("server task failed")??;
+        Ok(())
+    }
+}

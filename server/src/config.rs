@@ -1,0 +1,207 @@
+//! The relay's settings: one struct, parsed from flags and environment
+//! variables (§5 of the contract), checked once at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Relays Kafka order events to each user's browsers over WebSocket, and
+/// serves the order HTTP API.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "relay", version, about)]
+pub struct Config {
+    /// Address to serve HTTP and WebSocket on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:3009")]
+    pub listen: SocketAddr,
+
+    /// Kafka bootstrap servers (host:port,…). Unset: start the embedded broker.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+
+    /// Kafka consumer group id. The relay reads every partition itself (each
+    /// relay node must see every event), so the group only names the client.
+    #[arg(long, env = "KAFKA_GROUP_ID", default_value = "order-relay")]
+    pub kafka_group_id: String,
+
+    /// HS256 secret that signs user tokens. Required unless --demo.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Demo mode: enables /api/dev/login, generates a secret if none is given,
+    /// and runs the order simulator.
+    #[arg(long, env = "DEMO")]
+    pub demo: bool,
+
+    #[arg(long, env = "TOPIC_ORDER_CREATED", default_value = protocol::kafka::ORDER_CREATED)]
+    pub topic_created: String,
+    #[arg(long, env = "TOPIC_ORDER_UPDATED", default_value = protocol::kafka::ORDER_UPDATED)]
+    pub topic_updated: String,
+    #[arg(long, env = "TOPIC_ORDER_CANCELLED", default_value = protocol::kafka::ORDER_CANCELLED)]
+    pub topic_cancelled: String,
+    #[arg(long, env = "TOPIC_NOTIFICATIONS", default_value = protocol::kafka::NOTIFICATIONS)]
+    pub topic_notifications: String,
+
+    /// Partitions for topics the relay creates.
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 3)]
+    pub topic_partitions: i32,
+
+    /// Largest Kafka message accepted, in bytes; bigger ones are rejected.
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Largest client WebSocket frame accepted, in bytes.
+    #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Largest HTTP request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Order events kept in memory for resume by cursor.
+    #[arg(long, env = "HISTORY_LIMIT", default_value_t = 50_000)]
+    pub history_limit: usize,
+
+    /// Most orders an admin snapshot holds (newest first).
+    #[arg(long, env = "SNAPSHOT_LIMIT", default_value_t = 1_000)]
+    pub snapshot_limit: usize,
+
+    /// Frames queued per connection before it counts as too slow.
+    #[arg(long, env = "CLIENT_QUEUE", default_value_t = 256)]
+    pub client_queue: usize,
+
+    /// Seconds between WebSocket pings; a client silent for three of them is dropped.
+    #[arg(long, env = "PING_INTERVAL_SECS", default_value_t = 15)]
+    pub ping_interval_secs: u64,
+
+    /// Directory of the built browser client, served at `/` when given.
+    #[arg(long, env = "STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Demo simulator: order events per second (0 = off).
+    #[arg(long, env = "SIMULATOR_RATE", default_value_t = 0.5)]
+    pub simulator_rate: f64,
+}
+
+/// A setting that cannot work, said in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("JWT_SECRET (--jwt-secret) is required unless --demo is set")]
+    MissingSecret,
+    #[error("JWT_SECRET must be at least 16 bytes long")]
+    WeakSecret,
+    #[error("--topic-partitions must be at least 1")]
+    Partitions,
+    #[error("--{0} must be greater than 0")]
+    Zero(&'static str),
+    #[error("the four topic names must be different")]
+    SameTopics,
+}
+
+impl Config {
+    /// Checks what clap cannot: cross-field rules and sane ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match (&self.jwt_secret, self.demo) {
+            (None, false) => return Err(ConfigError::MissingSecret),
+            (Some(secret), _) if secret.len() < 16 => return Err(ConfigError::WeakSecret),
+            _ => {}
+        }
+        if self.topic_partitions < 1 {
+            return Err(ConfigError::Partitions);
+        }
+        for (name, value) in [
+            ("max-message-bytes", self.max_message_bytes),
+            ("max-frame-bytes", self.max_frame_bytes),
+            ("max-body-bytes", self.max_body_bytes),
+            ("history-limit", self.history_limit),
+            ("client-queue", self.client_queue),
+            ("ping-interval-secs", self.ping_interval_secs as usize),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        let mut topics = self.topics().map(|(name, _)| name);
+        topics.sort();
+        if topics.windows(2).any(|w| w[0] == w[1]) {
+            return Err(ConfigError::SameTopics);
+        }
+        if !(self.simulator_rate >= 0.0 && self.simulator_rate.is_finite()) {
+            return Err(ConfigError::Zero("simulator-rate"));
+        }
+        Ok(())
+    }
+
+    /// The four topics and the payload each carries.
+    pub fn topics(&self) -> [(&str, protocol::kafka::TopicKind); 4] {
+        use protocol::kafka::TopicKind::*;
+        [
+            (&self.topic_created, Created),
+            (&self.topic_updated, Updated),
+            (&self.topic_cancelled, Cancelled),
+            (&self.topic_notifications, Notifications),
+        ]
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs)
+    }
+
+    /// Settings for tests and embedding: demo off, a fixed secret, everything
+    /// else at its default, listening on a random loopback port.
+    pub fn for_tests(brokers: &str, secret: &str) -> Config {
+        let mut config = Config::parse_from(["relay"]);
+        config.listen = "127.0.0.1:0".parse().expect("valid address");
+        config.kafka_brokers = Some(brokers.to_owned());
+        config.jwt_secret = Some(secret.to_owned());
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("relay").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn a_secret_is_required_outside_demo_mode() {
+        assert!(matches!(
+            parse(&[]).validate(),
+            Err(ConfigError::MissingSecret)
+        ));
+        assert!(parse(&["--demo"]).validate().is_ok());
+        assert!(matches!(
+            parse(&["--jwt-secret", "short"]).validate(),
+            Err(ConfigError::WeakSecret)
+        ));
+        assert!(parse(&["--jwt-secret", "0123456789abcdef"])
+            .validate()
+            .is_ok());
+    }
+
+    #[test]
+    fn nonsense_values_are_refused() {
+        let base = ["--jwt-secret", "0123456789abcdef"];
+        let with = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            parse(&args).validate()
+        };
+        assert!(with(&["--topic-partitions", "0"]).is_err());
+        assert!(with(&["--client-queue", "0"]).is_err());
+        assert!(with(&["--topic-updated", "order.created"]).is_err());
+        assert!(Config::try_parse_from(["relay", "--listen", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = parse(&["--demo"]);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3009");
+        assert_eq!(config.topic_created, "order.created");
+        assert_eq!(config.topic_notifications, "notifications");
+        assert_eq!(config.kafka_brokers, None);
+    }
+}

@@ -1,0 +1,125 @@
+//! The recent order events, in consumption order, for resume by cursor.
+//!
+//! Bounded: past `limit` entries the oldest are dropped, and the history
+//! remembers how far it has dropped in each partition so that a cursor older
+//! than that gets a snapshot instead of a partial replay.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use protocol::OrderEvent;
+
+use crate::cursor::{Cursor, Pos};
+use crate::model::ReadModel;
+
+/// One consumed order event.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub pos: Pos,
+    /// With the buyer filled in when it was known at consumption time.
+    pub event: Arc<OrderEvent>,
+}
+
+/// Who is resuming: routing decides what they may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer<'a> {
+    Admin,
+    User(&'a str),
+}
+
+#[derive(Debug)]
+pub struct History {
+    entries: VecDeque<Entry>,
+    limit: usize,
+    next_seq: u64,
+    /// For each partition, the offsets below this were dropped.
+    dropped: Cursor,
+}
+
+impl History {
+    pub fn new(limit: usize) -> History {
+        History {
+            entries: VecDeque::new(),
+            limit: limit.max(1),
+            next_seq: 0,
+            dropped: Cursor::default(),
+        }
+    }
+
+    /// The sequence number the next pushed entry will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn push(&mut self, pos: Pos, event: Arc<OrderEvent>) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.entries.push_back(Entry { seq, pos, event });
+        while self.entries.len() > self.limit {
+            if let Some(old) = self.entries.pop_front() {
+                self.dropped.advance(old.pos);
+            }
+        }
+        seq
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&Entry> {
+        let first = self.entries.front()?.seq;
+        self.entries
+            .get(usize::try_from(seq.checked_sub(first)?).ok()?)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The events `viewer` has not seen since `from`, each with the cursor
+    /// that resumes right after it; `None` when some of them were dropped
+    /// (the caller sends a snapshot instead).
+    ///
+    /// An event counts as unseen when its own position is past the cursor, or
+    /// when its order's owner became known past the cursor: such an event
+    /// reached admins only at first and was released to its buyer later.
+    pub fn replay(
+        &self,
+        from: &Cursor,
+        viewer: Viewer<'_>,
+        model: &ReadModel,
+    ) -> Option<Vec<(&Entry, Cursor)>> {
+        if self
+            .dropped
+            .iter()
+            .any(|(part, next)| from.next(part) < next)
+        {
+            return None;
+        }
+        let mut running = from.clone();
+        let mut out = Vec::new();
+        for entry in &self.entries {
+            running.advance(entry.pos);
+            let order_id = entry.event.order_id();
+            let unseen = match viewer {
+                Viewer::Admin => !from.covers(entry.pos),
+                Viewer::User(user) => {
+                    model.owner(order_id) == Some(user)
+                        && (!from.covers(entry.pos)
+                            || model
+                                .owner_known_at(order_id)
+                                .is_some_and(|at| !from.covers(at)))
+                }
+            };
+            if unseen {
+                out.push((entry, running.clone()));
+            }
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+//! HTTP errors and the extractors that produce them.
+//!
+//! Every non-2xx answer is `{"error": {"code", "message"}}` (§4): the client
+//! gets a stable code and a short message; the log gets the detail.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use protocol::frames::{codes, ErrorBody};
+use protocol::http::ApiError;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::auth::{bearer, AuthError, User};
+
+/// An HTTP error: status, stable code, message.
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> AppError {
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> AppError {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::INVALID_DATA,
+            message,
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+    }
+
+    pub fn not_ready() -> AppError {
+        AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the relay is still catching up with Kafka; retry shortly",
+        )
+    }
+
+    pub fn broker_unavailable() -> AppError {
+        AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "broker_unavailable",
+            "the order broker did not acknowledge the event; nothing was changed, retry later",
+        )
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = ApiError {
+            error: ErrorBody::new(self.code, self.message),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> AppError {
+        let mut error = AppError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string());
+        // Say what went wrong without echoing library internals.
+        if let AuthError::Invalid(_) = e {
+            error.message =
+                "the token is malformed, wrongly signed or lacks `sub`/`exp`: sign in again".into();
+        }
+        error
+    }
+}
+
+/// The authenticated caller of an HTTP route (`Authorization: Bearer <JWT>`).
+pub struct Caller(pub User);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<AppState>,
+    ) -> Result<Caller, AppError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let verified = bearer(header).and_then(|token| app.keys.verify(token));
+        verified.map(Caller).map_err(|e| {
+            app.metrics.auth_failures.fetch_add(1, Relaxed);
+            AppError::from(e)
+        })
+    }
+}
+
+/// A JSON request body whose rejections are JSON errors too: 400 for bad
+/// JSON, 413 over the size limit, 415 without a JSON content type, 422 for
+/// the wrong shape.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body<T>, AppError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => codes::TOO_LARGE,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::UNPROCESSABLE_ENTITY => codes::INVALID_DATA,
+                    _ => codes::BAD_JSON,
+                };
+                Err(AppError::new(status, code, rejection.body_text()))
+            }
+        }
+    }
+}

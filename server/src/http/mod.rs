@@ -1,0 +1,46 @@
+//! The HTTP surface: routes, the error type and the extractors.
+//!
+//! - [`error`]: `AppError` (JSON error bodies), the `Caller` and `Body` extractors.
+//! - [`orders`]: the order API: list, checkout, cancel, admin status change.
+//! - [`ops`]: health, readiness, metrics, demo login.
+
+pub mod error;
+pub mod ops;
+pub mod orders;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, patch, post};
+use axum::Router;
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use error::AppError;
+
+use crate::app::AppState;
+use crate::ws;
+
+/// Every route of the relay.
+pub fn router(app: Arc<AppState>) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/ws", get(ws::endpoint))
+        .route("/api/orders", get(orders::list).post(orders::checkout))
+        .route("/api/orders/{id}/cancel", post(orders::cancel))
+        .route("/api/admin/orders/{id}", patch(orders::advance))
+        .route("/api/dev/login", post(ops::login))
+        .route(
+            "/api/{*rest}",
+            any(|| async { AppError::not_found("route") }),
+        )
+        .layer(DefaultBodyLimit::max(app.config.max_body_bytes));
+    if let Some(dir) = &app.config.static_dir {
+        // The browser client: unknown paths get index.html so client-side
+        // routes survive a reload.
+        let index = ServeFile::new(dir.join("index.html"));
+        router = router.fallback_service(ServeDir::new(dir).fallback(index));
+    }
+    router.with_state(app)
+}

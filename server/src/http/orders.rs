@@ -1,0 +1,276 @@
+//! The order API (§4): list, checkout, cancel, admin status change.
+//!
+//! Commands never change state here. Each one checks the rules against the
+//! read model, publishes its Kafka event and answers once the broker has
+//! acknowledged it; the change reaches every page, including the caller's,
+//! when the relay consumes that event. One path for every change, whoever
+//! made it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use protocol::http::{CancelRequest, CheckoutRequest, OrdersResponse, StatusChange};
+use protocol::{
+    Order, OrderCancellation, OrderEvent, OrderItem, OrderStatus, OrderUpdate, Timestamp,
+};
+use rand::Rng;
+
+use super::error::{AppError, Body, Caller};
+use crate::app::AppState;
+
+/// The tax rate applied at checkout.
+pub const TAX_RATE: f64 = 0.10;
+
+const MAX_ITEMS: usize = 100;
+const MAX_QUANTITY: u32 = 1000;
+
+/// `GET /api/orders`: the same content as `orders:snapshot`.
+pub async fn list(
+    State(app): State<Arc<AppState>>,
+    Caller(user): Caller,
+) -> Result<Json<OrdersResponse>, AppError> {
+    if !app.hub.is_ready() {
+        return Err(AppError::not_ready());
+    }
+    Ok(Json(app.hub.snapshot(&user)))
+}
+
+/// `POST /api/orders`: checkout. The server assigns the id, the status and
+/// the money fields.
+pub async fn checkout(
+    State(app): State<Arc<AppState>>,
+    Caller(user): Caller,
+    Body(request): Body<CheckoutRequest>,
+) -> Result<(StatusCode, Json<Order>), AppError> {
+    let items = validate_items(request)?;
+    let order = price(new_order_id(), &user.id, items.0, items.1, now());
+    publish(&app, &OrderEvent::Created(order.clone())).await?;
+    tracing::info!(order_id = %order.order_id, buyer = %user.id, total = order.total, "order placed");
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+/// `POST /api/orders/{id}/cancel`: by the owner or an admin, from pending or
+/// processing only.
+pub async fn cancel(
+    State(app): State<Arc<AppState>>,
+    Caller(user): Caller,
+    Path(order_id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<OrderCancellation>), AppError> {
+    // The body is optional: no body means no reason.
+    let request: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => AppError::invalid(e.to_string()),
+            _ => AppError::new(
+                StatusCode::BAD_REQUEST,
+                protocol::frames::codes::BAD_JSON,
+                e.to_string(),
+            ),
+        })?
+    };
+    let order = app
+        .hub
+        .order_for(&user, &order_id)
+        .ok_or_else(|| AppError::not_found("order"))?;
+    if !order.status.is_cancellable() {
+        return Err(AppError::conflict(format!(
+            "order is {}: only pending or processing orders can be cancelled",
+            order.status.as_str()
+        )));
+    }
+    let reason = request.reason.filter(|r| !r.trim().is_empty());
+    let cancellation = OrderCancellation {
+        order_id: order.order_id.clone(),
+        buyer_id: Some(order.buyer_id.clone()),
+        reason,
+        cancelled_at: after(order.updated_at),
+    };
+    publish(&app, &OrderEvent::Cancelled(cancellation.clone())).await?;
+    Ok((StatusCode::ACCEPTED, Json(cancellation)))
+}
+
+/// `PATCH /api/admin/orders/{id}`: admins move an order forward.
+pub async fn advance(
+    State(app): State<Arc<AppState>>,
+    Caller(user): Caller,
+    Path(order_id): Path<String>,
+    Body(change): Body<StatusChange>,
+) -> Result<(StatusCode, Json<OrderUpdate>), AppError> {
+    if !user.is_admin() {
+        return Err(AppError::forbidden(
+            "only admins can change an order's status",
+        ));
+    }
+    let order = app
+        .hub
+        .order_for(&user, &order_id)
+        .ok_or_else(|| AppError::not_found("order"))?;
+    if !order.status.can_advance_to(change.status) {
+        return Err(AppError::conflict(format!(
+            "cannot move an order from {} to {}: only forward moves along pending → processing → shipped → delivered",
+            order.status.as_str(),
+            change.status.as_str()
+        )));
+    }
+    let update = OrderUpdate {
+        order_id: order.order_id.clone(),
+        buyer_id: Some(order.buyer_id.clone()),
+        status: change.status,
+        previous_status: Some(order.status),
+        updated_at: after(order.updated_at),
+        message: Some(change.status.message().to_owned()),
+    };
+    publish(&app, &OrderEvent::Updated(update.clone())).await?;
+    Ok((StatusCode::ACCEPTED, Json(update)))
+}
+
+async fn publish(app: &AppState, event: &OrderEvent) -> Result<(), AppError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    match app.publisher.publish(event).await {
+        Ok(()) => {
+            app.metrics.published.fetch_add(1, Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            app.metrics.publish_failures.fetch_add(1, Relaxed);
+            tracing::error!(order_id = event.order_id(), "publish failed: {e}");
+            Err(AppError::broker_unavailable())
+        }
+    }
+}
+
+type Cart = (Vec<OrderItem>, serde_json::Value);
+
+fn validate_items(request: CheckoutRequest) -> Result<Cart, AppError> {
+    if request.items.is_empty() {
+        return Err(AppError::invalid(
+            "the cart is empty: send at least one item",
+        ));
+    }
+    if request.items.len() > MAX_ITEMS {
+        return Err(AppError::invalid(format!(
+            "at most {MAX_ITEMS} lines per order"
+        )));
+    }
+    let mut items = Vec::with_capacity(request.items.len());
+    for (i, item) in request.items.into_iter().enumerate() {
+        if item.product_id.trim().is_empty() || item.name.trim().is_empty() {
+            return Err(AppError::invalid(format!(
+                "items[{i}]: productId and name are required"
+            )));
+        }
+        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
+            return Err(AppError::invalid(format!(
+                "items[{i}]: quantity must be 1-{MAX_QUANTITY}"
+            )));
+        }
+        if !(item.price.is_finite() && item.price >= 0.0) {
+            return Err(AppError::invalid(format!(
+                "items[{i}]: price must be a non-negative number"
+            )));
+        }
+        items.push(OrderItem {
+            product_id: item.product_id,
+            name: item.name,
+            quantity: item.quantity,
+            price: item.price,
+        });
+    }
+    if !(request.shipping_address.is_object() || request.shipping_address.is_null()) {
+        return Err(AppError::invalid("shippingAddress must be an object"));
+    }
+    Ok((items, request.shipping_address))
+}
+
+/// Builds a pending order with its money fields rounded to cents.
+pub fn price(
+    order_id: String,
+    buyer: &str,
+    items: Vec<OrderItem>,
+    address: serde_json::Value,
+    at: Timestamp,
+) -> Order {
+    let cents = |x: f64| (x * 100.0).round() / 100.0;
+    let subtotal = cents(items.iter().map(|i| f64::from(i.quantity) * i.price).sum());
+    let tax = cents(subtotal * TAX_RATE);
+    Order {
+        order_id,
+        buyer_id: buyer.to_owned(),
+        items,
+        subtotal,
+        tax,
+        total: cents(subtotal + tax),
+        status: OrderStatus::Pending,
+        shipping_address: address,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A fresh order id: `ord-` and 16 random hex digits.
+pub fn new_order_id() -> String {
+    format!("ord-{:016x}", rand::rng().random::<u64>())
+}
+
+/// The current time.
+pub fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
+}
+
+/// Now, but strictly after `previous`: a command's event must win over the
+/// state it was checked against, even within one millisecond or with a
+/// producer clock that runs behind.
+fn after(previous: Timestamp) -> Timestamp {
+    now().max(Timestamp(previous.0 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkout_prices_to_the_cent() {
+        let items = vec![
+            OrderItem {
+                product_id: "p1".into(),
+                name: "Mug".into(),
+                quantity: 3,
+                price: 4.99,
+            },
+            OrderItem {
+                product_id: "p2".into(),
+                name: "Tea".into(),
+                quantity: 1,
+                price: 12.5,
+            },
+        ];
+        let order = price(
+            "o".into(),
+            "alice",
+            items,
+            serde_json::Value::Null,
+            Timestamp(0),
+        );
+        assert_eq!(
+            (order.subtotal, order.tax, order.total),
+            (27.47, 2.75, 30.22)
+        );
+        assert_eq!(order.status, OrderStatus::Pending);
+    }
+
+    #[test]
+    fn command_times_move_forward() {
+        let future = Timestamp(now().0 + 60_000);
+        assert_eq!(after(future), Timestamp(future.0 + 1));
+        assert!(after(Timestamp(0)) > Timestamp(0));
+        assert!(new_order_id().starts_with("ord-"));
+    }
+}

@@ -1,0 +1,343 @@
+//! The hub: the one place where consumed events meet connections.
+//!
+//! It owns the read model, the history, the relay's Kafka position and the
+//! registry of connections, all behind one lock. Applying an event and
+//! registering a subscriber both happen under that lock, so a subscriber's
+//! snapshot (or replay) and its live stream join with no gap and no overlap.
+//!
+//! Routing rule: an order event goes to every admin connection and to the
+//! connections of the order's buyer; a notification goes to its user only.
+//! Nothing else decides who sees what.
+//!
+//! Delivery never blocks: each connection has a bounded queue. A connection
+//! whose queue is full is dropped from the registry; its task then drains
+//! what was queued and closes with [`close::RESYNC`], and the client resumes
+//! from its last cursor.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use protocol::frames::{notification_frame, order_frame, OrdersSnapshot};
+use protocol::{Notification, Order, OrderEvent, Role, ServerEvent};
+use tokio::sync::{mpsc, watch};
+
+use crate::auth::User;
+use crate::cursor::{Cursor, Pos};
+use crate::history::{History, Viewer};
+use crate::metrics::{Metrics, Resume};
+use crate::model::ReadModel;
+
+/// What a connection's task receives: one frame, or the frames that answer a
+/// subscribe (snapshot or replay), which must stay together and in order.
+#[derive(Debug)]
+pub enum Outbound {
+    Frame(Utf8Bytes),
+    Batch(Vec<Utf8Bytes>),
+}
+
+#[derive(Debug)]
+struct Conn {
+    id: u64,
+    tx: mpsc::Sender<Outbound>,
+    /// Set by `subscribe:orders`: order events flow only after it.
+    orders: bool,
+}
+
+impl Conn {
+    /// Queues without waiting; `false` when the connection must be dropped.
+    fn push(&self, item: Outbound, metrics: &Metrics) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => {
+                metrics.deliveries.fetch_add(1, Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics.slow_disconnects.fetch_add(1, Relaxed);
+                tracing::warn!(
+                    conn = self.id,
+                    "client too slow: queue full, closing for resync"
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Core {
+    model: ReadModel,
+    history: History,
+    position: Cursor,
+    users: HashMap<String, Vec<Conn>>,
+    admins: HashMap<String, Vec<Conn>>,
+}
+
+/// How a `subscribe:orders` was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribed {
+    Replayed(usize),
+    Snapshot,
+}
+
+/// Shared by the consumer, the WebSocket handlers and the HTTP API.
+pub struct Hub {
+    core: Mutex<Core>,
+    metrics: Arc<Metrics>,
+    queue: usize,
+    snapshot_limit: usize,
+    next_conn: AtomicU64,
+    ready: watch::Sender<bool>,
+}
+
+impl Hub {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        history_limit: usize,
+        queue: usize,
+        snapshot_limit: usize,
+    ) -> Hub {
+        Hub {
+            core: Mutex::new(Core {
+                model: ReadModel::default(),
+                history: History::new(history_limit),
+                position: Cursor::default(),
+                users: HashMap::new(),
+                admins: HashMap::new(),
+            }),
+            metrics,
+            queue: queue.max(1),
+            snapshot_limit,
+            next_conn: AtomicU64::new(1),
+            ready: watch::Sender::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock cannot leave the core half-updated in
+        // a way later events could not repair, so keep serving.
+        self.core
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Readiness: true once the consumer has caught up with Kafka.
+    pub fn set_ready(&self, ready: bool) {
+        self.metrics.ready.store(i64::from(ready), Relaxed);
+        self.ready
+            .send_if_modified(|current| std::mem::replace(current, ready) != ready);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Resolves once the relay is ready (immediately if it is).
+    pub async fn wait_ready(&self) {
+        let mut rx = self.ready.subscribe();
+        // The sender lives in `self`, so this cannot fail while we borrow it.
+        let _ = rx.wait_for(|ready| *ready).await;
+    }
+
+    /// Adds a connection; it receives notifications at once and order events
+    /// after [`Hub::subscribe`].
+    pub fn register(&self, user: &User) -> (u64, mpsc::Receiver<Outbound>) {
+        let id = self.next_conn.fetch_add(1, Relaxed);
+        let (tx, rx) = mpsc::channel(self.queue);
+        let conn = Conn {
+            id,
+            tx,
+            orders: false,
+        };
+        let mut core = self.lock();
+        let registry = if user.is_admin() {
+            &mut core.admins
+        } else {
+            &mut core.users
+        };
+        registry.entry(user.id.clone()).or_default().push(conn);
+        (id, rx)
+    }
+
+    pub fn unregister(&self, user: &User, id: u64) {
+        let mut core = self.lock();
+        let registry = if user.is_admin() {
+            &mut core.admins
+        } else {
+            &mut core.users
+        };
+        if let Some(conns) = registry.get_mut(&user.id) {
+            conns.retain(|c| c.id != id);
+            if conns.is_empty() {
+                registry.remove(&user.id);
+            }
+        }
+    }
+
+    /// Answers `subscribe:orders`: a replay from `cursor` when it is known and
+    /// complete, else a snapshot; then live events. Returns `None` when the
+    /// connection is gone.
+    pub fn subscribe(&self, user: &User, id: u64, cursor: Option<&str>) -> Option<Subscribed> {
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let viewer = if user.is_admin() {
+            Viewer::Admin
+        } else {
+            Viewer::User(&user.id)
+        };
+        let from = cursor
+            .and_then(Cursor::parse)
+            .filter(|c| !c.is_ahead_of(&core.position));
+        let replay = from.and_then(|from| core.history.replay(&from, viewer, &core.model));
+        let (frames, answer) = match replay {
+            Some(entries) => {
+                let frames: Vec<Utf8Bytes> = entries
+                    .into_iter()
+                    .map(|(entry, cursor)| {
+                        let mut event = (*entry.event).clone();
+                        if let Some(owner) = core.model.owner(event.order_id()) {
+                            event.set_buyer_id(owner);
+                        }
+                        order_frame(&event, &cursor.to_string()).into()
+                    })
+                    .collect();
+                self.metrics.resume(Resume::Replay);
+                let count = frames.len();
+                (frames, Subscribed::Replayed(count))
+            }
+            None => {
+                let snapshot =
+                    ServerEvent::OrdersSnapshot(Self::snapshot_of(core, user, self.snapshot_limit));
+                self.metrics.resume(Resume::Snapshot);
+                (vec![snapshot.to_json().into()], Subscribed::Snapshot)
+            }
+        };
+        let registry = if user.is_admin() {
+            &mut core.admins
+        } else {
+            &mut core.users
+        };
+        let conn = registry
+            .get_mut(&user.id)?
+            .iter_mut()
+            .find(|c| c.id == id)?;
+        conn.orders = true;
+        if conn.push(Outbound::Batch(frames), &self.metrics) {
+            Some(answer)
+        } else {
+            registry.get_mut(&user.id)?.retain(|c| c.id != id);
+            None
+        }
+    }
+
+    fn snapshot_of(core: &Core, user: &User, limit: usize) -> OrdersSnapshot {
+        let orders = match user.role {
+            Role::Admin => core.model.all_orders(limit),
+            Role::User => core.model.orders_of(&user.id),
+        };
+        OrdersSnapshot {
+            orders,
+            cursor: core.position.to_string(),
+        }
+    }
+
+    /// The current state for `GET /api/orders`.
+    pub fn snapshot(&self, user: &User) -> OrdersSnapshot {
+        Self::snapshot_of(&self.lock(), user, self.snapshot_limit)
+    }
+
+    /// An order as `user` may see it: `None` for unknown orders and for
+    /// other users' orders alike, so existence is not revealed.
+    pub fn order_for(&self, user: &User, order_id: &str) -> Option<Order> {
+        let core = self.lock();
+        let order = core.model.order(order_id)?;
+        (user.is_admin() || order.buyer_id == user.id).then_some(order)
+    }
+
+    /// How far the relay has read the order topics.
+    pub fn position(&self) -> Cursor {
+        self.lock().position.clone()
+    }
+
+    /// Records that a message was consumed without producing an event (a
+    /// rejected message): the position still moves past it.
+    pub fn advance(&self, pos: Pos) {
+        self.lock().position.advance(pos);
+    }
+
+    /// Applies one consumed order event and delivers it.
+    pub fn apply_order(&self, mut event: OrderEvent, pos: Pos) {
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let seq = core.history.next_seq();
+        let applied = core.model.apply(&mut event, pos, seq);
+        core.position.advance(pos);
+        let event = Arc::new(event);
+        core.history.push(pos, Arc::clone(&event));
+        self.metrics.orders.store(core.model.len() as i64, Relaxed);
+        self.metrics
+            .history
+            .store(core.history.len() as i64, Relaxed);
+
+        let cursor = core.position.to_string();
+        let frame: Utf8Bytes = order_frame(&event, &cursor).into();
+        let metrics = &*self.metrics;
+        for conns in core.admins.values_mut() {
+            conns.retain(|c| !c.orders || c.push(Outbound::Frame(frame.clone()), metrics));
+        }
+        let Some(buyer) = applied.buyer else {
+            metrics.unroutable.fetch_add(1, Relaxed);
+            tracing::warn!(
+                order_id = event.order_id(),
+                "buyer unknown: delivered to admins only"
+            );
+            return;
+        };
+        let Some(conns) = core.users.get_mut(&buyer) else {
+            return;
+        };
+        let mut released = Vec::with_capacity(applied.released.len());
+        for seq in applied.released {
+            if let Some(entry) = core.history.get(seq) {
+                let mut earlier = (*entry.event).clone();
+                earlier.set_buyer_id(&buyer);
+                released.push(order_frame(&earlier, &cursor).into());
+            }
+        }
+        conns.retain(|c| {
+            if !c.orders {
+                return true;
+            }
+            let sent = c.push(Outbound::Frame(frame.clone()), metrics);
+            sent && (released.is_empty() || c.push(Outbound::Batch(released.clone()), metrics))
+        });
+        if !conns.is_empty() {
+            tracing::info!(
+                order_id = event.order_id(),
+                "Order update notification sent to user {buyer}"
+            );
+        }
+    }
+
+    /// Delivers a notification to its user's connections only.
+    pub fn notify(&self, user_id: &str, notification: &Notification) {
+        let frame: Utf8Bytes = notification_frame(notification).into();
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let metrics = &*self.metrics;
+        for registry in [&mut core.users, &mut core.admins] {
+            if let Some(conns) = registry.get_mut(user_id) {
+                conns.retain(|c| c.push(Outbound::Frame(frame.clone()), metrics));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

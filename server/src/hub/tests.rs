@@ -1,0 +1,197 @@
+use protocol::{OrderStatus, OrderUpdate, Timestamp};
+
+use super::*;
+use crate::cursor::PartitionId;
+
+fn user(id: &str, role: Role) -> User {
+    User {
+        id: id.into(),
+        role,
+        expires_at: u64::MAX,
+    }
+}
+
+fn hub(queue: usize) -> Hub {
+    Hub::new(Arc::new(Metrics::default()), 1000, queue, 100)
+}
+
+fn pos(topic: u8, offset: i64) -> Pos {
+    Pos {
+        part: PartitionId {
+            topic,
+            partition: 0,
+        },
+        offset,
+    }
+}
+
+fn created(id: &str, buyer: &str) -> OrderEvent {
+    OrderEvent::Created(Order {
+        order_id: id.into(),
+        buyer_id: buyer.into(),
+        items: vec![],
+        subtotal: 0.0,
+        tax: 0.0,
+        total: 0.0,
+        status: OrderStatus::Pending,
+        shipping_address: serde_json::Value::Null,
+        created_at: Timestamp(1),
+        updated_at: Timestamp(1),
+    })
+}
+
+fn shipped(id: &str) -> OrderEvent {
+    OrderEvent::Updated(OrderUpdate {
+        order_id: id.into(),
+        buyer_id: None,
+        status: OrderStatus::Shipped,
+        previous_status: None,
+        updated_at: Timestamp(2),
+        message: None,
+    })
+}
+
+/// Every frame queued so far, flattened, as parsed events.
+fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<ServerEvent> {
+    let mut out = Vec::new();
+    while let Ok(item) = rx.try_recv() {
+        let frames = match item {
+            Outbound::Frame(f) => vec![f],
+            Outbound::Batch(fs) => fs,
+        };
+        out.extend(
+            frames
+                .iter()
+                .map(|f| ServerEvent::from_json(f.as_str()).unwrap()),
+        );
+    }
+    out
+}
+
+fn names(events: &[ServerEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e {
+            ServerEvent::Order { event, .. } => {
+                format!("{}:{}", event.frame_name(), event.order_id())
+            }
+            other => other.name().to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn user_never_receives_another_users_order_and_admin_receives_all() {
+    let hub = hub(16);
+    let (alice, bob, admin) = (
+        user("alice", Role::User),
+        user("bob", Role::User),
+        user("root", Role::Admin),
+    );
+    let mut rx = HashMap::new();
+    for u in [&alice, &bob, &admin] {
+        let (id, r) = hub.register(u);
+        hub.subscribe(u, id, None).unwrap();
+        rx.insert(u.id.clone(), r);
+    }
+    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    hub.apply_order(shipped("a1"), pos(1, 0));
+    hub.apply_order(created("b1", "bob"), pos(0, 1));
+    let got = |id: &str, rx: &mut HashMap<String, mpsc::Receiver<Outbound>>| {
+        names(&drain(rx.get_mut(id).unwrap()))
+    };
+    assert_eq!(
+        got("alice", &mut rx),
+        ["orders:snapshot", "order:created:a1", "order:updated:a1"]
+    );
+    assert_eq!(got("bob", &mut rx), ["orders:snapshot", "order:created:b1"]);
+    assert_eq!(
+        got("root", &mut rx),
+        [
+            "orders:snapshot",
+            "order:created:a1",
+            "order:updated:a1",
+            "order:created:b1"
+        ]
+    );
+}
+
+#[test]
+fn order_events_wait_for_subscribe_but_notifications_do_not() {
+    let hub = hub(16);
+    let alice = user("alice", Role::User);
+    let (id, mut rx) = hub.register(&alice);
+    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    let note = Notification {
+        kind: protocol::NotificationType::Info,
+        priority: protocol::Priority::Normal,
+        title: None,
+        message: "hello".into(),
+    };
+    hub.notify("alice", &note);
+    hub.notify("bob", &note);
+    assert_eq!(names(&drain(&mut rx)), ["notification"]);
+    hub.subscribe(&alice, id, None).unwrap();
+    let ServerEvent::OrdersSnapshot(snapshot) = &drain(&mut rx)[0] else {
+        panic!("expected a snapshot")
+    };
+    assert_eq!(snapshot.orders.len(), 1);
+}
+
+#[test]
+fn resume_by_cursor_replays_only_what_was_missed() {
+    let hub = hub(16);
+    let alice = user("alice", Role::User);
+    let (id, mut rx) = hub.register(&alice);
+    hub.subscribe(&alice, id, None).unwrap();
+    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    let first = drain(&mut rx);
+    let ServerEvent::Order { cursor, .. } = first.last().unwrap() else {
+        panic!()
+    };
+    hub.unregister(&alice, id);
+    hub.apply_order(shipped("a1"), pos(1, 0));
+    hub.apply_order(created("b1", "bob"), pos(0, 1));
+    let (id, mut rx) = hub.register(&alice);
+    assert_eq!(
+        hub.subscribe(&alice, id, Some(cursor)),
+        Some(Subscribed::Replayed(1))
+    );
+    assert_eq!(names(&drain(&mut rx)), ["order:updated:a1"]);
+    for bad in ["junk", "v1.0-0-99"] {
+        let (id, mut rx) = hub.register(&alice);
+        assert_eq!(
+            hub.subscribe(&alice, id, Some(bad)),
+            Some(Subscribed::Snapshot),
+            "{bad}"
+        );
+        assert_eq!(names(&drain(&mut rx)), ["orders:snapshot"]);
+    }
+}
+
+#[test]
+fn a_slow_connection_is_dropped_without_blocking_others() {
+    let hub = hub(2);
+    let (alice, admin) = (user("alice", Role::User), user("root", Role::Admin));
+    let (slow, mut slow_rx) = hub.register(&admin);
+    hub.subscribe(&admin, slow, None).unwrap();
+    let (fast, mut fast_rx) = hub.register(&alice);
+    hub.subscribe(&alice, fast, None).unwrap();
+    drain(&mut fast_rx);
+    for i in 0..5 {
+        hub.apply_order(created(&format!("a{i}"), "alice"), pos(0, i));
+        assert_eq!(
+            drain(&mut fast_rx).len(),
+            1,
+            "the fast client keeps receiving"
+        );
+    }
+    assert_eq!(hub.metrics().slow_disconnects.load(Relaxed), 1);
+    // The slow one got a contiguous prefix, then its queue was closed.
+    assert_eq!(
+        names(&drain(&mut slow_rx)),
+        ["orders:snapshot", "order:created:a0"]
+    );
+    assert!(slow_rx.try_recv().is_err());
+    assert!(matches!(slow_rx.blocking_recv(), None));
+}

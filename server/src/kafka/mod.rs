@@ -1,0 +1,32 @@
+//! The Kafka adapters. Everything that talks to a broker lives here; what to
+//! do with a message is the hub's business.
+//!
+//! - [`topics`]: creating missing topics and listing their partitions.
+//! - [`consumer`]: reads every partition of the four topics and feeds the hub;
+//!   tracks lag and readiness.
+//! - [`producer`]: publishes the events of HTTP commands, acknowledged.
+//! - [`embedded`]: librdkafka's mock cluster, for `relay --demo` with no broker.
+
+pub mod consumer;
+pub mod embedded;
+pub mod producer;
+pub mod topics;
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+/// How long a metadata or admin request may take before it counts as failed.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client settings every adapter starts from.
+pub fn client_config(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        // Loopback test brokers and the mock cluster advertise 127.0.0.1;
+        // prefer IPv4 so "localhost" never resolves to an unused ::1.
+        .set("broker.address.family", "v4")
+        .set("log_level", "4");
+    config
+}

@@ -1,0 +1,68 @@
+//! The producer behind the HTTP commands. A command answers 2xx only after
+//! the broker acknowledged its event; when the broker cannot be reached in
+//! time the command fails and nothing is published.
+
+use std::time::Duration;
+
+use protocol::kafka::OrderEvent;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use super::client_config;
+use crate::config::Config;
+
+/// How long a command waits for the broker's acknowledgement.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Publisher {
+    producer: FutureProducer,
+    created: String,
+    updated: String,
+    cancelled: String,
+    notifications: String,
+}
+
+impl Publisher {
+    pub fn new(config: &Config, brokers: &str) -> Result<Publisher, KafkaError> {
+        let producer = client_config(brokers)
+            .set("acks", "all")
+            .set("enable.idempotence", "false")
+            .set("linger.ms", "0")
+            .set(
+                "message.timeout.ms",
+                &DELIVERY_TIMEOUT.as_millis().to_string(),
+            )
+            .create()?;
+        Ok(Publisher {
+            producer,
+            created: config.topic_created.clone(),
+            updated: config.topic_updated.clone(),
+            cancelled: config.topic_cancelled.clone(),
+            notifications: config.topic_notifications.clone(),
+        })
+    }
+
+    /// Publishes an order event keyed by its order id; resolves once acknowledged.
+    pub async fn publish(&self, event: &OrderEvent) -> Result<(), KafkaError> {
+        let topic = match event {
+            OrderEvent::Created(_) => &self.created,
+            OrderEvent::Updated(_) => &self.updated,
+            OrderEvent::Cancelled(_) => &self.cancelled,
+        };
+        self.send(topic, event.order_id(), &event.to_json()).await
+    }
+
+    /// Publishes a notification for `user_id` (the demo simulator uses it).
+    pub async fn notify(&self, user_id: &str, json: &str) -> Result<(), KafkaError> {
+        self.send(&self.notifications, user_id, json).await
+    }
+
+    async fn send(&self, topic: &str, key: &str, payload: &str) -> Result<(), KafkaError> {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        self.producer
+            .send(record, DELIVERY_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+    }
+}

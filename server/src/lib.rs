@@ -1,0 +1,31 @@
+//! The relay: consumes the order topics from Kafka, keeps a read model of
+//! every order, and pushes each event to the WebSocket connections allowed to
+//! see it. It also serves the order HTTP API, health, readiness and metrics.
+//!
+//! Layout (pure core first, IO adapters after):
+//! - [`config`]: settings from flags and environment, validated once.
+//! - [`auth`]: JWT verification and issuing; the only reader of tokens.
+//! - [`cursor`]: Kafka-position cursors and their opaque text form.
+//! - [`model`]: the read model: orders, owners, current status (pure).
+//! - [`history`]: recent events and resume-by-cursor selection (pure).
+//! - [`hub`]: read model + history + connection registry behind one lock;
+//!   routing and fan-out to bounded per-connection queues.
+//! - [`metrics`]: counters and gauges, Prometheus text.
+//! - [`kafka`]: the rdkafka adapters: topic set-up, the consumer loop, the
+//!   producer for commands, the embedded broker.
+//! - [`ws`]: the WebSocket endpoint: one task per connection.
+//! - [`http`]: the HTTP API, health, readiness and metrics routes, errors.
+//! - [`app`]: wires it all together and runs until shutdown.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod cursor;
+pub mod history;
+pub mod http;
+pub mod hub;
+pub mod kafka;
+pub mod metrics;
+pub mod model;
+pub mod ws;

@@ -1,0 +1,65 @@
+//! `relay`: see `relay --help` and the README.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use server::config::Config;
+use server::kafka::embedded::EmbeddedBroker;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    if let Err(e) = config.validate() {
+        eprintln!("relay: invalid setting: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("relay: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relay: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    // The embedded broker must outlive the relay: keep it on this stack.
+    let (embedded, brokers) = match &config.kafka_brokers {
+        Some(brokers) => (None, brokers.clone()),
+        None => {
+            let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
+            let broker = EmbeddedBroker::start(&names, config.topic_partitions)?;
+            let brokers = broker.bootstrap_servers();
+            tracing::info!(%brokers, "KAFKA_BROKERS unset: started the embedded Kafka broker");
+            (Some(broker), brokers)
+        }
+    };
+    let running = server::app::start(config, &brokers).await?;
+    println!("relay ready on http://{}/", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await?;
+    drop(embedded);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,234 @@
+//! Counters and gauges, rendered in the Prometheus text format at `/metrics`.
+//!
+//! Plain atomics with fixed label sets: every label value is known up front,
+//! so each series is one field and the hot path is a relaxed `fetch_add`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use protocol::kafka::{Reject, TopicKind};
+
+/// Kinds of resume, for `relay_resumes_total{kind}`.
+#[derive(Debug, Clone, Copy)]
+pub enum Resume {
+    Replay,
+    Snapshot,
+}
+
+const TOPIC_LABELS: [&str; 4] = [
+    "order.created",
+    "order.updated",
+    "order.cancelled",
+    "notifications",
+];
+const FRAME_ERROR_LABELS: [&str; 4] = ["bad_json", "unknown_event", "invalid_data", "too_large"];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    consumed: [AtomicU64; 4],
+    rejected: [AtomicU64; 5],
+    pub unroutable: AtomicU64,
+    pub deliveries: AtomicU64,
+    pub connections: AtomicI64,
+    pub connections_total: AtomicU64,
+    pub auth_failures: AtomicU64,
+    bad_frames: [AtomicU64; 4],
+    resumes: [AtomicU64; 2],
+    pub slow_disconnects: AtomicU64,
+    pub expiry_closes: AtomicU64,
+    pub consumer_lag: AtomicI64,
+    pub ready: AtomicI64,
+    pub orders: AtomicI64,
+    pub history: AtomicI64,
+    pub published: AtomicU64,
+    pub publish_failures: AtomicU64,
+}
+
+fn topic_index(kind: TopicKind) -> usize {
+    match kind {
+        TopicKind::Created => 0,
+        TopicKind::Updated => 1,
+        TopicKind::Cancelled => 2,
+        TopicKind::Notifications => 3,
+    }
+}
+
+impl Metrics {
+    pub fn consumed(&self, kind: TopicKind) {
+        self.consumed[topic_index(kind)].fetch_add(1, Relaxed);
+    }
+
+    pub fn rejected(&self, reject: &Reject) {
+        let index = Reject::REASONS
+            .iter()
+            .position(|r| *r == reject.reason())
+            .unwrap_or(Reject::REASONS.len() - 1);
+        self.rejected[index].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a bad client frame by its error code.
+    pub fn bad_frame(&self, code: &str) {
+        if let Some(index) = FRAME_ERROR_LABELS.iter().position(|c| *c == code) {
+            self.bad_frames[index].fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn resume(&self, kind: Resume) {
+        self.resumes[kind as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// Reads one rejected-message counter (tests and logs).
+    pub fn rejected_count(&self, reason: &str) -> u64 {
+        Reject::REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .map_or(0, |i| self.rejected[i].load(Relaxed))
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let mut family = |name: &str, kind: &str, help: &str, series: &[(String, i128)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in series {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let plain = |v: i128| vec![(String::new(), v)];
+        let u = |a: &AtomicU64| i128::from(a.load(Relaxed));
+        let i = |a: &AtomicI64| i128::from(a.load(Relaxed));
+        let labelled = |label: &str, names: &[&str], values: &[AtomicU64]| {
+            names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| (format!("{{{label}=\"{n}\"}}"), u(v)))
+                .collect::<Vec<_>>()
+        };
+        family(
+            "relay_kafka_messages_consumed_total",
+            "counter",
+            "Kafka messages read, by topic kind (default topic names).",
+            &labelled("topic", &TOPIC_LABELS, &self.consumed),
+        );
+        family(
+            "relay_kafka_messages_rejected_total",
+            "counter",
+            "Kafka messages refused and skipped, by reason.",
+            &labelled("reason", &Reject::REASONS, &self.rejected),
+        );
+        family(
+            "relay_events_unroutable_total",
+            "counter",
+            "Order events whose buyer was unknown: delivered to admins only.",
+            &plain(u(&self.unroutable)),
+        );
+        family(
+            "relay_ws_deliveries_total",
+            "counter",
+            "Frames queued to WebSocket connections.",
+            &plain(u(&self.deliveries)),
+        );
+        family(
+            "relay_ws_connections",
+            "gauge",
+            "Open WebSocket connections.",
+            &plain(i(&self.connections)),
+        );
+        family(
+            "relay_ws_connections_total",
+            "counter",
+            "WebSocket connections accepted.",
+            &plain(u(&self.connections_total)),
+        );
+        family(
+            "relay_auth_failures_total",
+            "counter",
+            "Requests and upgrades refused for a missing or bad token.",
+            &plain(u(&self.auth_failures)),
+        );
+        family(
+            "relay_ws_bad_frames_total",
+            "counter",
+            "Client frames answered with an error frame, by code.",
+            &labelled("code", &FRAME_ERROR_LABELS, &self.bad_frames),
+        );
+        family(
+            "relay_resumes_total",
+            "counter",
+            "subscribe:orders answered by replay or by snapshot.",
+            &labelled("kind", &["replay", "snapshot"], &self.resumes),
+        );
+        family(
+            "relay_slow_disconnects_total",
+            "counter",
+            "Connections closed because their queue overflowed.",
+            &plain(u(&self.slow_disconnects)),
+        );
+        family(
+            "relay_token_expiry_closes_total",
+            "counter",
+            "Connections closed with 4001 because their token expired.",
+            &plain(u(&self.expiry_closes)),
+        );
+        family(
+            "relay_kafka_consumer_lag",
+            "gauge",
+            "Messages behind the high watermark, summed over the order topics.",
+            &plain(i(&self.consumer_lag)),
+        );
+        family(
+            "relay_ready",
+            "gauge",
+            "1 when caught up with Kafka.",
+            &plain(i(&self.ready)),
+        );
+        family(
+            "relay_orders",
+            "gauge",
+            "Orders in the read model.",
+            &plain(i(&self.orders)),
+        );
+        family(
+            "relay_history_events",
+            "gauge",
+            "Order events kept for resume.",
+            &plain(i(&self.history)),
+        );
+        family(
+            "relay_commands_published_total",
+            "counter",
+            "Order events published by the HTTP API.",
+            &plain(u(&self.published)),
+        );
+        family(
+            "relay_commands_publish_failures_total",
+            "counter",
+            "HTTP commands answered 503 because the broker did not acknowledge.",
+            &plain(u(&self.publish_failures)),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_labels() {
+        let metrics = Metrics::default();
+        metrics.consumed(TopicKind::Updated);
+        metrics.rejected(&Reject::MissingOrderId);
+        metrics.rejected(&Reject::MissingOrderId);
+        let text = metrics.render();
+        assert!(text.contains("relay_kafka_messages_consumed_total{topic=\"order.updated\"} 1"));
+        assert!(text.contains("relay_kafka_messages_rejected_total{reason=\"missing_order_id\"} 2"));
+        assert!(text.contains("relay_kafka_messages_rejected_total{reason=\"oversize\"} 0"));
+        assert!(text.contains("# TYPE relay_ws_connections gauge"));
+        assert_eq!(metrics.rejected_count("missing_order_id"), 2);
+    }
+}

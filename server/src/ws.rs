@@ -1,0 +1,241 @@
+//! The WebSocket endpoint `GET /ws?token=<JWT>` (§3 of the contract).
+//!
+//! One task per connection. It forwards what the hub queues for it, answers
+//! client frames, pings, and closes the connection when its token expires
+//! (4001), when it fell too far behind (4002, resume by cursor), after
+//! repeated bad frames (1008), when the client goes silent, or at shutdown
+//! (1001). It never decides who sees what: that is the hub's routing.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use protocol::frames::{close, codes, ConnectionInfo, ErrorBody};
+use protocol::{ClientEvent, ServerEvent};
+use tokio::time::{sleep_until, Instant};
+
+use crate::app::AppState;
+use crate::auth::{now_secs, User};
+use crate::http::AppError;
+use crate::hub::Outbound;
+
+/// A client that sends this many bad frames on one connection is cut off.
+const BAD_FRAME_LIMIT: u32 = 20;
+
+/// A send that takes longer than this means the client stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Authenticates, then upgrades. No token, or a bad one: 401 and no upgrade.
+pub async fn endpoint(
+    State(app): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let token = query.get("token").map_or("", String::as_str);
+    let user = match app.keys.verify(token) {
+        Ok(user) => user,
+        Err(e) => {
+            app.metrics.auth_failures.fetch_add(1, Relaxed);
+            return AppError::from(e).into_response();
+        }
+    };
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // Frames a little over the limit still reach us, so the client gets an
+    // `error` frame for them; far bigger ones are cut at the protocol level.
+    let hard_limit = app.config.max_frame_bytes.saturating_mul(4);
+    upgrade
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| connection(socket, user, app))
+}
+
+/// Why the loop ended.
+enum End {
+    /// The peer is gone; nothing to say.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// What a client frame asks for.
+enum Step {
+    Continue,
+    Reply(ServerEvent),
+    End(End),
+}
+
+async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
+    let hub = &app.hub;
+    let (conn_id, mut queue) = hub.register(&user);
+    app.metrics.connections.fetch_add(1, Relaxed);
+    app.metrics.connections_total.fetch_add(1, Relaxed);
+    tracing::info!(user = %user.id, conn = conn_id, "client connected");
+
+    let hello = ServerEvent::ConnectionSuccess(ConnectionInfo {
+        user_id: user.id.clone(),
+        socket_id: format!("s{conn_id}"),
+        role: user.role,
+    });
+    let mut shutdown = app.shutdown.clone();
+    let interval = app.config.ping_interval();
+    let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
+    let mut last_heard = Instant::now();
+    let mut bad_frames = 0u32;
+
+    let end = if send(&mut socket, hello.to_json().into()).await.is_err() {
+        End::Gone
+    } else {
+        loop {
+            let expiry =
+                Instant::now() + Duration::from_secs(user.expires_at.saturating_sub(now_secs()));
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break End::Close(close::GOING_AWAY, "server shutting down"),
+                _ = sleep_until(expiry) => {
+                    app.metrics.expiry_closes.fetch_add(1, Relaxed);
+                    break End::Close(close::TOKEN_EXPIRED, "token expired");
+                }
+                item = queue.recv() => {
+                    let frames = match item {
+                        Some(Outbound::Frame(frame)) => vec![frame],
+                        Some(Outbound::Batch(frames)) => frames,
+                        None => break End::Close(close::RESYNC, "too slow: reconnect and resume from your last cursor"),
+                    };
+                    if send_all(&mut socket, frames).await.is_err() {
+                        break End::Gone;
+                    }
+                }
+                message = socket.recv() => {
+                    last_heard = Instant::now();
+                    let step = match message {
+                        Some(Ok(Message::Text(text))) => on_text(&app, &mut user, conn_id, &text, &mut bad_frames).await,
+                        Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, codes::BAD_JSON, "binary frames are not supported: send JSON text"),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
+                    };
+                    match step {
+                        Step::Continue => {}
+                        Step::Reply(event) => {
+                            if send(&mut socket, event.to_json().into()).await.is_err() {
+                                break End::Gone;
+                            }
+                        }
+                        Step::End(end) => break end,
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > interval * 3 {
+                        break End::Close(close::GOING_AWAY, "no answer to pings");
+                    }
+                    if timed(socket.send(Message::Ping(Default::default()))).await.is_err() {
+                        break End::Gone;
+                    }
+                }
+            }
+        }
+    };
+
+    hub.unregister(&user, conn_id);
+    app.metrics.connections.fetch_sub(1, Relaxed);
+    if let End::Close(code, reason) = end {
+        tracing::info!(user = %user.id, conn = conn_id, code, reason, "closing connection");
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = timed(socket.send(Message::Close(Some(frame)))).await;
+    } else {
+        tracing::info!(user = %user.id, conn = conn_id, "client disconnected");
+    }
+}
+
+async fn on_text(
+    app: &AppState,
+    user: &mut User,
+    conn_id: u64,
+    text: &str,
+    bad_frames: &mut u32,
+) -> Step {
+    if text.len() > app.config.max_frame_bytes {
+        let message = format!(
+            "frame of {} bytes is over the {}-byte limit",
+            text.len(),
+            app.config.max_frame_bytes
+        );
+        return bad_frame(app, bad_frames, codes::TOO_LARGE, &message);
+    }
+    match ClientEvent::from_json(text) {
+        Err(e) => bad_frame(app, bad_frames, e.code(), &e.to_string()),
+        Ok(ClientEvent::SubscribeOrders { cursor }) => {
+            // Until the consumer has caught up, a snapshot or replay would be
+            // incomplete: wait for readiness (shutdown still interrupts).
+            let mut shutdown = app.shutdown.clone();
+            tokio::select! {
+                _ = app.hub.wait_ready() => {}
+                _ = shutdown.changed() => return Step::End(End::Close(close::GOING_AWAY, "server shutting down")),
+            }
+            match app.hub.subscribe(user, conn_id, cursor.as_deref()) {
+                Some(answer) => {
+                    tracing::info!(user = %user.id, conn = conn_id, ?answer, "subscribed to orders");
+                    Step::Continue
+                }
+                None => Step::End(End::Close(
+                    close::RESYNC,
+                    "too slow: reconnect and resume from your last cursor",
+                )),
+            }
+        }
+        Ok(ClientEvent::AuthRefresh { token }) => match app.keys.verify(&token) {
+            Ok(fresh) if fresh.id == user.id => {
+                user.expires_at = fresh.expires_at;
+                Step::Continue
+            }
+            Ok(_) => Step::Reply(error_frame(
+                codes::FORBIDDEN,
+                "auth:refresh must carry a token for the same user",
+            )),
+            Err(e) => Step::Reply(error_frame(e.code(), &e.to_string())),
+        },
+    }
+}
+
+fn bad_frame(app: &AppState, bad_frames: &mut u32, code: &str, message: &str) -> Step {
+    app.metrics.bad_frame(code);
+    *bad_frames += 1;
+    if *bad_frames >= BAD_FRAME_LIMIT {
+        return Step::End(End::Close(close::POLICY, "too many bad frames"));
+    }
+    Step::Reply(error_frame(code, message))
+}
+
+fn error_frame(code: &str, message: &str) -> ServerEvent {
+    ServerEvent::Error(ErrorBody::new(code, message))
+}
+
+async fn timed<T, E>(future: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, future).await {
+        Ok(Ok(value)) => Ok(value),
+        _ => Err(()),
+    }
+}
+
+async fn send(socket: &mut WebSocket, frame: Utf8Bytes) -> Result<(), ()> {
+    timed(socket.send(Message::Text(frame))).await
+}
+
+async fn send_all(socket: &mut WebSocket, frames: Vec<Utf8Bytes>) -> Result<(), ()> {
+    use futures_util::SinkExt;
+    // Feed the whole batch, then flush once: one syscall for a replay, not one per event.
+    for frame in frames {
+        timed(socket.feed(Message::Text(frame))).await?;
+    }
+    timed(socket.flush()).await
+}
