@@ -1,0 +1,266 @@
+//! Test harness: a real Kafka-protocol broker (tansu) on a random loopback
+//! port, the relay started in-process on port 0, a real Kafka producer and
+//! real WebSocket clients.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{ClientEvent, Role, ServerEvent};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use server::app::Running;
+use server::auth::Keys;
+use server::config::Config;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const SECRET: &str = "integration-test-secret-0123456789";
+
+/// How long any single expected thing may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A tansu broker with in-memory storage, killed on drop.
+pub struct Broker {
+    child: Child,
+    pub bootstrap: String,
+}
+
+impl Broker {
+    pub async fn start() -> Broker {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let bin = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
+        let child = Command::new(&bin)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start the tansu broker `{bin}` ({e}). Install it: cargo install tansu \
+                     --version 0.6.0 --locked --no-default-features --features dynostore (or run .ci/run)"
+                )
+            });
+        let bootstrap = format!("127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while TcpStream::connect(&bootstrap).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "tansu did not listen on {bootstrap}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Broker { child, bootstrap }
+    }
+
+    /// A producer that waits for the broker's acknowledgement.
+    pub fn producer(&self) -> Producer {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("broker.address.family", "v4")
+            .set("message.max.bytes", "10000000")
+            .set("linger.ms", "0")
+            .create()
+            .expect("producer");
+        Producer(producer)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Producer(FutureProducer);
+
+impl Producer {
+    pub async fn send(&self, topic: &str, key: &str, payload: impl AsRef<[u8]>) {
+        let record = FutureRecord::to(topic).key(key).payload(payload.as_ref());
+        self.0
+            .send(record, PATIENCE)
+            .await
+            .map_err(|(e, _)| e)
+            .expect("broker acknowledged");
+    }
+}
+
+/// A relay started in-process against a broker.
+pub struct Relay {
+    pub running: Option<Running>,
+    pub base: String,
+    pub keys: Keys,
+}
+
+/// Test settings: one partition per topic, so events of different orders
+/// keep their publish order too.
+pub fn config(broker: &Broker) -> Config {
+    let mut config = Config::for_tests(&broker.bootstrap, SECRET);
+    config.topic_partitions = 1;
+    config.ping_interval_secs = 5;
+    config
+}
+
+impl Relay {
+    pub async fn start(broker: &Broker) -> Relay {
+        Relay::start_with(broker, config(broker)).await
+    }
+
+    pub async fn start_with(broker: &Broker, config: Config) -> Relay {
+        let running = server::app::start(config, &broker.bootstrap)
+            .await
+            .expect("relay starts");
+        let relay = Relay {
+            base: format!("127.0.0.1:{}", running.addr.port()),
+            running: Some(running),
+            keys: Keys::new(SECRET.as_bytes()),
+        };
+        relay.wait_ready().await;
+        relay
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(response) = reqwest::get(self.http("/readyz")).await {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "relay never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.base)
+    }
+
+    pub fn token(&self, user: &str, role: Role) -> String {
+        self.keys.issue(user, role, Duration::from_secs(3600))
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.http("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Connects as `user` and reads `connection:success`.
+    pub async fn connect(&self, user: &str, role: Role) -> Client {
+        let url = format!("ws://{}/ws?token={}", self.base, self.token(user, role));
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("upgrade");
+        let mut client = Client { ws };
+        match client.next().await {
+            ServerEvent::ConnectionSuccess(info) => assert_eq!(info.user_id, user),
+            other => panic!("expected connection:success, got {other:?}"),
+        }
+        client
+    }
+
+    /// Connects, subscribes with no cursor and returns the client with its snapshot.
+    pub async fn subscribed(
+        &self,
+        user: &str,
+        role: Role,
+    ) -> (Client, protocol::frames::OrdersSnapshot) {
+        let mut client = self.connect(user, role).await;
+        client
+            .send(&ClientEvent::SubscribeOrders { cursor: None })
+            .await;
+        match client.next().await {
+            ServerEvent::OrdersSnapshot(snapshot) => (client, snapshot),
+            other => panic!("expected orders:snapshot, got {other:?}"),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+    }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, event: &ClientEvent) {
+        self.send_text(&event.to_json()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    /// The next frame, as a typed event; pings are skipped.
+    pub async fn next(&mut self) -> ServerEvent {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("connection open")
+                .expect("valid frame");
+            match message {
+                Message::Text(text) => {
+                    return ServerEvent::from_json(&text).expect("a valid server frame")
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    /// The close frame's code, skipping anything before it.
+    pub async fn closed_with(&mut self) -> u16 {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("close in time");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// An event's short description: `order:updated:abc123:shipped`.
+pub fn describe(event: &ServerEvent) -> String {
+    match event {
+        ServerEvent::Order { event, .. } => {
+            format!(
+                "{}:{}:{}",
+                event.frame_name(),
+                event.order_id(),
+                event.status().as_str()
+            )
+        }
+        ServerEvent::Notification(n) => format!("notification:{}", n.message),
+        other => other.name().to_owned(),
+    }
+}

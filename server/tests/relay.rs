@@ -1,0 +1,352 @@
+//! The spine, end to end: tansu broker → relay → WebSocket clients.
+
+mod common;
+
+use common::{describe, Broker, Relay};
+use protocol::{ClientEvent, OrderEvent, Role, ServerEvent};
+
+const SEED_CREATED: &str = r#"{"orderId":"abc123","buyerId":"alice","items":[{"productId":"p1","name":"Kettle","quantity":1,"price":99.99}],"subtotal":99.99,"tax":10.00,"total":109.99,"status":"pending","shippingAddress":{"city":"Lyon"},"createdAt":"2025-11-12T10:30:00.000Z"}"#;
+const SEED_UPDATED: &str = r#"{"orderId":"abc123","status":"shipped","previousStatus":"processing","updatedAt":"2025-11-12T11:00:00.000Z","message":"Your order has been shipped"}"#;
+const SEED_CANCELLED: &str = r#"{"orderId":"abc123","reason":"Customer requested cancellation","cancelledAt":"2025-11-12T11:15:00.000Z"}"#;
+
+fn created(order_id: &str, buyer: &str) -> String {
+    format!(
+        r#"{{"orderId":"{order_id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_receives_exactly_their_events_in_order_others_none_admin_all() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    let (mut bob, _) = relay.subscribed("bob", Role::User).await;
+    let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
+
+    producer.send("order.created", "abc123", SEED_CREATED).await;
+    let ServerEvent::Order {
+        event: OrderEvent::Created(order),
+        cursor,
+    } = alice.next().await
+    else {
+        panic!("alice expected order:created")
+    };
+    assert_eq!(
+        (
+            order.order_id.as_str(),
+            order.buyer_id.as_str(),
+            order.total
+        ),
+        ("abc123", "alice", 109.99)
+    );
+    assert_eq!(order.items.len(), 1);
+    assert!(cursor.starts_with("v1"));
+
+    // The seed's update and cancel carry no buyerId: the relay knows it.
+    producer.send("order.updated", "abc123", SEED_UPDATED).await;
+    let ServerEvent::Order {
+        event: OrderEvent::Updated(update),
+        ..
+    } = alice.next().await
+    else {
+        panic!("alice expected order:updated")
+    };
+    assert_eq!(update.buyer_id.as_deref(), Some("alice"));
+    assert_eq!(
+        update.message.as_deref(),
+        Some("Your order has been shipped")
+    );
+    assert_eq!(update.updated_at.to_string(), "2025-11-12T11:00:00.000Z");
+
+    producer
+        .send("order.cancelled", "abc123", SEED_CANCELLED)
+        .await;
+    let ServerEvent::Order {
+        event: OrderEvent::Cancelled(cancel),
+        ..
+    } = alice.next().await
+    else {
+        panic!("alice expected order:cancelled")
+    };
+    assert_eq!(
+        cancel.reason.as_deref(),
+        Some("Customer requested cancellation")
+    );
+    assert_eq!(cancel.buyer_id.as_deref(), Some("alice"));
+
+    // Bob's own order is the first thing bob sees: none of alice's came before it.
+    producer
+        .send("order.created", "b1", created("b1", "bob"))
+        .await;
+    assert_eq!(describe(&bob.next().await), "order:created:b1:pending");
+
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(describe(&admin.next().await));
+    }
+    assert_eq!(
+        seen,
+        [
+            "order:created:abc123:pending",
+            "order:updated:abc123:shipped",
+            "order:cancelled:abc123:cancelled",
+            "order:created:b1:pending"
+        ]
+    );
+    // And nothing more reached alice: her next frame is her next event.
+    producer
+        .send("order.created", "a2", created("a2", "alice"))
+        .await;
+    assert_eq!(describe(&alice.next().await), "order:created:a2:pending");
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_bad_token_gets_401_and_no_upgrade() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let wrong_key = server::auth::Keys::new(b"some-other-secret-0123456789");
+    let expired = relay
+        .keys
+        .issue_until("alice", Role::User, server::auth::now_secs() - 5);
+    let cases = [
+        ("missing", String::new()),
+        ("malformed", "not.a.jwt".to_owned()),
+        (
+            "wrongly signed",
+            wrong_key.issue("alice", Role::Admin, std::time::Duration::from_secs(60)),
+        ),
+        ("expired", expired),
+    ];
+    for (kind, token) in cases {
+        let url = format!("ws://{}/ws?token={token}", relay.base);
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401, "{kind} token over WebSocket");
+            }
+            other => panic!(
+                "{kind} token: expected HTTP 401, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+        let response = reqwest::Client::new()
+            .get(relay.http("/api/orders"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{kind} token over HTTP");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_messages_are_counted_and_skipped_and_the_next_is_delivered() {
+    let broker = Broker::start().await;
+    let mut config = common::config(&broker);
+    config.max_message_bytes = 2048;
+    let relay = Relay::start_with(&broker, config).await;
+    let producer = broker.producer();
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+
+    producer
+        .send("order.created", "x", "this is not json")
+        .await;
+    producer
+        .send(
+            "order.updated",
+            "x",
+            r#"{"status":"shipped","updatedAt":"2025-11-12T11:00:00Z"}"#,
+        )
+        .await;
+    producer
+        .send(
+            "order.updated",
+            "x",
+            r#"{"orderId":"x","status":"teleported","updatedAt":"2025-11-12T11:00:00Z"}"#,
+        )
+        .await;
+    let oversize = format!(
+        r#"{{"orderId":"big","buyerId":"alice","createdAt":"2025-11-12T10:30:00Z","pad":"{}"}}"#,
+        "x".repeat(4096)
+    );
+    producer.send("order.created", "big", oversize).await;
+    producer
+        .send("order.created", "a1", created("a1", "alice"))
+        .await;
+
+    assert_eq!(describe(&alice.next().await), "order:created:a1:pending");
+    let metrics = relay.metrics().await;
+    for reason in ["not_json", "missing_order_id", "unknown_status", "oversize"] {
+        let line = format!("relay_kafka_messages_rejected_total{{reason=\"{reason}\"}} 1");
+        assert!(metrics.contains(&line), "missing `{line}` in\n{metrics}");
+    }
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_for_an_unknown_buyer_reaches_admins_only_then_its_buyer_once_known() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
+
+    // The update is consumed before its order's created event.
+    let early = r#"{"orderId":"o9","status":"processing","updatedAt":"2025-11-12T10:40:00.000Z"}"#;
+    producer.send("order.updated", "o9", early).await;
+    assert_eq!(describe(&admin.next().await), "order:updated:o9:processing");
+    assert!(relay
+        .metrics()
+        .await
+        .contains("relay_events_unroutable_total 1"));
+
+    producer
+        .send("order.created", "o9", created("o9", "alice"))
+        .await;
+    assert_eq!(describe(&alice.next().await), "order:created:o9:pending");
+    let ServerEvent::Order {
+        event: OrderEvent::Updated(update),
+        ..
+    } = alice.next().await
+    else {
+        panic!("alice expected the released update")
+    };
+    assert_eq!(update.buyer_id.as_deref(), Some("alice"));
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_reaches_only_its_user() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    // Notifications flow from connect; no subscribe needed.
+    let mut alice = relay.connect("alice", Role::User).await;
+    let mut bob = relay.connect("bob", Role::User).await;
+    let mut admin = relay.connect("root", Role::Admin).await;
+
+    let note = r#"{"userId":"alice","type":"order","priority":"high","title":"Heads up","message":"Your parcel is near"}"#;
+    producer.send("notifications", "alice", note).await;
+    let ServerEvent::Notification(n) = alice.next().await else {
+        panic!("alice expected a notification")
+    };
+    assert_eq!(
+        (n.message.as_str(), n.priority),
+        ("Your parcel is near", protocol::Priority::High)
+    );
+
+    producer
+        .send(
+            "notifications",
+            "bob",
+            r#"{"userId":"bob","type":"info","message":"for bob"}"#,
+        )
+        .await;
+    producer
+        .send(
+            "notifications",
+            "root",
+            r#"{"userId":"root","type":"info","message":"for root"}"#,
+        )
+        .await;
+    assert_eq!(describe(&bob.next().await), "notification:for bob");
+    assert_eq!(describe(&admin.next().await), "notification:for root");
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_on_subscribe_holds_the_users_current_orders() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
+    producer.send("order.created", "abc123", SEED_CREATED).await;
+    producer
+        .send("order.created", "b1", created("b1", "bob"))
+        .await;
+    producer.send("order.updated", "abc123", SEED_UPDATED).await;
+    for _ in 0..3 {
+        admin.next().await;
+    }
+
+    let (_, snapshot) = relay.subscribed("alice", Role::User).await;
+    assert_eq!(snapshot.orders.len(), 1);
+    assert_eq!(snapshot.orders[0].order_id, "abc123");
+    assert_eq!(snapshot.orders[0].status, protocol::OrderStatus::Shipped);
+    assert!(snapshot.cursor.starts_with("v1."));
+    let (_, all) = relay.subscribed("root", Role::Admin).await;
+    assert_eq!(all.orders.len(), 2);
+
+    let http: protocol::frames::OrdersSnapshot = reqwest::Client::new()
+        .get(relay.http("/api/orders"))
+        .bearer_auth(relay.token("alice", Role::User))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(http.orders, snapshot.orders);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_client_frames_get_error_frames_and_the_connection_stays_open() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let mut alice = relay.connect("alice", Role::User).await;
+    let oversize = format!(
+        r#"{{"event":"subscribe:orders","data":{{"cursor":"{}"}}}}"#,
+        "x".repeat(20_000)
+    );
+    for (frame, code) in [
+        ("hello", "bad_json"),
+        (r#"{"event":"orders:delete","data":{}}"#, "unknown_event"),
+        (
+            r#"{"event":"auth:refresh","data":{"token":7}}"#,
+            "invalid_data",
+        ),
+        (oversize.as_str(), "too_large"),
+    ] {
+        alice.send_text(frame).await;
+        let ServerEvent::Error(error) = alice.next().await else {
+            panic!("expected an error frame for {frame:.40}")
+        };
+        assert_eq!(error.code, code);
+    }
+    alice
+        .send(&ClientEvent::SubscribeOrders { cursor: None })
+        .await;
+    assert_eq!(describe(&alice.next().await), "orders:snapshot");
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics_answer() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    assert_eq!(
+        reqwest::get(relay.http("/healthz")).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(relay.http("/readyz")).await.unwrap().status(),
+        200
+    );
+    let metrics = relay.metrics().await;
+    for family in [
+        "relay_kafka_messages_consumed_total",
+        "relay_ws_connections",
+        "relay_kafka_consumer_lag",
+        "relay_ready 1",
+    ] {
+        assert!(metrics.contains(family), "{family} missing");
+    }
+    let unknown = reqwest::get(relay.http("/api/nothing")).await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    relay.stop().await;
+}
