@@ -48,10 +48,14 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
             rand::random::<[u8; 32]>().to_vec()
         }
     };
-    let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
-    topics::ensure(brokers, &names, config.topic_partitions)
-        .await
-        .context("cannot reach Kafka to create topics")?;
+    // The embedded broker (no KAFKA_BROKERS) has its topics made at start and
+    // would hang on CreateTopics.
+    if config.kafka_brokers.is_some() {
+        let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
+        topics::ensure(brokers, &names, config.topic_partitions)
+            .await
+            .context("cannot reach Kafka to create topics")?;
+    }
 
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new(
@@ -78,6 +82,13 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         publisher,
         shutdown: shutdown_rx.clone(),
     });
+    let mut tasks = tasks;
+    if state.config.demo {
+        tasks.push(tokio::spawn(crate::simulator::run(
+            Arc::clone(&state),
+            shutdown_rx.clone(),
+        )));
+    }
     let router = crate::http::router(Arc::clone(&state));
     let mut stop = shutdown_rx;
     let server = tokio::spawn(async move {

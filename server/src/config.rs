@@ -79,7 +79,7 @@ pub struct Config {
     #[arg(long, env = "STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
 
-    /// Demo simulator: order events per second (0 = off).
+    /// Demo simulator: order events per second (0 = off; demo mode only).
     #[arg(long, env = "SIMULATOR_RATE", default_value_t = 0.5)]
     pub simulator_rate: f64,
 }

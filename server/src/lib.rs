@@ -15,6 +15,7 @@
 //!   producer for commands, the embedded broker.
 //! - [`ws`]: the WebSocket endpoint: one task per connection.
 //! - [`http`]: the HTTP API, health, readiness and metrics routes, errors.
+//! - [`simulator`]: the demo's stand-in order service (`--demo` only).
 //! - [`app`]: wires it all together and runs until shutdown.
 #![forbid(unsafe_code)]
 
@@ -28,4 +29,5 @@ pub mod hub;
 pub mod kafka;
 pub mod metrics;
 pub mod model;
+pub mod simulator;
 pub mod ws;

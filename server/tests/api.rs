@@ -1,0 +1,277 @@
+//! The order API (§4) against a real broker: every rule and error status, and
+//! the one path for changes: a command's event comes back over the socket.
+
+mod common;
+
+use common::{describe, Broker, Relay};
+use protocol::{Order, OrderStatus, Role};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+
+struct Api<'a> {
+    relay: &'a Relay,
+    http: Client,
+}
+
+impl<'a> Api<'a> {
+    fn new(relay: &'a Relay) -> Api<'a> {
+        Api {
+            relay,
+            http: Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: (&str, Role),
+        body: Option<Value>,
+    ) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, self.relay.http(path))
+            .bearer_auth(self.relay.token(user.0, user.1));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn checkout(&self, user: &str) -> Order {
+        let body = json!({"items": [{"productId": "p1", "name": "Mug", "quantity": 2, "price": 4.5}], "shippingAddress": {"city": "Lyon"}});
+        let response = self
+            .call("POST", "/api/orders", (user, Role::User), Some(body))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+}
+
+async fn error_code(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    body["error"]["code"]
+        .as_str()
+        .expect("JSON error body")
+        .to_owned()
+}
+
+const ALICE: (&str, Role) = ("alice", Role::User);
+const BOB: (&str, Role) = ("bob", Role::User);
+const ADMIN: (&str, Role) = ("root", Role::Admin);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_publishes_and_the_order_comes_back_over_the_socket() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let api = Api::new(&relay);
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    let order = api.checkout("alice").await;
+    assert_eq!((order.subtotal, order.tax, order.total), (9.0, 0.9, 9.9));
+    assert_eq!(order.status, OrderStatus::Pending);
+    assert_eq!(
+        describe(&alice.next().await),
+        format!("order:created:{}:pending", order.order_id)
+    );
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_status_rules() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let api = Api::new(&relay);
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    let order = api.checkout("alice").await;
+    let id = &order.order_id;
+    alice.next().await;
+
+    // Another user's order is indistinguishable from a missing one.
+    let cancel = format!("/api/orders/{id}/cancel");
+    assert_eq!(
+        error_code(
+            api.call("POST", &cancel, BOB, None).await,
+            StatusCode::NOT_FOUND
+        )
+        .await,
+        "not_found"
+    );
+    let missing = api
+        .call("POST", "/api/orders/nope/cancel", ALICE, None)
+        .await;
+    assert_eq!(
+        error_code(missing, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+
+    // Only admins move orders, only forward.
+    let patch = format!("/api/admin/orders/{id}");
+    let to = |status: &str| Some(json!({ "status": status }));
+    assert_eq!(
+        error_code(
+            api.call("PATCH", &patch, ALICE, to("processing")).await,
+            StatusCode::FORBIDDEN
+        )
+        .await,
+        "forbidden"
+    );
+    assert_eq!(
+        api.call("PATCH", &patch, ADMIN, to("processing"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let ServerEvent::Order {
+        event: OrderEvent::Updated(update),
+        ..
+    } = alice.next().await
+    else {
+        panic!("alice expected order:updated")
+    };
+    assert_eq!(update.previous_status, Some(OrderStatus::Pending));
+    assert_eq!(
+        update.message.as_deref(),
+        Some("Your order is being processed")
+    );
+    assert_eq!(
+        error_code(
+            api.call("PATCH", &patch, ADMIN, to("pending")).await,
+            StatusCode::CONFLICT
+        )
+        .await,
+        "conflict"
+    );
+    assert_eq!(
+        api.call("PATCH", &patch, ADMIN, to("shipped"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        describe(&alice.next().await),
+        format!("order:updated:{id}:shipped")
+    );
+
+    // Shipped orders cannot be cancelled; pending ones can, by owner or admin.
+    let reason = Some(json!({"reason": "changed my mind"}));
+    assert_eq!(
+        error_code(
+            api.call("POST", &cancel, ALICE, reason.clone()).await,
+            StatusCode::CONFLICT
+        )
+        .await,
+        "conflict"
+    );
+    let second = api.checkout("alice").await;
+    alice.next().await;
+    let cancel_second = format!("/api/orders/{}/cancel", second.order_id);
+    assert_eq!(
+        api.call("POST", &cancel_second, ALICE, reason)
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let ServerEvent::Order {
+        event: OrderEvent::Cancelled(c),
+        ..
+    } = alice.next().await
+    else {
+        panic!("alice expected order:cancelled")
+    };
+    assert_eq!(c.reason.as_deref(), Some("changed my mind"));
+    let again = api.call("POST", &cancel_second, ADMIN, None).await;
+    assert_eq!(error_code(again, StatusCode::CONFLICT).await, "conflict");
+    relay.stop().await;
+}
+
+use protocol::{OrderEvent, ServerEvent};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_get_json_errors_with_the_right_status() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let api = Api::new(&relay);
+    let raw = |body: &'static str, content_type: &'static str| {
+        api.http
+            .post(relay.http("/api/orders"))
+            .bearer_auth(relay.token("alice", Role::User))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        error_code(
+            raw("{oops", "application/json").await.unwrap(),
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "bad_json"
+    );
+    assert_eq!(
+        error_code(
+            raw("{}", "text/plain").await.unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        )
+        .await,
+        "unsupported_media_type"
+    );
+    assert_eq!(
+        error_code(
+            raw(r#"{"items":"x"}"#, "application/json").await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        )
+        .await,
+        "invalid_data"
+    );
+    let empty = api
+        .call("POST", "/api/orders", ALICE, Some(json!({"items": []})))
+        .await;
+    assert_eq!(
+        error_code(empty, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_data"
+    );
+    let huge = json!({"items": [{"productId": "p", "name": "x".repeat(100_000), "quantity": 1, "price": 1}]});
+    assert_eq!(
+        error_code(
+            api.call("POST", "/api/orders", ALICE, Some(huge)).await,
+            StatusCode::PAYLOAD_TOO_LARGE
+        )
+        .await,
+        "too_large"
+    );
+    let login = api
+        .call(
+            "POST",
+            "/api/dev/login",
+            ALICE,
+            Some(json!({"userId": "x"})),
+        )
+        .await;
+    assert_eq!(
+        error_code(login, StatusCode::NOT_FOUND).await,
+        "not_found",
+        "no demo login outside demo mode"
+    );
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_answers_503_and_publishes_nothing_when_the_broker_is_down() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let api = Api::new(&relay);
+    drop(broker);
+    let body = json!({"items": [{"productId": "p1", "name": "Mug", "quantity": 1, "price": 1}]});
+    let response = api.call("POST", "/api/orders", ALICE, Some(body)).await;
+    assert_eq!(
+        error_code(response, StatusCode::SERVICE_UNAVAILABLE).await,
+        "broker_unavailable"
+    );
+    assert!(relay
+        .metrics()
+        .await
+        .contains("relay_commands_publish_failures_total 1"));
+    relay.stop().await;
+}
