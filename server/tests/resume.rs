@@ -1,0 +1,264 @@
+//! Gap-free delivery: resume by cursor after a disconnect and after a relay
+//! restart, snapshots for unusable cursors, slow clients, live token expiry.
+
+mod common;
+
+use common::{describe, Broker, Client, Relay};
+use protocol::frames::close;
+use protocol::{ClientEvent, Role, ServerEvent};
+
+fn created(order_id: &str, buyer: &str) -> String {
+    format!(
+        r#"{{"orderId":"{order_id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
+    )
+}
+
+fn shipped(order_id: &str) -> String {
+    format!(
+        r#"{{"orderId":"{order_id}","status":"shipped","updatedAt":"2025-11-12T11:00:00.000Z"}}"#
+    )
+}
+
+fn cancelled(order_id: &str) -> String {
+    format!(r#"{{"orderId":"{order_id}","cancelledAt":"2025-11-12T11:15:00.000Z"}}"#)
+}
+
+fn cursor_of(event: &ServerEvent) -> String {
+    match event {
+        ServerEvent::Order { cursor, .. } => cursor.clone(),
+        ServerEvent::OrdersSnapshot(snapshot) => snapshot.cursor.clone(),
+        other => panic!("no cursor on {other:?}"),
+    }
+}
+
+async fn resume(relay: &Relay, user: &str, cursor: &str) -> Client {
+    let mut client = relay.connect(user, Role::User).await;
+    client
+        .send(&ClientEvent::SubscribeOrders {
+            cursor: Some(cursor.to_owned()),
+        })
+        .await;
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_reconnect_replays_exactly_the_missed_events() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    producer
+        .send("order.created", "a1", created("a1", "alice"))
+        .await;
+    let cursor = cursor_of(&alice.next().await);
+    drop(alice);
+
+    producer.send("order.updated", "a1", shipped("a1")).await;
+    producer
+        .send("order.created", "b1", created("b1", "bob"))
+        .await;
+    producer
+        .send("order.created", "a2", created("a2", "alice"))
+        .await;
+    producer
+        .send("order.cancelled", "a2", cancelled("a2"))
+        .await;
+    // The admin's stream proves the relay consumed all four before alice resumes.
+    for _ in 0..5 {
+        admin.next().await;
+    }
+    let mut alice = resume(&relay, "alice", &cursor).await;
+    let replayed: Vec<String> = [alice.next().await, alice.next().await, alice.next().await]
+        .iter()
+        .map(describe)
+        .collect();
+    assert_eq!(
+        replayed,
+        [
+            "order:updated:a1:shipped",
+            "order:created:a2:pending",
+            "order:cancelled:a2:cancelled"
+        ]
+    );
+    // Nothing else was replayed: the next frame is the next live event.
+    producer
+        .send("order.created", "a3", created("a3", "alice"))
+        .await;
+    assert_eq!(describe(&alice.next().await), "order:created:a3:pending");
+    assert!(relay
+        .metrics()
+        .await
+        .contains("relay_resumes_total{kind=\"replay\"} 1"));
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_from_before_a_relay_restart_still_resumes() {
+    let broker = Broker::start().await;
+    let producer = broker.producer();
+    let relay = Relay::start(&broker).await;
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    producer
+        .send("order.created", "a1", created("a1", "alice"))
+        .await;
+    let cursor = cursor_of(&alice.next().await);
+    relay.stop().await;
+    assert_eq!(alice.closed_with().await, close::GOING_AWAY);
+
+    // Events published while no relay runs.
+    producer.send("order.updated", "a1", shipped("a1")).await;
+    producer
+        .send("order.created", "a2", created("a2", "alice"))
+        .await;
+    let relay = Relay::start(&broker).await;
+    let mut alice = resume(&relay, "alice", &cursor).await;
+    assert_eq!(describe(&alice.next().await), "order:updated:a1:shipped");
+    assert_eq!(describe(&alice.next().await), "order:created:a2:pending");
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_cursor_gets_a_snapshot() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
+    producer
+        .send("order.created", "a1", created("a1", "alice"))
+        .await;
+    admin.next().await;
+    for cursor in ["garbage", "v1.0-0-999"] {
+        let mut alice = resume(&relay, "alice", cursor).await;
+        let ServerEvent::OrdersSnapshot(snapshot) = alice.next().await else {
+            panic!("expected a snapshot for cursor {cursor}")
+        };
+        assert_eq!(snapshot.orders.len(), 1);
+    }
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_is_cut_off_without_slowing_others_and_recovers_by_cursor() {
+    let broker = Broker::start().await;
+    let mut config = common::config(&broker);
+    config.client_queue = 4;
+    config.max_message_bytes = 128 * 1024;
+    let relay = Relay::start_with(&broker, config).await;
+    let producer = broker.producer();
+    let (mut stalled, _) = relay.subscribed("alice", Role::User).await;
+    let (mut reader, _) = relay.subscribed("alice", Role::User).await;
+
+    // Big events fill the stalled client's socket buffers, then its queue.
+    let pad = "x".repeat(100 * 1024);
+    let total = 120;
+    for i in 0..total {
+        let id = format!("a{i}");
+        let payload = format!(
+            r#"{{"orderId":"{id}","buyerId":"alice","createdAt":"2025-11-12T10:30:00.000Z","shippingAddress":{{"note":"{pad}"}}}}"#
+        );
+        producer.send("order.created", &id, payload).await;
+        assert_eq!(
+            describe(&reader.next().await),
+            format!("order:created:{id}:pending"),
+            "the reader keeps up"
+        );
+    }
+    assert!(relay
+        .metrics()
+        .await
+        .contains("relay_slow_disconnects_total 1"));
+
+    // The stalled client reads again: a contiguous prefix, then 4002.
+    let mut last_cursor = None;
+    let mut seen = 0;
+    loop {
+        match tokio::time::timeout(
+            common::PATIENCE,
+            futures_util::StreamExt::next(&mut stalled.ws),
+        )
+        .await
+        {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
+                let event = ServerEvent::from_json(&text).unwrap();
+                assert_eq!(describe(&event), format!("order:created:a{seen}:pending"));
+                last_cursor = Some(cursor_of(&event));
+                seen += 1;
+            }
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame))))) => {
+                assert_eq!(u16::from(frame.code), close::RESYNC);
+                break;
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected frames then a 4002 close, got {other:?}"),
+        }
+    }
+    assert!(
+        seen < total,
+        "the stalled client was cut off before the end"
+    );
+    let mut resumed = resume(&relay, "alice", &last_cursor.unwrap()).await;
+    for i in seen..total {
+        assert_eq!(
+            describe(&resumed.next().await),
+            format!("order:created:a{i}:pending")
+        );
+    }
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_closes_the_connection_unless_refreshed() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    let soon = server::auth::now_secs() + 2;
+    let connect = |user: &str| {
+        let url = format!(
+            "ws://{}/ws?token={}",
+            relay.base,
+            relay.keys.issue_until(user, Role::User, soon)
+        );
+        async move {
+            let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            let mut client = Client { ws };
+            client.next().await; // connection:success
+            client
+                .send(&ClientEvent::SubscribeOrders { cursor: None })
+                .await;
+            client.next().await; // snapshot
+            client
+        }
+    };
+    let mut expiring = connect("alice").await;
+    let mut refreshed = connect("alice").await;
+    refreshed
+        .send(&ClientEvent::AuthRefresh {
+            token: relay.token("alice", Role::User),
+        })
+        .await;
+    // A refresh for someone else is refused and changes nothing.
+    expiring
+        .send(&ClientEvent::AuthRefresh {
+            token: relay.token("mallory", Role::User),
+        })
+        .await;
+    let ServerEvent::Error(error) = expiring.next().await else {
+        panic!("expected an error frame")
+    };
+    assert_eq!(error.code, "forbidden");
+
+    assert_eq!(expiring.closed_with().await, close::TOKEN_EXPIRED);
+    producer
+        .send("order.created", "a1", created("a1", "alice"))
+        .await;
+    assert_eq!(
+        describe(&refreshed.next().await),
+        "order:created:a1:pending"
+    );
+    assert!(relay
+        .metrics()
+        .await
+        .contains("relay_token_expiry_closes_total 1"));
+    relay.stop().await;
+}
