@@ -1,0 +1,112 @@
+//! Where a session comes from and where it is kept.
+//!
+//! A demo sign-in yields a token for a known user. Without demo mode, the
+//! host page hands the client a token, either as `?token=` in the URL or as
+//! `<meta name="order-token" content="…">`. The session is kept in
+//! `sessionStorage` so a reload stays signed in; closing the tab forgets it.
+
+use protocol::Role;
+use web_sys::Storage;
+
+use crate::state::Session;
+
+const TOKEN_KEY: &str = "orders.token";
+const USER_KEY: &str = "orders.user";
+const ROLE_KEY: &str = "orders.role";
+
+fn storage() -> Option<Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Admin => "admin",
+    }
+}
+
+fn parse_role(name: &str) -> Role {
+    if name == "admin" {
+        Role::Admin
+    } else {
+        Role::User
+    }
+}
+
+/// The session kept by an earlier page load of this tab.
+pub fn load() -> Option<Session> {
+    let storage = storage()?;
+    let token = storage.get_item(TOKEN_KEY).ok().flatten()?;
+    if token.is_empty() {
+        return None;
+    }
+    Some(Session {
+        token,
+        user_id: storage.get_item(USER_KEY).ok().flatten(),
+        role: parse_role(
+            &storage
+                .get_item(ROLE_KEY)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        ),
+    })
+}
+
+/// Keeps the session for the next load of this tab, or forgets it.
+pub fn save(session: Option<&Session>) {
+    let Some(storage) = storage() else { return };
+    // Storage can refuse (quota, privacy mode); the app then simply asks
+    // for a sign-in after a reload.
+    match session {
+        Some(session) => {
+            let _ = storage.set_item(TOKEN_KEY, &session.token);
+            match &session.user_id {
+                Some(user) => {
+                    let _ = storage.set_item(USER_KEY, user);
+                }
+                None => {
+                    let _ = storage.remove_item(USER_KEY);
+                }
+            }
+            let _ = storage.set_item(ROLE_KEY, role_name(session.role));
+        }
+        None => {
+            for key in [TOKEN_KEY, USER_KEY, ROLE_KEY] {
+                let _ = storage.remove_item(key);
+            }
+        }
+    }
+}
+
+fn clean(token: String) -> Option<String> {
+    let token = token.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// `?token=` in the page's URL.
+fn url_token() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    clean(params.get("token")?)
+}
+
+/// `<meta name="order-token" content="…">` in the host page.
+fn meta_token() -> Option<String> {
+    let meta = web_sys::window()?
+        .document()?
+        .query_selector("meta[name='order-token']")
+        .ok()??;
+    clean(meta.get_attribute("content")?)
+}
+
+/// The session to start with: a token in the URL wins (it is what the user
+/// just opened), then the one this tab kept, then one in the host page.
+pub fn initial() -> Option<Session> {
+    match (url_token(), load()) {
+        (Some(token), Some(kept)) if kept.token == token => Some(kept),
+        (Some(token), _) => Some(Session::from_token(token)),
+        (None, Some(kept)) => Some(kept),
+        (None, None) => meta_token().map(Session::from_token),
+    }
+}

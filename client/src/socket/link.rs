@@ -1,0 +1,258 @@
+//! Links: the one swappable part of the socket service.
+//!
+//! A [`Transport`] makes one link per connection attempt. [`Transport::Live`]
+//! opens a gloo-net WebSocket to the page's own origin; [`Transport::Test`]
+//! reads what a test pushes through a [`TestServer`] and records what the
+//! client sends. Everything above a link (the reconnect loop, decoding,
+//! callbacks, dispatch) is shared.
+//!
+//! This module also holds the loop's few browser edges: a clock, a timer and
+//! a random number for jitter.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::{mpsc, oneshot};
+use futures::lock::Mutex;
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message, WebSocketError};
+use protocol::ServerEvent;
+
+use super::policy::Ended;
+
+/// How links are made.
+#[derive(Clone)]
+pub enum Transport {
+    /// A WebSocket to `/ws?token=…` on the page's own origin.
+    Live,
+    /// A channel driven by a test.
+    Test(TestFeed),
+}
+
+/// What one link reports.
+pub(crate) enum Incoming {
+    Frame(String),
+    Closed { code: u16, reason: String },
+}
+
+/// An open link.
+pub(crate) enum Link {
+    Live(WebSocket),
+    Test(TestFeed),
+}
+
+/// The close code a browser reports when a socket failed without a close
+/// frame (refused, network gone).
+const ABNORMAL: u16 = 1006;
+
+impl Transport {
+    /// Opens a link and sends `subscribe` once it is open. `Err` when the
+    /// link never opened.
+    pub(crate) async fn connect(&self, token: &str, subscribe: String) -> Result<Link, Ended> {
+        match self {
+            Transport::Live => open_live(token, subscribe).await,
+            Transport::Test(feed) => feed
+                .open(subscribe)
+                .await
+                .map(|()| Link::Test(feed.clone())),
+        }
+    }
+
+    /// After a link failed to open: whether the relay rejects the token
+    /// itself (then reconnecting is pointless).
+    pub(crate) async fn token_rejected(&self, token: &str) -> bool {
+        match self {
+            Transport::Live => crate::api::token_rejected(token).await,
+            Transport::Test(_) => false,
+        }
+    }
+}
+
+fn closed(code: u16, reason: impl Into<String>) -> Ended {
+    Ended::Closed {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// `ws://host/ws?token=…` (or `wss://` on an https page).
+fn live_url(token: &str) -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let host = location.host().ok()?;
+    let token = String::from(js_sys::encode_uri_component(token));
+    Some(format!("{scheme}://{host}/ws?token={token}"))
+}
+
+async fn open_live(token: &str, subscribe: String) -> Result<Link, Ended> {
+    let url = live_url(token).ok_or_else(|| closed(ABNORMAL, "no window location"))?;
+    let mut ws = WebSocket::open(&url).map_err(|e| closed(ABNORMAL, e.to_string()))?;
+    // The sink waits for the socket to leave CONNECTING; only an open socket
+    // has really sent the frame.
+    let sent = ws.send(Message::Text(subscribe)).await;
+    if sent.is_ok() && matches!(ws.state(), gloo_net::websocket::State::Open) {
+        return Ok(Link::Live(ws));
+    }
+    let mut link = Link::Live(ws);
+    match link.next().await {
+        Incoming::Closed { code, reason } => Err(closed(code, reason)),
+        Incoming::Frame(_) => Err(closed(ABNORMAL, "socket did not open")),
+    }
+}
+
+impl Link {
+    /// The next frame, or how the link closed. Cancel-safe: the loop drops
+    /// this future when the heartbeat timer fires first.
+    pub(crate) async fn next(&mut self) -> Incoming {
+        match self {
+            Link::Live(ws) => loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(text))) => return Incoming::Frame(text),
+                    // The relay sends text only; a binary frame is noise.
+                    Some(Ok(Message::Bytes(_))) => continue,
+                    Some(Err(WebSocketError::ConnectionClose(event))) => {
+                        return Incoming::Closed {
+                            code: event.code,
+                            reason: event.reason,
+                        }
+                    }
+                    // An `error` event is always followed by `close`.
+                    Some(Err(_)) => continue,
+                    None => {
+                        return Incoming::Closed {
+                            code: ABNORMAL,
+                            reason: String::new(),
+                        }
+                    }
+                }
+            },
+            Link::Test(feed) => feed.next().await,
+        }
+    }
+}
+
+/// What a test pushes into the client's socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestWire {
+    /// Let the pending connection attempt open.
+    Open,
+    /// A text frame from the relay.
+    Frame(String),
+    /// Close the socket (or refuse the attempt) with this code.
+    Close(u16),
+}
+
+/// The client's end of a test link.
+#[derive(Clone)]
+pub struct TestFeed {
+    incoming: Rc<Mutex<mpsc::UnboundedReceiver<TestWire>>>,
+    sent: mpsc::UnboundedSender<String>,
+}
+
+impl TestFeed {
+    async fn open(&self, subscribe: String) -> Result<(), Ended> {
+        loop {
+            match self.incoming.lock().await.next().await {
+                Some(TestWire::Open) => {
+                    let _ = self.sent.unbounded_send(subscribe);
+                    return Ok(());
+                }
+                // Frames before the socket opened cannot happen on a real
+                // socket; they are dropped here too.
+                Some(TestWire::Frame(_)) => continue,
+                Some(TestWire::Close(code)) => return Err(closed(code, "refused")),
+                None => return Err(closed(ABNORMAL, "test server gone")),
+            }
+        }
+    }
+
+    async fn next(&self) -> Incoming {
+        match self.incoming.lock().await.next().await {
+            Some(TestWire::Frame(text)) => Incoming::Frame(text),
+            Some(TestWire::Close(code)) => Incoming::Closed {
+                code,
+                reason: String::new(),
+            },
+            Some(TestWire::Open) | None => Incoming::Closed {
+                code: ABNORMAL,
+                reason: "test server gone".into(),
+            },
+        }
+    }
+}
+
+/// The test's end: pushes frames, reads what the client sent.
+pub struct TestServer {
+    feed: mpsc::UnboundedSender<TestWire>,
+    sent: mpsc::UnboundedReceiver<String>,
+}
+
+impl Transport {
+    /// A transport fed by the returned [`TestServer`].
+    pub fn test() -> (Transport, TestServer) {
+        let (feed, incoming) = mpsc::unbounded();
+        let (sent_tx, sent) = mpsc::unbounded();
+        let transport = Transport::Test(TestFeed {
+            incoming: Rc::new(Mutex::new(incoming)),
+            sent: sent_tx,
+        });
+        (transport, TestServer { feed, sent })
+    }
+}
+
+impl TestServer {
+    pub fn push(&self, wire: TestWire) {
+        let _ = self.feed.unbounded_send(wire);
+    }
+
+    /// Opens the pending connection attempt.
+    pub fn open(&self) {
+        self.push(TestWire::Open);
+    }
+
+    /// Sends a frame, encoded by the protocol crate.
+    pub fn send(&self, event: &ServerEvent) {
+        self.push(TestWire::Frame(event.to_json()));
+    }
+
+    /// Sends raw text (for malformed frames).
+    pub fn send_text(&self, text: &str) {
+        self.push(TestWire::Frame(text.to_owned()));
+    }
+
+    pub fn close(&self, code: u16) {
+        self.push(TestWire::Close(code));
+    }
+
+    /// The frames the client has sent so far.
+    pub fn sent(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.sent.try_recv().ok()).collect()
+    }
+}
+
+/// Milliseconds since the epoch, for the heartbeat window.
+pub(crate) fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A number in `[0, 1)` for backoff jitter.
+pub(crate) fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+/// Resolves after `ms` milliseconds.
+pub(crate) async fn sleep(ms: u32) {
+    let (done, wait) = oneshot::channel::<()>();
+    leptos::prelude::set_timeout(
+        move || {
+            let _ = done.send(());
+        },
+        Duration::from_millis(u64::from(ms)),
+    );
+    let _ = wait.await;
+}

@@ -1,0 +1,306 @@
+//! The frame path without a browser: text frame → `ServerEvent::from_json` →
+//! the variant's callback → `dispatch(Action)`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use protocol::frames::{ConnectionInfo, ErrorBody, OrdersSnapshot};
+use protocol::{
+    Notification, NotificationType, Order, OrderCancellation, OrderEvent, OrderStatus, OrderUpdate,
+    Priority, Role, ServerEvent, Timestamp,
+};
+
+use super::{handle_frame, ConnectionEvent, OrderCallbacks, EXPIRED_NOTICE};
+use crate::state::{Action, Connection};
+use crate::toast::{Toast, ToastKind};
+
+fn order() -> Order {
+    Order {
+        order_id: "ord-0123456789abcdef".into(),
+        buyer_id: "alice".into(),
+        items: vec![],
+        subtotal: 1.0,
+        tax: 0.0,
+        total: 1.0,
+        status: OrderStatus::Pending,
+        shipping_address: serde_json::Value::Null,
+        created_at: Timestamp(1_000),
+        updated_at: Timestamp(1_000),
+    }
+}
+
+fn recorder() -> (OrderCallbacks, Rc<RefCell<Vec<Action>>>) {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let sink = log.clone();
+    let callbacks =
+        OrderCallbacks::dispatching(move |action| sink.borrow_mut().push(action), || None);
+    (callbacks, log)
+}
+
+fn dispatched(frame: &str) -> Vec<Action> {
+    let (callbacks, log) = recorder();
+    handle_frame(frame, &callbacks);
+    let actions = log.borrow().clone();
+    actions
+}
+
+#[test]
+fn each_frame_kind_ends_in_its_actions() {
+    let update = OrderUpdate {
+        order_id: "ord-0123456789abcdef".into(),
+        buyer_id: Some("alice".into()),
+        status: OrderStatus::Shipped,
+        previous_status: Some(OrderStatus::Processing),
+        updated_at: Timestamp(2_000),
+        message: None,
+    };
+    let cancellation = OrderCancellation {
+        order_id: "ord-0123456789abcdef".into(),
+        buyer_id: Some("alice".into()),
+        reason: None,
+        cancelled_at: Timestamp(3_000),
+    };
+    let info = ConnectionInfo {
+        user_id: "alice".into(),
+        socket_id: "s1".into(),
+        role: Role::User,
+    };
+    let snapshot = OrdersSnapshot {
+        orders: vec![order()],
+        cursor: "c0".into(),
+    };
+    let notification = Notification {
+        kind: NotificationType::Success,
+        priority: Priority::Normal,
+        title: None,
+        message: "Paid".into(),
+    };
+    let order_frame = |event: OrderEvent| ServerEvent::Order {
+        event,
+        cursor: "c9".into(),
+    };
+    let cases: Vec<(ServerEvent, Vec<Action>)> = vec![
+        (
+            order_frame(OrderEvent::Created(order())),
+            vec![
+                Action::AddOrder {
+                    order: order(),
+                    cursor: "c9".into(),
+                },
+                Action::PushToast(Toast::new(
+                    "created:ord-0123456789abcdef",
+                    ToastKind::Success,
+                    "Order #89ABCDEF created successfully!",
+                )),
+            ],
+        ),
+        (
+            order_frame(OrderEvent::Updated(update.clone())),
+            vec![
+                Action::UpdateOrderStatus {
+                    update,
+                    cursor: "c9".into(),
+                },
+                Action::PushToast(Toast::new(
+                    "updated:ord-0123456789abcdef:shipped",
+                    ToastKind::Info,
+                    "Order #89ABCDEF - Your order has been shipped",
+                )),
+            ],
+        ),
+        (
+            order_frame(OrderEvent::Cancelled(cancellation.clone())),
+            vec![
+                Action::CancelOrder {
+                    cancellation,
+                    cursor: "c9".into(),
+                },
+                Action::PushToast(Toast::new(
+                    "cancelled:ord-0123456789abcdef",
+                    ToastKind::Warning,
+                    "Order #89ABCDEF has been cancelled",
+                )),
+            ],
+        ),
+        (
+            ServerEvent::OrdersSnapshot(snapshot.clone()),
+            vec![Action::OrdersLoaded(snapshot)],
+        ),
+        (
+            ServerEvent::ConnectionSuccess(info.clone()),
+            vec![Action::Identified(info)],
+        ),
+        (
+            ServerEvent::Notification(notification),
+            vec![Action::PushToast(Toast::new(
+                "notification:1",
+                ToastKind::Success,
+                "Paid",
+            ))],
+        ),
+        (
+            ServerEvent::Error(ErrorBody::new("bad_json", "nope")),
+            vec![],
+        ),
+    ];
+    for (event, expected) in cases {
+        assert_eq!(dispatched(&event.to_json()), expected, "{}", event.name());
+    }
+}
+
+#[test]
+fn malformed_or_unknown_frames_are_dropped() {
+    for frame in [
+        "",
+        "not json",
+        "[1,2]",
+        r#"{"event":"order:teleported","data":{}}"#,
+        r#"{"event":"order:updated","data":{"orderId":"a"}}"#,
+        r#"{"event":"order:created","data":{"orderId":"a"},"cursor":"c"}"#,
+        r#"{"event":"order:updated","data":{"orderId":"a","status":"shipped","updatedAt":"2025-11-12T10:30:00Z"}}"#,
+    ] {
+        assert_eq!(dispatched(frame), vec![], "{frame:?}");
+    }
+}
+
+#[test]
+fn the_relays_message_is_used_in_the_update_toast() {
+    let frame = r#"{"event":"order:updated","cursor":"c1","data":{"orderId":"abc123","buyerId":"alice","status":"processing","updatedAt":"2025-11-12T10:30:00Z","message":"Packed with care"}}"#;
+    let actions = dispatched(frame);
+    assert_eq!(
+        actions.last(),
+        Some(&Action::PushToast(Toast::new(
+            "updated:abc123:processing",
+            ToastKind::Info,
+            "Order #ABC123 - Packed with care",
+        )))
+    );
+}
+
+#[test]
+fn notifications_are_styled_like_the_seed() {
+    let cases = [
+        (
+            NotificationType::Order,
+            Priority::High,
+            ToastKind::Warning,
+            5_000,
+        ),
+        (
+            NotificationType::Order,
+            Priority::Normal,
+            ToastKind::Info,
+            4_000,
+        ),
+        (
+            NotificationType::Error,
+            Priority::Low,
+            ToastKind::Error,
+            4_000,
+        ),
+        (
+            NotificationType::Warning,
+            Priority::Normal,
+            ToastKind::Warning,
+            4_000,
+        ),
+        (
+            NotificationType::Success,
+            Priority::High,
+            ToastKind::Success,
+            4_000,
+        ),
+        (
+            NotificationType::Info,
+            Priority::High,
+            ToastKind::Info,
+            4_000,
+        ),
+    ];
+    for (kind, priority, style, auto_close_ms) in cases {
+        let toast = Toast::notification(
+            &Notification {
+                kind,
+                priority,
+                title: Some("Title".into()),
+                message: "Body".into(),
+            },
+            7,
+        );
+        assert_eq!(
+            (toast.kind, toast.auto_close_ms),
+            (style, auto_close_ms),
+            "{kind:?} {priority:?}"
+        );
+        assert_eq!(
+            (toast.id.as_str(), toast.text.as_str()),
+            ("notification:7", "Body")
+        );
+    }
+    let untitled = |title: Option<&str>| Notification {
+        kind: NotificationType::Info,
+        priority: Priority::Normal,
+        title: title.map(str::to_owned),
+        message: String::new(),
+    };
+    assert_eq!(
+        Toast::notification(&untitled(Some("Heads up")), 1).text,
+        "Heads up"
+    );
+    assert_eq!(
+        Toast::notification(&untitled(None), 1).text,
+        "New notification"
+    );
+}
+
+#[test]
+fn notifications_get_distinct_ids() {
+    let (callbacks, log) = recorder();
+    let frame = ServerEvent::Notification(Notification {
+        kind: NotificationType::Info,
+        priority: Priority::Normal,
+        title: None,
+        message: "Hi".into(),
+    })
+    .to_json();
+    handle_frame(&frame, &callbacks);
+    handle_frame(&frame, &callbacks);
+    let ids: Vec<String> = log
+        .borrow()
+        .iter()
+        .filter_map(|a| match a {
+            Action::PushToast(t) => Some(t.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["notification:1", "notification:2"]);
+}
+
+#[test]
+fn connection_events_become_connection_actions() {
+    let cases = [
+        (
+            ConnectionEvent::Connecting,
+            Action::ConnectionChanged(Connection::Connecting),
+        ),
+        (
+            ConnectionEvent::Connected,
+            Action::ConnectionChanged(Connection::Connected),
+        ),
+        (
+            ConnectionEvent::Reconnecting { in_secs: 4 },
+            Action::ConnectionChanged(Connection::Reconnecting { in_secs: 4 }),
+        ),
+        (
+            ConnectionEvent::TokenExpired,
+            Action::SignedOut {
+                notice: Some(EXPIRED_NOTICE.into()),
+            },
+        ),
+    ];
+    for (event, action) in cases {
+        let (callbacks, log) = recorder();
+        (callbacks.on_connection)(event);
+        assert_eq!(*log.borrow(), vec![action], "{event:?}");
+    }
+}

@@ -1,0 +1,165 @@
+//! The client's whole state and the closed set of actions that change it.
+//!
+//! Plain data: no signals, no browser types. [`crate::reduce::reduce`] is the
+//! only code that mutates an [`AppState`]; [`crate::store`] projects it into
+//! signals for the view.
+
+use std::collections::HashMap;
+
+use protocol::frames::{ConnectionInfo, OrdersSnapshot};
+use protocol::{Order, OrderCancellation, OrderEvent, OrderUpdate, Role, StatusAt};
+
+use crate::toast::{Toast, ToastQueue};
+
+/// Who is signed in. The token is all the relay needs; the user id and role
+/// are known at sign-in for demo logins, and otherwise learnt from the
+/// relay's `connection:success`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token: String,
+    pub user_id: Option<String>,
+    pub role: Role,
+}
+
+impl Session {
+    /// A session whose user is not known yet (a token from the URL or the
+    /// host page).
+    pub fn from_token(token: impl Into<String>) -> Session {
+        Session {
+            token: token.into(),
+            user_id: None,
+            role: Role::User,
+        }
+    }
+
+    /// A session for a known user.
+    pub fn new(token: impl Into<String>, user_id: impl Into<String>, role: Role) -> Session {
+        Session {
+            token: token.into(),
+            user_id: Some(user_id.into()),
+            role,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// The state of the live connection, as the chip in the header shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connection {
+    /// Not connected and not trying (signed out, or given up).
+    #[default]
+    Offline,
+    /// A socket is being opened.
+    Connecting,
+    /// The socket is open and subscribed.
+    Connected,
+    /// Waiting before the next attempt; counts down once a second.
+    Reconnecting { in_secs: u32 },
+}
+
+/// The whole client state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppState {
+    pub session: Option<Session>,
+    /// Why the user is looking at the sign-in screen, if not by choice
+    /// ("Your session has expired…").
+    pub notice: Option<String>,
+    /// Every known order, by id.
+    pub orders: HashMap<String, Order>,
+    /// The ids of `orders`, newest first (by `createdAt`, then by id).
+    pub order_list: Vec<String>,
+    /// The status of each known order and the event time it came from. This
+    /// is what the §1 rule compares against; `Order::updated_at` is only
+    /// shown.
+    pub statuses: HashMap<String, StatusAt>,
+    /// Updates and cancellations for orders not known yet (their
+    /// `order:created` has not arrived), merged by the same rule and applied
+    /// when the order shows up in an event or a snapshot.
+    pub pending: HashMap<String, StatusAt>,
+    /// Whether a snapshot has arrived since sign-in: before it the page
+    /// shows a loading state, not "no orders".
+    pub loaded: bool,
+    /// Where to resume after a reconnect: the cursor of the last order event
+    /// or snapshot applied.
+    pub cursor: Option<String>,
+    pub connection: Connection,
+    pub toasts: ToastQueue,
+}
+
+impl AppState {
+    /// A state for an already signed-in user (a reload with a stored token).
+    pub fn signed_in(session: Session) -> AppState {
+        AppState {
+            session: Some(session),
+            ..AppState::default()
+        }
+    }
+
+    /// The known orders, newest first.
+    pub fn orders_newest_first(&self) -> impl Iterator<Item = &Order> {
+        self.order_list.iter().filter_map(|id| self.orders.get(id))
+    }
+}
+
+/// Everything that can happen to the client. Times and ids arrive inside the
+/// actions; the reducer never reads a clock or draws a random number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A user signed in: forget everything about the previous one.
+    SignedIn(Session),
+    /// Back to the sign-in screen, with an optional reason.
+    SignedOut {
+        notice: Option<String>,
+    },
+    /// The relay said who this connection belongs to (`connection:success`).
+    Identified(ConnectionInfo),
+    ConnectionChanged(Connection),
+    /// `orders:snapshot`: the full current state for this user.
+    OrdersLoaded(OrdersSnapshot),
+    /// `order:created`.
+    AddOrder {
+        order: Order,
+        cursor: String,
+    },
+    /// `order:updated`.
+    UpdateOrderStatus {
+        update: OrderUpdate,
+        cursor: String,
+    },
+    /// `order:cancelled`.
+    CancelOrder {
+        cancellation: OrderCancellation,
+        cursor: String,
+    },
+    PushToast(Toast),
+    DismissToast(String),
+}
+
+impl Action {
+    /// The action for an order event frame.
+    pub fn from_order_event(event: OrderEvent, cursor: String) -> Action {
+        match event {
+            OrderEvent::Created(order) => Action::AddOrder { order, cursor },
+            OrderEvent::Updated(update) => Action::UpdateOrderStatus { update, cursor },
+            OrderEvent::Cancelled(cancellation) => Action::CancelOrder {
+                cancellation,
+                cursor,
+            },
+        }
+    }
+
+    /// Whether the action can change the orders (so the view must re-check
+    /// its rows); toast and connection actions cannot.
+    pub fn touches_orders(&self) -> bool {
+        !matches!(
+            self,
+            Action::PushToast(_)
+                | Action::DismissToast(_)
+                | Action::ConnectionChanged(_)
+                | Action::Identified(_)
+        )
+    }
+}

@@ -1,0 +1,166 @@
+//! The view: the app shell, and how it is mounted.
+//!
+//! [`App`] creates the [`Store`], provides it by context, keeps one socket
+//! subscription alive per signed-in token, and shows either the sign-in
+//! screen or the orders page. Components read the store close to where they
+//! render and change it only through `dispatch`.
+
+mod orders;
+mod signin;
+mod toasts;
+
+use leptos::prelude::*;
+use protocol::Role;
+
+use crate::format;
+use crate::socket::policy::SocketConfig;
+use crate::socket::{subscribe_to_orders, OrderCallbacks, Subscription, Transport};
+use crate::state::{Action, AppState};
+use crate::store::Store;
+use crate::{session, state::Session};
+
+pub use orders::OrdersPage;
+pub use signin::SignIn;
+pub use toasts::Toaster;
+
+/// How the app is wired: the browser page uses [`AppConfig::from_page`];
+/// tests start signed in, on a test transport, with short waits.
+pub struct AppConfig {
+    pub session: Option<Session>,
+    pub transport: Transport,
+    pub socket: SocketConfig,
+    /// Keep the session in `sessionStorage` across reloads.
+    pub persist: bool,
+}
+
+impl AppConfig {
+    /// The real page: the session from the URL, this tab's storage or the
+    /// host page; a live WebSocket.
+    pub fn from_page() -> AppConfig {
+        AppConfig {
+            session: session::initial(),
+            transport: Transport::Live,
+            socket: SocketConfig::default(),
+            persist: true,
+        }
+    }
+}
+
+/// The whole app.
+#[component]
+pub fn App(config: AppConfig) -> impl IntoView {
+    let initial = config.session.map(AppState::signed_in).unwrap_or_default();
+    let store = Store::new(initial);
+    provide_context(store);
+
+    // One subscription per token: signing in starts it, signing out (or a
+    // 4001 close, which signs out) drops it, which closes the socket.
+    let token = Memo::new(move |_| {
+        store
+            .session()
+            .with(|s| s.as_ref().map(|s| s.token.clone()))
+    });
+    let subscription = StoredValue::new_local(None::<Subscription>);
+    let (transport, socket) = (config.transport, config.socket);
+    Effect::new(move |_| {
+        let token = token.get();
+        subscription.set_value(None);
+        if let Some(token) = token {
+            let callbacks = OrderCallbacks::dispatching(
+                move |action| store.dispatch(action),
+                move || store.cursor(),
+            );
+            let running = subscribe_to_orders(transport.clone(), token, socket, callbacks);
+            subscription.set_value(Some(running));
+        }
+    });
+    // Unmounting the app closes its socket.
+    on_cleanup(move || subscription.set_value(None));
+    if config.persist {
+        Effect::new(move |_| store.session().with(|s| session::save(s.as_ref())));
+    }
+
+    let signed_in = Memo::new(move |_| store.session().with(Option::is_some));
+    view! {
+        <div class="app">
+            {move || {
+                if signed_in.get() {
+                    view! { <Shell /> }.into_any()
+                } else {
+                    view! { <SignIn /> }.into_any()
+                }
+            }}
+            <Toaster />
+        </div>
+    }
+}
+
+/// The signed-in layout: header with who and how connected, then orders.
+#[component]
+fn Shell() -> impl IntoView {
+    let store = expect_context::<Store>();
+    let who = Memo::new(move |_| {
+        store.session().with(|s| {
+            s.as_ref().map(|s| {
+                let name = s.user_id.clone().unwrap_or_else(|| "Signed in".to_owned());
+                (name, s.role)
+            })
+        })
+    });
+    let sign_out = move |_| store.dispatch(Action::SignedOut { notice: None });
+    view! {
+        <header class="topbar">
+            <div class="brand">
+                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                " Orders"
+            </div>
+            <div class="topbar-right">
+                <ConnectionChip />
+                <span class="who">
+                    {move || who.get().map(|(name, _)| name)}
+                    {move || {
+                        (who.get().map(|(_, role)| role) == Some(Role::Admin))
+                            .then(|| view! { <span class="role-tag">"admin"</span> })
+                    }}
+                </span>
+                <button class="btn btn-ghost" on:click=sign_out>
+                    "Sign out"
+                </button>
+            </div>
+        </header>
+        <main class="content">
+            <OrdersPage />
+        </main>
+    }
+}
+
+/// Connected / connecting / reconnecting in N s / offline.
+#[component]
+pub fn ConnectionChip() -> impl IntoView {
+    let connection = expect_context::<Store>().connection();
+    view! {
+        <span class=move || format::connection_class(connection.get()) role="status">
+            <span class="chip-dot" aria-hidden="true"></span>
+            {move || format::connection(connection.get())}
+        </span>
+    }
+}
+
+/// A mounted app; dropping it unmounts.
+pub struct Mounted {
+    _handle: Box<dyn std::any::Any>,
+}
+
+/// Mounts the app into `parent` (tests mount into a fresh container).
+pub fn mount(parent: web_sys::HtmlElement, config: AppConfig) -> Mounted {
+    let handle = leptos::mount::mount_to(parent, move || view! { <App config /> });
+    Mounted {
+        _handle: Box::new(handle),
+    }
+}
+
+/// The page's entry point: mounts the app on `<body>`.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(|| view! { <App config=AppConfig::from_page() /> });
+}
