@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -58,8 +59,15 @@ pub async fn cancel(
     State(app): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(order_id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<OrderCancellation>), AppError> {
+    let body = body.map_err(|e| {
+        AppError::new(
+            e.status(),
+            protocol::frames::codes::TOO_LARGE,
+            e.body_text(),
+        )
+    })?;
     // The body is optional: no body means no reason.
     let request: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CancelRequest::default()

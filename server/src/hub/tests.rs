@@ -193,5 +193,5 @@ fn a_slow_connection_is_dropped_without_blocking_others() {
         ["orders:snapshot", "order:created:a0"]
     );
     assert!(slow_rx.try_recv().is_err());
-    assert!(matches!(slow_rx.blocking_recv(), None));
+    assert!(slow_rx.blocking_recv().is_none());
 }

@@ -30,7 +30,7 @@ impl Publisher {
             .set("linger.ms", "0")
             .set(
                 "message.timeout.ms",
-                &DELIVERY_TIMEOUT.as_millis().to_string(),
+                DELIVERY_TIMEOUT.as_millis().to_string(),
             )
             .create()?;
         Ok(Publisher {

@@ -54,12 +54,12 @@ pub async fn partitions<C: Consumer>(consumer: &C, topic: &str) -> Vec<i32> {
                         return t.partitions().iter().map(|p| p.id()).collect();
                     }
                 }
-                if attempt % 10 == 0 {
+                if attempt.is_multiple_of(10) {
                     tracing::warn!(topic, "topic does not exist yet; waiting for it");
                 }
             }
             Err(e) => {
-                if attempt % 10 == 0 {
+                if attempt.is_multiple_of(10) {
                     tracing::warn!(topic, "cannot read topic metadata: {e}; retrying");
                 }
             }
