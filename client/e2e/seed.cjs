@@ -1,0 +1,178 @@
+// The seed's test scenarios, end to end in a real browser: Debian's Chromium
+// driven by playwright-core, against the release bundle served by the relay
+// (demo login on, simulator off), on a real Kafka broker (tansu).
+//
+// Needs: target/debug/relay (cargo build -p server), dist/ (trunk build
+// --release), tansu and playwright-core (bash .ci/install). Run: node client/e2e/seed.cjs
+'use strict';
+const { chromium } = require('playwright-core');
+const { spawn } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+
+const root = path.resolve(__dirname, '../..');
+const out = path.join(root, '.ci/artifacts');
+fs.mkdirSync(out, { recursive: true });
+const children = [];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what, check, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (_) { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function start(cmd, args, env = {}) {
+  const log = fs.openSync(path.join(out, `e2e-${path.basename(cmd)}.log`), 'w');
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  children.push(child);
+  return child;
+}
+
+const number = (id) => id.slice(-8).toUpperCase();
+
+async function main() {
+  const kafka = `127.0.0.1:${await freePort()}`;
+  start('tansu', ['broker', '--listener-url', `tcp://${kafka}`, '--advertised-listener-url', `tcp://${kafka}`,
+    '--storage-engine', 'memory://tansu/']);
+  await until('tansu', () => new Promise((ok) => net.connect(kafka.split(':')[1], '127.0.0.1')
+    .on('connect', function () { this.end(); ok(true); }).on('error', () => ok(false))));
+  const listen = `127.0.0.1:${await freePort()}`;
+  const base = `http://${listen}`;
+  start(path.join(root, 'target/debug/relay'), ['--demo', '--listen', listen, '--kafka-brokers', kafka,
+    '--static-dir', path.join(root, 'dist'), '--simulator-rate', '0'], { RUST_LOG: 'info,rdkafka=warn' });
+  await until('relay ready', async () => (await fetch(`${base}/readyz`)).ok);
+
+  const api = async (user, role, method, url, body) => {
+    const login = await (await fetch(`${base}/api/dev/login`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: user, role }) })).json();
+    const response = await fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${login.token}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body) });
+    return response.json();
+  };
+  // The demo seeds two orders each for alice and bob.
+  await until('seeded orders', async () => (await api('admin', 'admin', 'GET', '/api/orders')).orders.length >= 4);
+
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  children.push({ kill: () => browser.close() });
+  const loads = new Map();
+  async function signIn(name) {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    const page = await context.newPage();
+    loads.set(name, 0);
+    page.on('load', () => loads.set(name, loads.get(name) + 1));
+    page.on('pageerror', (e) => console.error(`[${name}] page error: ${e}`));
+    await page.goto(base);
+    await page.click(`button.account:has-text("${name}")`);
+    await page.waitForSelector('.order[data-order-id]', { timeout: 20000 });
+    return page;
+  }
+  const alice = await signIn('alice');
+  const bob = await signIn('bob');
+  const admin = await signIn('admin');
+  const shot = async (page, name) => {
+    const file = path.join(out, `e2e-${name}.png`);
+    await page.screenshot({ path: file });
+    console.log(`  screenshot: ${path.relative(root, file)}`);
+  };
+  const badge = (page, id) => page.locator(`.order[data-order-id="${id}"] .badge`);
+  const expectBadge = async (page, id, status, label) => {
+    await until(`badge ${label} on ${id}`, async () => (await badge(page, id).getAttribute('class')).includes(`badge-${status}`)
+      && (await badge(page, id).innerText()).trim() === label, 10000);
+  };
+  const expectToast = (page, text) => page.locator('.toasts').getByText(text).first().waitFor({ timeout: 10000 });
+
+  let passed = 0;
+  let failed = 0;
+  const test = async (name, body) => {
+    try {
+      await body();
+      passed += 1;
+      console.log(`ok - ${name}`);
+    } catch (e) {
+      failed += 1;
+      console.log(`FAILED - ${name}: ${e.message}`);
+    }
+  };
+
+  const aliceOrders = (await api('alice', 'user', 'GET', '/api/orders')).orders;
+  const pending = aliceOrders.find((o) => o.status === 'pending');
+
+  await test('admin moves alice\'s order to processing then shipped: badge and toast change live', async () => {
+    const row = admin.locator(`.order[data-order-id="${pending.orderId}"]`);
+    await row.getByText('Advance to processing').click();
+    await expectBadge(alice, pending.orderId, 'processing', 'Processing');
+    await expectToast(alice, `Order #${number(pending.orderId)} - Your order is being processed`);
+    await row.getByText('Advance to shipped').click();
+    await expectBadge(alice, pending.orderId, 'shipped', 'Shipped');
+    await expectToast(alice, `Order #${number(pending.orderId)} - Your order has been shipped`);
+    await shot(alice, '1-status-update');
+  });
+
+  let placed;
+  await test('alice checks out: the new order appears on top with "created successfully!"', async () => {
+    const before = new Set(aliceOrders.map((o) => o.orderId));
+    await alice.getByText('Place a demo order').click();
+    const toast = alice.locator('.toasts').getByText(/created successfully!/).first();
+    await toast.waitFor({ timeout: 10000 });
+    placed = await until('new order on top', async () => {
+      const id = await alice.locator('.order[data-order-id]').first().getAttribute('data-order-id');
+      return before.has(id) ? null : id;
+    });
+    const text = await toast.innerText();
+    if (!text.includes(`Order #${number(placed)} created successfully!`)) throw new Error(`toast says ${text}`);
+    await shot(alice, '2-checkout');
+  });
+
+  await test('alice cancels a pending order: red badge and "has been cancelled"', async () => {
+    await alice.locator(`.order[data-order-id="${placed}"]`).getByText('Cancel', { exact: true }).click();
+    await expectBadge(alice, placed, 'cancelled', 'Cancelled');
+    await expectToast(alice, `Order #${number(placed)} has been cancelled`);
+    const color = await badge(alice, placed).evaluate((el) => getComputedStyle(el).color + ' ' + getComputedStyle(el).backgroundColor);
+    const [r, g] = color.match(/\d+/g).map(Number);
+    if (!(r > g)) throw new Error(`cancelled badge is not red: ${color}`);
+    await shot(alice, '3-cancel');
+  });
+
+  await test('bob, open all along, saw none of alice\'s orders or toasts', async () => {
+    const ids = await bob.locator('.order[data-order-id]').evaluateAll((rows) => rows.map((r) => r.dataset.orderId));
+    const alices = new Set((await api('alice', 'user', 'GET', '/api/orders')).orders.map((o) => o.orderId));
+    if (ids.length === 0) throw new Error('bob sees no orders at all');
+    if (ids.some((id) => alices.has(id))) throw new Error('bob sees one of alice\'s orders');
+    const toasts = await bob.locator('.toasts').innerText();
+    for (const id of alices) if (toasts.includes(number(id))) throw new Error(`bob got a toast about ${id}`);
+    await shot(bob, '4-bob');
+  });
+
+  await test('no page was reloaded', async () => {
+    for (const [name, count] of loads) if (count !== 1) throw new Error(`${name}'s page loaded ${count} times`);
+    await shot(admin, '5-admin');
+  });
+
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0;
+}
+
+main()
+  .then((ok) => { children.forEach((c) => c.kill()); process.exit(ok ? 0 : 1); })
+  .catch((e) => { console.error(e); children.forEach((c) => c.kill()); process.exit(1); });
