@@ -9,10 +9,10 @@
 //! connections of the order's buyer; a notification goes to its user only.
 //! Nothing else decides who sees what.
 //!
-//! Delivery never blocks: each connection has a bounded queue. A connection
-//! whose queue is full is dropped from the registry; its task then drains
-//! what was queued and closes with [`close::RESYNC`], and the client resumes
-//! from its last cursor.
+//! Delivery never blocks: each connection has a bounded [`Queue`]. When it is
+//! full, superseded status events collapse; when nothing collapses, the
+//! connection is dropped from the registry, its task drains what was queued
+//! and closes with 4002 (resync), and the client resumes from its last cursor.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,40 +20,37 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
 use protocol::frames::{notification_frame, order_frame, OrdersSnapshot};
-use protocol::{Notification, Order, OrderEvent, Role, ServerEvent};
-use tokio::sync::{mpsc, watch};
+use protocol::{Notification, Order, OrderEvent, Role, ServerEvent, StatusAt};
+use tokio::sync::watch;
 
 use crate::auth::User;
 use crate::cursor::{Cursor, Pos};
 use crate::history::{History, Viewer};
 use crate::metrics::{Metrics, Resume};
 use crate::model::ReadModel;
-
-/// What a connection's task receives: one frame, or the frames that answer a
-/// subscribe (snapshot or replay), which must stay together and in order.
-#[derive(Debug)]
-pub enum Outbound {
-    Frame(Utf8Bytes),
-    Batch(Vec<Utf8Bytes>),
-}
+use crate::queue::{Collapse, Pushed, Queue};
 
 #[derive(Debug)]
 struct Conn {
     id: u64,
-    tx: mpsc::Sender<Outbound>,
+    queue: Arc<Queue>,
     /// Set by `subscribe:orders`: order events flow only after it.
     orders: bool,
 }
 
 impl Conn {
     /// Queues without waiting; `false` when the connection must be dropped.
-    fn push(&self, item: Outbound, metrics: &Metrics) -> bool {
-        match self.tx.try_send(item) {
-            Ok(()) => {
+    fn push(&self, frames: Vec<Utf8Bytes>, collapse: Option<Collapse>, metrics: &Metrics) -> bool {
+        match self.queue.push(frames, collapse) {
+            Pushed::Queued => {
                 metrics.deliveries.fetch_add(1, Relaxed);
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Pushed::Collapsed => {
+                metrics.coalesced.fetch_add(1, Relaxed);
+                true
+            }
+            Pushed::Overflow => {
                 metrics.slow_disconnects.fetch_add(1, Relaxed);
                 tracing::warn!(
                     conn = self.id,
@@ -61,7 +58,7 @@ impl Conn {
                 );
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Pushed::Closed => false,
         }
     }
 }
@@ -147,12 +144,12 @@ impl Hub {
 
     /// Adds a connection; it receives notifications at once and order events
     /// after [`Hub::subscribe`].
-    pub fn register(&self, user: &User) -> (u64, mpsc::Receiver<Outbound>) {
+    pub fn register(&self, user: &User) -> (u64, Arc<Queue>) {
         let id = self.next_conn.fetch_add(1, Relaxed);
-        let (tx, rx) = mpsc::channel(self.queue);
+        let queue = Arc::new(Queue::new(self.queue));
         let conn = Conn {
             id,
-            tx,
+            queue: Arc::clone(&queue),
             orders: false,
         };
         let mut core = self.lock();
@@ -162,7 +159,7 @@ impl Hub {
             &mut core.users
         };
         registry.entry(user.id.clone()).or_default().push(conn);
-        (id, rx)
+        (id, queue)
     }
 
     pub fn unregister(&self, user: &User, id: u64) {
@@ -228,7 +225,7 @@ impl Hub {
             .iter_mut()
             .find(|c| c.id == id)?;
         conn.orders = true;
-        if conn.push(Outbound::Batch(frames), &self.metrics) {
+        if conn.push(frames, None, &self.metrics) {
             Some(answer)
         } else {
             registry.get_mut(&user.id)?.retain(|c| c.id != id);
@@ -287,9 +284,19 @@ impl Hub {
 
         let cursor = core.position.to_string();
         let frame: Utf8Bytes = order_frame(&event, &cursor).into();
+        let collapse = match &*event {
+            OrderEvent::Created(_) => None,
+            _ => Some(Collapse {
+                order_id: event.order_id().to_owned(),
+                status: StatusAt {
+                    status: event.status(),
+                    at: event.time(),
+                },
+            }),
+        };
         let metrics = &*self.metrics;
         for conns in core.admins.values_mut() {
-            conns.retain(|c| !c.orders || c.push(Outbound::Frame(frame.clone()), metrics));
+            conns.retain(|c| !c.orders || c.push(vec![frame.clone()], collapse.clone(), metrics));
         }
         let Some(buyer) = applied.buyer else {
             metrics.unroutable.fetch_add(1, Relaxed);
@@ -314,8 +321,8 @@ impl Hub {
             if !c.orders {
                 return true;
             }
-            let sent = c.push(Outbound::Frame(frame.clone()), metrics);
-            sent && (released.is_empty() || c.push(Outbound::Batch(released.clone()), metrics))
+            let sent = c.push(vec![frame.clone()], collapse.clone(), metrics);
+            sent && (released.is_empty() || c.push(released.clone(), None, metrics))
         });
         if !conns.is_empty() {
             tracing::info!(
@@ -333,7 +340,7 @@ impl Hub {
         let metrics = &*self.metrics;
         for registry in [&mut core.users, &mut core.admins] {
             if let Some(conns) = registry.get_mut(user_id) {
-                conns.retain(|c| c.push(Outbound::Frame(frame.clone()), metrics));
+                conns.retain(|c| c.push(vec![frame.clone()], None, metrics));
             }
         }
     }

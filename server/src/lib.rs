@@ -8,6 +8,7 @@
 //! - [`cursor`]: Kafka-position cursors and their opaque text form.
 //! - [`model`]: the read model: orders, owners, current status (pure).
 //! - [`history`]: recent events and resume-by-cursor selection (pure).
+//! - [`queue`]: a connection's bounded, collapsing outbound queue.
 //! - [`hub`]: read model + history + connection registry behind one lock;
 //!   routing and fan-out to bounded per-connection queues.
 //! - [`metrics`]: counters and gauges, Prometheus text.
@@ -29,5 +30,6 @@ pub mod hub;
 pub mod kafka;
 pub mod metrics;
 pub mod model;
+pub mod queue;
 pub mod simulator;
 pub mod ws;

@@ -34,6 +34,7 @@ pub struct Metrics {
     pub auth_failures: AtomicU64,
     bad_frames: [AtomicU64; 4],
     resumes: [AtomicU64; 2],
+    pub coalesced: AtomicU64,
     pub slow_disconnects: AtomicU64,
     pub expiry_closes: AtomicU64,
     pub consumer_lag: AtomicI64,
@@ -161,6 +162,12 @@ impl Metrics {
             "counter",
             "subscribe:orders answered by replay or by snapshot.",
             &labelled("kind", &["replay", "snapshot"], &self.resumes),
+        );
+        family(
+            "relay_coalesced_updates_total",
+            "counter",
+            "Status events collapsed into a newer one for the same order in a full queue.",
+            &plain(u(&self.coalesced)),
         );
         family(
             "relay_slow_disconnects_total",

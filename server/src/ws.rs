@@ -22,7 +22,6 @@ use tokio::time::{sleep_until, Instant};
 use crate::app::AppState;
 use crate::auth::{now_secs, User};
 use crate::http::AppError;
-use crate::hub::Outbound;
 
 /// A client that sends this many bad frames on one connection is cut off.
 const BAD_FRAME_LIMIT: u32 = 20;
@@ -74,7 +73,7 @@ enum Step {
 
 async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
     let hub = &app.hub;
-    let (conn_id, mut queue) = hub.register(&user);
+    let (conn_id, queue) = hub.register(&user);
     app.metrics.connections.fetch_add(1, Relaxed);
     app.metrics.connections_total.fetch_add(1, Relaxed);
     tracing::info!(user = %user.id, conn = conn_id, "client connected");
@@ -104,10 +103,8 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
                     break End::Close(close::TOKEN_EXPIRED, "token expired");
                 }
                 item = queue.recv() => {
-                    let frames = match item {
-                        Some(Outbound::Frame(frame)) => vec![frame],
-                        Some(Outbound::Batch(frames)) => frames,
-                        None => break End::Close(close::RESYNC, "too slow: reconnect and resume from your last cursor"),
+                    let Some(frames) = item else {
+                        break End::Close(close::RESYNC, "too slow: reconnect and resume from your last cursor");
                     };
                     if send_all(&mut socket, frames).await.is_err() {
                         break End::Gone;

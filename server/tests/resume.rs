@@ -69,16 +69,18 @@ async fn resume_after_reconnect_replays_exactly_the_missed_events() {
         admin.next().await;
     }
     let mut alice = resume(&relay, "alice", &cursor).await;
-    let replayed: Vec<String> = [alice.next().await, alice.next().await, alice.next().await]
+    let mut replayed: Vec<String> = [alice.next().await, alice.next().await, alice.next().await]
         .iter()
         .map(describe)
         .collect();
+    // Kafka does not order the three topics against each other: compare as sets.
+    replayed.sort();
     assert_eq!(
         replayed,
         [
-            "order:updated:a1:shipped",
+            "order:cancelled:a2:cancelled",
             "order:created:a2:pending",
-            "order:cancelled:a2:cancelled"
+            "order:updated:a1:shipped",
         ]
     );
     // Nothing else was replayed: the next frame is the next live event.
@@ -113,8 +115,12 @@ async fn a_cursor_from_before_a_relay_restart_still_resumes() {
         .await;
     let relay = Relay::start(&broker).await;
     let mut alice = resume(&relay, "alice", &cursor).await;
-    assert_eq!(describe(&alice.next().await), "order:updated:a1:shipped");
-    assert_eq!(describe(&alice.next().await), "order:created:a2:pending");
+    let mut replayed = vec![describe(&alice.next().await), describe(&alice.next().await)];
+    replayed.sort();
+    assert_eq!(
+        replayed,
+        ["order:created:a2:pending", "order:updated:a1:shipped"]
+    );
     relay.stop().await;
 }
 

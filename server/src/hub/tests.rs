@@ -51,21 +51,13 @@ fn shipped(id: &str) -> OrderEvent {
     })
 }
 
-/// Every frame queued so far, flattened, as parsed events.
-fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<ServerEvent> {
-    let mut out = Vec::new();
-    while let Ok(item) = rx.try_recv() {
-        let frames = match item {
-            Outbound::Frame(f) => vec![f],
-            Outbound::Batch(fs) => fs,
-        };
-        out.extend(
-            frames
-                .iter()
-                .map(|f| ServerEvent::from_json(f.as_str()).unwrap()),
-        );
-    }
-    out
+/// Every frame queued so far, as parsed events.
+fn drain(queue: &mut Arc<Queue>) -> Vec<ServerEvent> {
+    queue
+        .take()
+        .iter()
+        .map(|f| ServerEvent::from_json(f.as_str()).unwrap())
+        .collect()
 }
 
 fn names(events: &[ServerEvent]) -> Vec<String> {
@@ -97,9 +89,8 @@ fn user_never_receives_another_users_order_and_admin_receives_all() {
     hub.apply_order(created("a1", "alice"), pos(0, 0));
     hub.apply_order(shipped("a1"), pos(1, 0));
     hub.apply_order(created("b1", "bob"), pos(0, 1));
-    let got = |id: &str, rx: &mut HashMap<String, mpsc::Receiver<Outbound>>| {
-        names(&drain(rx.get_mut(id).unwrap()))
-    };
+    let got =
+        |id: &str, rx: &mut HashMap<String, Arc<Queue>>| names(&drain(rx.get_mut(id).unwrap()));
     assert_eq!(
         got("alice", &mut rx),
         ["orders:snapshot", "order:created:a1", "order:updated:a1"]
@@ -192,6 +183,42 @@ fn a_slow_connection_is_dropped_without_blocking_others() {
         names(&drain(&mut slow_rx)),
         ["orders:snapshot", "order:created:a0"]
     );
-    assert!(slow_rx.try_recv().is_err());
-    assert!(slow_rx.blocking_recv().is_none());
+    assert!(slow_rx.is_closed());
+}
+
+#[test]
+fn when_a_queue_is_full_updates_to_one_order_collapse_to_the_latest() {
+    let hub = hub(2);
+    let alice = user("alice", Role::User);
+    let (id, mut rx) = hub.register(&alice);
+    hub.subscribe(&alice, id, None).unwrap();
+    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    assert_eq!(
+        names(&drain(&mut rx)),
+        ["orders:snapshot", "order:created:a1"]
+    );
+    let status = |status: OrderStatus, at: i64| {
+        OrderEvent::Updated(OrderUpdate {
+            order_id: "a1".into(),
+            buyer_id: None,
+            status,
+            previous_status: None,
+            updated_at: Timestamp(at),
+            message: None,
+        })
+    };
+    hub.apply_order(status(OrderStatus::Processing, 2), pos(1, 0));
+    hub.apply_order(status(OrderStatus::Shipped, 3), pos(1, 1));
+    hub.apply_order(status(OrderStatus::Delivered, 4), pos(1, 2));
+    let events = drain(&mut rx);
+    let statuses: Vec<_> = events
+        .iter()
+        .map(|e| match e {
+            ServerEvent::Order { event, .. } => event.status(),
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(statuses, [OrderStatus::Processing, OrderStatus::Delivered]);
+    assert_eq!(hub.metrics().coalesced.load(Relaxed), 1);
+    assert!(!rx.is_closed());
 }
