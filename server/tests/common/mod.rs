@@ -89,6 +89,18 @@ impl Drop for Broker {
 pub struct Producer(FutureProducer);
 
 impl Producer {
+    /// A producer that keeps retrying through a broker restart.
+    pub fn connect(bootstrap: &str) -> Producer {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("broker.address.family", "v4")
+            .set("linger.ms", "0")
+            .set("message.timeout.ms", "60000")
+            .create()
+            .expect("producer");
+        Producer(producer)
+    }
+
     pub async fn send(&self, topic: &str, key: &str, payload: impl AsRef<[u8]>) {
         let record = FutureRecord::to(topic).key(key).payload(payload.as_ref());
         self.0

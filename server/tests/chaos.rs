@@ -1,0 +1,353 @@
+//! The chaos test: 20 users and an admin stay connected while thousands of
+//! order events are published in random interleavings across the three
+//! topics; clients are disconnected at random 100 times and resume by cursor;
+//! the relay is SIGKILLed and restarted mid-stream, and the broker (tansu
+//! with SQLite storage, which keeps its data) is restarted mid-stream. At the
+//! end every client's state must equal the truth computed from what was
+//! published, and no client may have seen another user's order.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{ClientEvent, OrderEvent, OrderStatus, Role, ServerEvent, StatusAt, Timestamp};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
+
+const USERS: usize = 20;
+const ORDERS: usize = 1000;
+const DISCONNECTS: usize = 100;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// tansu built with SQLite storage (`.ci/install` puts it in TANSU_SQLITE_BIN).
+struct Broker {
+    child: Option<Child>,
+    dir: std::path::PathBuf,
+    addr: String,
+}
+
+impl Broker {
+    async fn start(dir: std::path::PathBuf, addr: String) -> Broker {
+        let mut broker = Broker { child: None, dir, addr };
+        broker.restart().await;
+        broker
+    }
+
+    async fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+        let bin = std::env::var("TANSU_SQLITE_BIN").unwrap_or_else(|_| "tansu".into());
+        let url = format!("tcp://{}", self.addr);
+        let child = Command::new(&bin)
+            .current_dir(&self.dir)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}): run .ci/install for tansu with SQLite storage"));
+        self.child = Some(child);
+        wait_for_port(&self.addr).await;
+    }
+}
+
+async fn wait_for_port(addr: &str) {
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "nothing listens on {addr}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The relay as a separate process, so that it can be SIGKILLed.
+async fn spawn_relay(kafka: &str, listen: &str) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_relay"))
+        .env("KAFKA_BROKERS", kafka)
+        .env("JWT_SECRET", common::SECRET)
+        .env("LISTEN_ADDR", listen)
+        .env("RUST_LOG", "warn")
+        .env("PING_INTERVAL_SECS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("relay binary");
+    wait_for_port(listen).await;
+    child
+}
+
+/// What one client has applied: the reducer's rule, by hand.
+#[derive(Default)]
+struct View {
+    created: HashSet<String>,
+    status: HashMap<String, StatusAt>,
+    cursor: Option<String>,
+    seen: HashMap<String, u32>,
+    wrong_user: u32,
+}
+
+impl View {
+    fn apply(&mut self, event: &OrderEvent, owner: &HashMap<String, String>, me: &str) {
+        let key = format!("{}:{}:{}", event.frame_name(), event.order_id(), event.time().millis());
+        *self.seen.entry(key).or_default() += 1;
+        if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
+            self.wrong_user += 1;
+        }
+        let candidate = StatusAt {
+            status: event.status(),
+            at: event.time(),
+        };
+        let entry = self.status.entry(event.order_id().to_owned()).or_insert(candidate);
+        if candidate.supersedes(*entry) {
+            *entry = candidate;
+        }
+        if matches!(event, OrderEvent::Created(_)) {
+            self.created.insert(event.order_id().to_owned());
+        }
+    }
+
+    fn state(&self) -> HashMap<String, OrderStatus> {
+        self.created.iter().map(|id| (id.clone(), self.status[id].status)).collect()
+    }
+}
+
+/// One browser tab: connects, resumes from its cursor, applies, reconnects.
+async fn client(
+    user: String,
+    role: Role,
+    base: String,
+    view: Arc<Mutex<View>>,
+    owner: Arc<HashMap<String, String>>,
+    kick: Arc<Notify>,
+    reconnects: Arc<AtomicUsize>,
+) {
+    let keys = server::auth::Keys::new(common::SECRET.as_bytes());
+    let token = keys.issue(&user, role, Duration::from_secs(3600));
+    loop {
+        let url = format!("ws://{base}/ws?token={token}");
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let cursor = view.lock().unwrap().cursor.clone();
+        if ws.send(Message::text(ClientEvent::SubscribeOrders { cursor }.to_json())).await.is_err() {
+            continue;
+        }
+        loop {
+            let message = tokio::select! {
+                _ = kick.notified() => break,
+                m = ws.next() => m,
+            };
+            let Some(Ok(Message::Text(text))) = message else {
+                match message {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => break,
+                }
+            };
+            let mut view = view.lock().unwrap();
+            match ServerEvent::from_json(&text).expect("valid frame") {
+                ServerEvent::OrdersSnapshot(snapshot) => {
+                    for order in snapshot.orders {
+                        if role == Role::User && order.buyer_id != user {
+                            view.wrong_user += 1;
+                        }
+                        view.created.insert(order.order_id.clone());
+                        let at = StatusAt {
+                            status: order.status,
+                            at: order.updated_at,
+                        };
+                        view.status.insert(order.order_id, at);
+                    }
+                    view.cursor = Some(snapshot.cursor);
+                }
+                ServerEvent::Order { event, cursor } => {
+                    let me = if role == Role::Admin { "admin" } else { user.as_str() };
+                    view.apply(&event, &owner, me);
+                    view.cursor = Some(cursor);
+                }
+                _ => {}
+            }
+        }
+        reconnects.fetch_add(1, Relaxed);
+    }
+}
+
+/// Random orders and their events, shuffled: the truth is computed from them.
+fn workload(rng: &mut StdRng) -> (Vec<(&'static str, String, String)>, HashMap<String, String>) {
+    let mut events = Vec::new();
+    let mut owner = HashMap::new();
+    let base = Timestamp::parse("2025-11-12T10:00:00Z").unwrap().millis();
+    for i in 0..ORDERS {
+        let id = format!("o{i}");
+        let buyer = format!("u{}", rng.random_range(0..USERS));
+        owner.insert(id.clone(), buyer.clone());
+        let mut at = base + rng.random_range(0..1_000_000);
+        events.push((
+            "order.created",
+            id.clone(),
+            format!(r#"{{"orderId":"{id}","buyerId":"{buyer}","total":1,"createdAt":"{}"}}"#, Timestamp(at)),
+        ));
+        let buyer_field = |rng: &mut StdRng| {
+            if rng.random_bool(0.5) {
+                format!(r#","buyerId":"{buyer}""#)
+            } else {
+                String::new()
+            }
+        };
+        for status in ["processing", "shipped", "delivered"].iter().take(rng.random_range(0..=3)) {
+            at += rng.random_range(1..10_000);
+            let b = buyer_field(rng);
+            events.push((
+                "order.updated",
+                id.clone(),
+                format!(r#"{{"orderId":"{id}"{b},"status":"{status}","updatedAt":"{}"}}"#, Timestamp(at)),
+            ));
+        }
+        if rng.random_bool(0.2) {
+            at += rng.random_range(1..10_000);
+            let b = buyer_field(rng);
+            events.push((
+                "order.cancelled",
+                id.clone(),
+                format!(r#"{{"orderId":"{id}"{b},"cancelledAt":"{}"}}"#, Timestamp(at)),
+            ));
+        }
+    }
+    events.shuffle(rng);
+    (events, owner)
+}
+
+fn truth(events: &[(&str, String, String)]) -> HashMap<String, OrderStatus> {
+    let mut status: HashMap<String, StatusAt> = HashMap::new();
+    for (topic, _, json) in events {
+        let kind = match *topic {
+            "order.created" => protocol::kafka::TopicKind::Created,
+            "order.updated" => protocol::kafka::TopicKind::Updated,
+            _ => protocol::kafka::TopicKind::Cancelled,
+        };
+        let Ok(protocol::Input::Order(event)) = protocol::kafka::decode(kind, json.as_bytes(), 1 << 20) else {
+            panic!("generated a bad event")
+        };
+        let candidate = StatusAt {
+            status: event.status(),
+            at: event.time(),
+        };
+        let entry = status.entry(event.order_id().to_owned()).or_insert(candidate);
+        if candidate.supersedes(*entry) {
+            *entry = candidate;
+        }
+    }
+    status.into_iter().map(|(id, s)| (id, s.status)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() {
+    let seed = std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (events, owner) = workload(&mut rng);
+    let owner = Arc::new(owner);
+    let expected = truth(&events);
+
+    let dir = std::env::temp_dir().join(format!("chaos-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kafka = format!("127.0.0.1:{}", free_port());
+    let mut broker = Broker::start(dir.clone(), kafka.clone()).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut relay = spawn_relay(&kafka, &listen).await;
+    let producer = common::Producer::connect(&kafka);
+
+    let reconnects = Arc::new(AtomicUsize::new(0));
+    let mut views = Vec::new();
+    let mut kicks = Vec::new();
+    let users: Vec<(String, Role)> = (0..USERS)
+        .map(|i| (format!("u{i}"), Role::User))
+        .chain([("admin".to_owned(), Role::Admin)])
+        .collect();
+    for (user, role) in &users {
+        let view = Arc::new(Mutex::new(View::default()));
+        let kick = Arc::new(Notify::new());
+        tokio::spawn(client(
+            user.clone(),
+            *role,
+            listen.clone(),
+            Arc::clone(&view),
+            Arc::clone(&owner),
+            Arc::clone(&kick),
+            Arc::clone(&reconnects),
+        ));
+        views.push((user.clone(), view));
+        kicks.push(kick);
+    }
+
+    let total = events.len();
+    let kick_every = total / DISCONNECTS;
+    for (i, (topic, key, json)) in events.iter().enumerate() {
+        producer.send(topic, key, json).await;
+        if i % kick_every == 0 {
+            kicks[rng.random_range(0..kicks.len())].notify_one();
+        }
+        if i == total * 3 / 10 {
+            relay.kill().await.unwrap(); // SIGKILL
+            relay = spawn_relay(&kafka, &listen).await;
+        }
+        if i == total * 6 / 10 {
+            broker.restart().await;
+        }
+    }
+
+    // Converge: every client's state equals the truth for what it may see.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut behind = Vec::new();
+        for (user, view) in &views {
+            let want: HashMap<String, OrderStatus> = expected
+                .iter()
+                .filter(|(id, _)| user == "admin" || owner[*id] == *user)
+                .map(|(id, s)| (id.clone(), *s))
+                .collect();
+            if view.lock().unwrap().state() != want {
+                behind.push(user.clone());
+            }
+        }
+        if behind.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "clients never converged to the truth: {behind:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut wrong = 0;
+    let mut duplicates = 0;
+    for (_, view) in &views {
+        let view = view.lock().unwrap();
+        wrong += view.wrong_user;
+        duplicates += view.seen.values().filter(|n| **n > 1).count();
+    }
+    println!(
+        "chaos (seed {seed}): {total} events, {} users + admin, {} reconnects, relay SIGKILLed once, broker restarted once: \
+         0 missed, {duplicates} events received more than once (idempotent), {wrong} seen by the wrong user",
+        USERS,
+        reconnects.load(Relaxed)
+    );
+    assert_eq!(wrong, 0, "a client saw another user's order");
+    assert!(reconnects.load(Relaxed) >= DISCONNECTS, "the chaos did not happen");
+    drop(relay);
+    drop(broker);
+    let _ = std::fs::remove_dir_all(dir);
+}
