@@ -67,8 +67,10 @@ pub struct Config {
     #[arg(long, env = "SNAPSHOT_LIMIT", default_value_t = 1_000)]
     pub snapshot_limit: usize,
 
-    /// Frames queued per connection before it counts as too slow.
-    #[arg(long, env = "CLIENT_QUEUE", default_value_t = 256)]
+    /// Events queued per connection before it counts as too slow. Bursts are
+    /// normal (a fetch brings thousands of messages; an admin sees them all),
+    /// so this is generous; memory is only used while a queue is full.
+    #[arg(long, env = "CLIENT_QUEUE", default_value_t = 4096)]
     pub client_queue: usize,
 
     /// Seconds between WebSocket pings; a client silent for three of them is dropped.

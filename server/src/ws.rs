@@ -26,6 +26,10 @@ use crate::http::AppError;
 /// A client that sends this many bad frames on one connection is cut off.
 const BAD_FRAME_LIMIT: u32 = 20;
 
+/// Per-connection socket buffers (see `endpoint`).
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// A send that takes longer than this means the client stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,6 +57,12 @@ pub async fn endpoint(
     upgrade
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
+        // The default buffers (128 KiB each, the read one allocated up front)
+        // would cost far more than everything else a connection holds. Client
+        // frames are small; outgoing batches are written out at 16 KiB.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(hard_limit.max(WRITE_BUFFER) * 64)
         .on_upgrade(move |socket| connection(socket, user, app))
 }
 

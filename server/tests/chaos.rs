@@ -28,7 +28,11 @@ const ORDERS: usize = 1000;
 const DISCONNECTS: usize = 100;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// tansu built with SQLite storage (`.ci/install` puts it in TANSU_SQLITE_BIN).
@@ -40,7 +44,11 @@ struct Broker {
 
 impl Broker {
     async fn start(dir: std::path::PathBuf, addr: String) -> Broker {
-        let mut broker = Broker { child: None, dir, addr };
+        let mut broker = Broker {
+            child: None,
+            dir,
+            addr,
+        };
         broker.restart().await;
         broker
     }
@@ -53,13 +61,21 @@ impl Broker {
         let url = format!("tcp://{}", self.addr);
         let child = Command::new(&bin)
             .current_dir(&self.dir)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}): run .ci/install for tansu with SQLite storage"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}): run .ci/install for tansu with SQLite storage")
+            });
         self.child = Some(child);
         wait_for_port(&self.addr).await;
     }
@@ -68,7 +84,10 @@ impl Broker {
 async fn wait_for_port(addr: &str) {
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
     while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "nothing listens on {addr}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing listens on {addr}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -102,7 +121,12 @@ struct View {
 
 impl View {
     fn apply(&mut self, event: &OrderEvent, owner: &HashMap<String, String>, me: &str) {
-        let key = format!("{}:{}:{}", event.frame_name(), event.order_id(), event.time().millis());
+        let key = format!(
+            "{}:{}:{}",
+            event.frame_name(),
+            event.order_id(),
+            event.time().millis()
+        );
         *self.seen.entry(key).or_default() += 1;
         if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
             self.wrong_user += 1;
@@ -111,7 +135,10 @@ impl View {
             status: event.status(),
             at: event.time(),
         };
-        let entry = self.status.entry(event.order_id().to_owned()).or_insert(candidate);
+        let entry = self
+            .status
+            .entry(event.order_id().to_owned())
+            .or_insert(candidate);
         if candidate.supersedes(*entry) {
             *entry = candidate;
         }
@@ -121,7 +148,10 @@ impl View {
     }
 
     fn state(&self) -> HashMap<String, OrderStatus> {
-        self.created.iter().map(|id| (id.clone(), self.status[id].status)).collect()
+        self.created
+            .iter()
+            .map(|id| (id.clone(), self.status[id].status))
+            .collect()
     }
 }
 
@@ -144,7 +174,13 @@ async fn client(
             continue;
         };
         let cursor = view.lock().unwrap().cursor.clone();
-        if ws.send(Message::text(ClientEvent::SubscribeOrders { cursor }.to_json())).await.is_err() {
+        if ws
+            .send(Message::text(
+                ClientEvent::SubscribeOrders { cursor }.to_json(),
+            ))
+            .await
+            .is_err()
+        {
             continue;
         }
         loop {
@@ -175,7 +211,11 @@ async fn client(
                     view.cursor = Some(snapshot.cursor);
                 }
                 ServerEvent::Order { event, cursor } => {
-                    let me = if role == Role::Admin { "admin" } else { user.as_str() };
+                    let me = if role == Role::Admin {
+                        "admin"
+                    } else {
+                        user.as_str()
+                    };
                     view.apply(&event, &owner, me);
                     view.cursor = Some(cursor);
                 }
@@ -199,7 +239,10 @@ fn workload(rng: &mut StdRng) -> (Vec<(&'static str, String, String)>, HashMap<S
         events.push((
             "order.created",
             id.clone(),
-            format!(r#"{{"orderId":"{id}","buyerId":"{buyer}","total":1,"createdAt":"{}"}}"#, Timestamp(at)),
+            format!(
+                r#"{{"orderId":"{id}","buyerId":"{buyer}","total":1,"createdAt":"{}"}}"#,
+                Timestamp(at)
+            ),
         ));
         let buyer_field = |rng: &mut StdRng| {
             if rng.random_bool(0.5) {
@@ -208,13 +251,19 @@ fn workload(rng: &mut StdRng) -> (Vec<(&'static str, String, String)>, HashMap<S
                 String::new()
             }
         };
-        for status in ["processing", "shipped", "delivered"].iter().take(rng.random_range(0..=3)) {
+        for status in ["processing", "shipped", "delivered"]
+            .iter()
+            .take(rng.random_range(0..=3))
+        {
             at += rng.random_range(1..10_000);
             let b = buyer_field(rng);
             events.push((
                 "order.updated",
                 id.clone(),
-                format!(r#"{{"orderId":"{id}"{b},"status":"{status}","updatedAt":"{}"}}"#, Timestamp(at)),
+                format!(
+                    r#"{{"orderId":"{id}"{b},"status":"{status}","updatedAt":"{}"}}"#,
+                    Timestamp(at)
+                ),
             ));
         }
         if rng.random_bool(0.2) {
@@ -223,7 +272,10 @@ fn workload(rng: &mut StdRng) -> (Vec<(&'static str, String, String)>, HashMap<S
             events.push((
                 "order.cancelled",
                 id.clone(),
-                format!(r#"{{"orderId":"{id}"{b},"cancelledAt":"{}"}}"#, Timestamp(at)),
+                format!(
+                    r#"{{"orderId":"{id}"{b},"cancelledAt":"{}"}}"#,
+                    Timestamp(at)
+                ),
             ));
         }
     }
@@ -239,14 +291,18 @@ fn truth(events: &[(&str, String, String)]) -> HashMap<String, OrderStatus> {
             "order.updated" => protocol::kafka::TopicKind::Updated,
             _ => protocol::kafka::TopicKind::Cancelled,
         };
-        let Ok(protocol::Input::Order(event)) = protocol::kafka::decode(kind, json.as_bytes(), 1 << 20) else {
+        let Ok(protocol::Input::Order(event)) =
+            protocol::kafka::decode(kind, json.as_bytes(), 1 << 20)
+        else {
             panic!("generated a bad event")
         };
         let candidate = StatusAt {
             status: event.status(),
             at: event.time(),
         };
-        let entry = status.entry(event.order_id().to_owned()).or_insert(candidate);
+        let entry = status
+            .entry(event.order_id().to_owned())
+            .or_insert(candidate);
         if candidate.supersedes(*entry) {
             *entry = candidate;
         }
@@ -256,7 +312,10 @@ fn truth(events: &[(&str, String, String)]) -> HashMap<String, OrderStatus> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() {
-    let seed = std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let seed = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
     let mut rng = StdRng::seed_from_u64(seed);
     let (events, owner) = workload(&mut rng);
     let owner = Arc::new(owner);
@@ -346,7 +405,10 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         reconnects.load(Relaxed)
     );
     assert_eq!(wrong, 0, "a client saw another user's order");
-    assert!(reconnects.load(Relaxed) >= DISCONNECTS, "the chaos did not happen");
+    assert!(
+        reconnects.load(Relaxed) >= DISCONNECTS,
+        "the chaos did not happen"
+    );
     drop(relay);
     drop(broker);
     let _ = std::fs::remove_dir_all(dir);

@@ -1,0 +1,138 @@
+//! `loadgen`: drives a relay (ours or the Node baseline) with real WebSocket
+//! connections and real Kafka traffic, and prints what it measured as one
+//! JSON object per scenario on stdout. `bench/run.sh` runs the scenarios
+//! against both relays and writes the report.
+//!
+//! Layout:
+//! - [`conns`]: opening many authenticated, subscribed connections from
+//!   several loopback source addresses, and reading their frames.
+//! - [`publish`]: a rate-limited Kafka producer that stamps publish times.
+//! - [`probe`]: RSS and CPU time of the relay process, from /proc.
+//! - [`stats`]: latency percentiles.
+#![forbid(unsafe_code)]
+
+mod conns;
+mod probe;
+mod publish;
+mod stats;
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "loadgen", about = "Load generator for the order relay")]
+struct Args {
+    /// The relay's host:port.
+    #[arg(long, default_value = "127.0.0.1:3009")]
+    relay: String,
+    /// Kafka bootstrap servers the relay consumes from.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    kafka: String,
+    /// The relay's JWT secret.
+    #[arg(long, env = "JWT_SECRET")]
+    secret: String,
+    /// The relay's process id, for memory and CPU figures.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// A label for the output (e.g. "rust" or "node").
+    #[arg(long, default_value = "relay")]
+    label: String,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Open N idle connections and report the relay's memory per connection.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+    /// Publish at a fixed rate to N connections and report deliveries/s and latency.
+    Load {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// Connections per user: each event is delivered to this many.
+        #[arg(long, default_value_t = 10)]
+        per_user: usize,
+        /// Events published per second (0 = as fast as possible).
+        #[arg(long)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Time a resume by cursor after missing N events.
+    Resume {
+        #[arg(long, default_value_t = 1_000)]
+        missed: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let keys = server::auth::Keys::new(args.secret.as_bytes());
+    let report = match args.scenario {
+        Scenario::Idle { connections } => {
+            let before = args.pid.map(probe::rss_kb).transpose()?;
+            let conns =
+                conns::open(&args.relay, &keys, connections, connections.max(1), "idle").await?;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let after = args.pid.map(probe::rss_kb).transpose()?;
+            let per_conn = match (before, after) {
+                (Some(b), Some(a)) => Some((a.saturating_sub(b)) as f64 / connections as f64),
+                _ => None,
+            };
+            drop(conns);
+            json!({"scenario": "idle", "label": args.label, "connections": connections,
+                   "rss_before_kb": before, "rss_after_kb": after, "kb_per_connection": per_conn})
+        }
+        Scenario::Load {
+            connections,
+            per_user,
+            rate,
+            seconds,
+        } => {
+            let users = (connections / per_user.max(1)).max(1);
+            let conns = conns::open(&args.relay, &keys, connections, users, "load").await?;
+            let cpu_before = args.pid.map(probe::cpu_ticks).transpose()?;
+            let started = Instant::now();
+            let published = publish::run(
+                &args.kafka,
+                users,
+                rate,
+                Duration::from_secs(seconds),
+                "load",
+            )
+            .await?;
+            // Let in-flight deliveries land before counting.
+            let expected = published as usize * per_user;
+            let settle = Instant::now();
+            while conns.delivered() < expected && settle.elapsed() < Duration::from_secs(10) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let elapsed = started.elapsed().as_secs_f64();
+            let cpu = match (cpu_before, args.pid.map(probe::cpu_ticks).transpose()?) {
+                (Some(b), Some(a)) => {
+                    Some((a - b) as f64 / probe::ticks_per_second() as f64 / elapsed)
+                }
+                _ => None,
+            };
+            let delivered = conns.delivered();
+            let latencies = conns.finish().await;
+            let p = stats::percentiles(latencies, &[50.0, 99.0, 99.9]);
+            json!({"scenario": "load", "label": args.label, "connections": connections, "users": users,
+                   "rate": rate, "seconds": seconds, "published": published, "expected": expected,
+                   "delivered": delivered, "deliveries_per_s": delivered as f64 / elapsed,
+                   "p50_ms": p[0], "p99_ms": p[1], "p999_ms": p[2], "relay_cpu_cores": cpu})
+        }
+        Scenario::Resume { missed } => {
+            let took = conns::resume(&args.relay, &args.kafka, &keys, missed).await?;
+            json!({"scenario": "resume", "label": args.label, "missed": missed, "caught_up_ms": took.as_secs_f64() * 1000.0})
+        }
+    };
+    println!("{report}");
+    Ok(())
+}

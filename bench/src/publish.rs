@@ -1,0 +1,66 @@
+//! Publishing order events at a set rate. Each order id carries its publish
+//! time (`<tag>-<seq>-<unix micros>`), so a receiver measures publish →
+//! receive latency without clock sharing beyond this machine's.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::ClientConfig;
+
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+pub fn producer(kafka: &str) -> anyhow::Result<ThreadedProducer<DefaultProducerContext>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .set("broker.address.family", "v4")
+        .set("linger.ms", "1")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?)
+}
+
+/// The `order.created` value for one benchmark event.
+pub fn created(tag: &str, seq: u64, buyer: &str) -> (String, String) {
+    let id = format!("{tag}-{seq}-{}", now_micros());
+    let json = format!(
+        r#"{{"orderId":"{id}","buyerId":"{buyer}","items":[{{"productId":"p1","name":"Mug","quantity":1,"price":4.5}}],"subtotal":4.5,"tax":0.45,"total":4.95,"status":"pending","createdAt":"2025-11-12T10:30:00.000Z"}}"#
+    );
+    (id, json)
+}
+
+/// Publishes `order.created` events for users `u0..users` round-robin at
+/// `rate` per second (0: as fast as the producer queue takes them) for
+/// `duration`; returns how many were published.
+pub async fn run(
+    kafka: &str,
+    users: usize,
+    rate: u64,
+    duration: Duration,
+    tag: &str,
+) -> anyhow::Result<u64> {
+    let producer = producer(kafka)?;
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    while started.elapsed() < duration {
+        tick.tick().await;
+        let due = if rate == 0 {
+            sent + 1000
+        } else {
+            (started.elapsed().as_secs_f64() * rate as f64) as u64
+        };
+        while sent < due {
+            let buyer = format!("u{}", sent as usize % users);
+            let (id, json) = created(tag, sent, &buyer);
+            match producer.send(BaseRecord::to("order.created").key(&id).payload(&json)) {
+                Ok(()) => sent += 1,
+                Err(_) => break, // queue full: try again next tick
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30))?;
+    Ok(sent)
+}
