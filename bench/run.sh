@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs the same load against our relay and the Node baseline, on the same
+# broker setup, one after the other, and prints a table with both and the
+# ratio; writes bench/results/latest.{jsonl,md,svg}.
+#
+#   bash bench/run.sh           # the full run (release builds; ~10 minutes)
+#   bash bench/run.sh --smoke   # seconds-long, debug builds: CI keeps it from rotting
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source .ci/env
+
+smoke=false
+[ "${1:-}" = "--smoke" ] && smoke=true
+if $smoke; then
+  profile=debug; idle=200; conns=200; per_user=10; rates="200 1000"; seconds=2; missed=200
+  cargo build -q -p server -p bench
+else
+  profile=release; idle=10000; conns=10000; per_user=10; rates="1000 5000 10000 20000 30000 40000"; seconds=10; missed=1000
+  cargo build -q --release -p server -p bench
+fi
+out=bench/results
+mkdir -p "$out"
+results="$out/latest.jsonl"
+: >"$results"
+ulimit -n "$(ulimit -Hn)"
+export JWT_SECRET=bench-secret-0123456789abcdef RUST_BACKTRACE=0
+loadgen="target/$profile/loadgen"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; return 1; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+if [ -d bench/baseline-node ] && [ ! -d bench/baseline-node/node_modules ]; then
+  (cd bench/baseline-node && npm ci --silent --no-audit --no-fund)
+fi
+
+run_target() { # label
+  local label=$1
+  local kport relay_port pid
+  kport=$(free_port); relay_port=$(free_port)
+  tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
+    --storage-engine memory://tansu/ >/dev/null 2>&1 &
+  local tansu_pid=$!; pids+=("$tansu_pid")
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
+  case $label in
+    rust)
+      RUST_LOG=warn "target/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
+        --history-limit 50000 >"$out/$label.log" 2>&1 &
+      pid=$! ;;
+    node)
+      KAFKA_BROKERS="127.0.0.1:$kport" PORT=$relay_port FETCH_WAIT_MS=20 \
+        node bench/baseline-node/server.mjs >"$out/$label.log" 2>&1 &
+      pid=$! ;;
+  esac
+  pids+=("$pid")
+  wait_http "http://127.0.0.1:$relay_port/readyz"
+  local common=(--relay "127.0.0.1:$relay_port" --kafka "127.0.0.1:$kport" --pid "$pid" --label "$label")
+  echo "== $label: idle $idle connections" >&2
+  "$loadgen" "${common[@]}" idle --connections "$idle" >>"$results"
+  for rate in $rates; do
+    echo "== $label: $conns connections, $rate events/s x $per_user connections per user" >&2
+    "$loadgen" "${common[@]}" load --connections "$conns" --per-user "$per_user" --rate "$rate" --seconds "$seconds" >>"$results" \
+      || echo "{\"scenario\":\"load\",\"label\":\"$label\",\"rate\":$rate,\"failed\":true}" >>"$results"
+  done
+  echo "== $label: resume after $missed missed events" >&2
+  "$loadgen" "${common[@]}" resume --missed "$missed" >>"$results" \
+    || echo "{\"scenario\":\"resume\",\"label\":\"$label\",\"missed\":$missed,\"failed\":true}" >>"$results"
+  kill "$pid" "$tansu_pid" 2>/dev/null || true
+  wait "$pid" "$tansu_pid" 2>/dev/null || true
+}
+
+run_target rust
+if [ -f bench/baseline-node/server.mjs ]; then run_target node; fi
+python3 bench/report.py "$results" "$out/latest"
