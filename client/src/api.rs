@@ -6,11 +6,13 @@
 
 use std::fmt;
 
-use gloo_net::http::{Request, RequestBuilder, Response};
 use protocol::http::{
     ApiError, CancelRequest, CheckoutRequest, LoginRequest, LoginResponse, StatusChange,
 };
 use protocol::{Order, OrderStatus, Role};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, RequestInit, Response};
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,39 +61,65 @@ impl fmt::Display for RequestError {
     }
 }
 
-fn bearer(builder: RequestBuilder, token: &str) -> RequestBuilder {
-    builder.header("Authorization", &format!("Bearer {token}"))
+fn js_error(error: JsValue) -> RequestError {
+    RequestError::Network(format!("{error:?}"))
 }
 
-fn order_path(order_id: &str) -> String {
-    String::from(js_sys::encode_uri_component(order_id))
-}
-
-async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, RequestError> {
-    let request = request.map_err(|e| RequestError::Network(e.to_string()))?;
-    let response = request
-        .send()
-        .await
-        .map_err(|e| RequestError::Network(e.to_string()))?;
-    if response.ok() {
-        return Ok(response);
+/// One same-origin request: method, path, bearer token, JSON body. Returns
+/// the body text of a 2xx answer.
+async fn send(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Result<String, RequestError> {
+    let headers = Headers::new().map_err(js_error)?;
+    if let Some(token) = token {
+        headers
+            .set("Authorization", &format!("Bearer {token}"))
+            .map_err(js_error)?;
     }
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    let error = serde_json::from_str::<ApiError>(&body).ok();
+    let init = RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(js_error)?;
+        init.set_body(&JsValue::from_str(&body));
+    }
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(js_error)?;
+    let window = web_sys::window().ok_or_else(|| RequestError::Network("no window".into()))?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
+    let text = JsFuture::from(response.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?
+        .as_string()
+        .unwrap_or_default();
+    if response.ok() {
+        return Ok(text);
+    }
+    let error = serde_json::from_str::<ApiError>(&text).ok();
     Err(RequestError::Status {
-        status,
+        status: response.status(),
         code: error.as_ref().map(|e| e.error.code.clone()),
         message: error.map(|e| e.error.message),
     })
 }
 
-async fn decode<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, RequestError> {
-    let body = response
-        .text()
-        .await
-        .map_err(|e| RequestError::Network(e.to_string()))?;
-    serde_json::from_str(&body).map_err(|e| RequestError::Decode(e.to_string()))
+fn json<T: serde::Serialize>(body: &T) -> Option<String> {
+    serde_json::to_string(body).ok()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, RequestError> {
+    serde_json::from_str(text).map_err(|e| RequestError::Decode(e.to_string()))
+}
+
+fn order_path(order_id: &str) -> String {
+    String::from(js_sys::encode_uri_component(order_id))
 }
 
 /// `POST /api/dev/login` (demo mode): a token for `user_id`. A 404 means
@@ -101,8 +129,8 @@ pub async fn login(user_id: &str, role: Option<Role>) -> Result<String, RequestE
         user_id: user_id.to_owned(),
         role,
     };
-    let response = send(Request::post("/api/dev/login").json(&body)).await?;
-    Ok(decode::<LoginResponse>(response).await?.token)
+    let text = send("POST", "/api/dev/login", None, json(&body)).await?;
+    Ok(decode::<LoginResponse>(&text)?.token)
 }
 
 /// `POST /api/orders/{id}/cancel`.
@@ -111,7 +139,7 @@ pub async fn cancel_order(token: &str, order_id: &str) -> Result<(), RequestErro
     let body = CancelRequest {
         reason: Some("Cancelled from the orders page".into()),
     };
-    send(bearer(Request::post(&url), token).json(&body)).await?;
+    send("POST", &url, Some(token), json(&body)).await?;
     Ok(())
 }
 
@@ -122,20 +150,19 @@ pub async fn advance_order(
     status: OrderStatus,
 ) -> Result<(), RequestError> {
     let url = format!("/api/admin/orders/{}", order_path(order_id));
-    send(bearer(Request::patch(&url), token).json(&StatusChange { status })).await?;
+    send("PATCH", &url, Some(token), json(&StatusChange { status })).await?;
     Ok(())
 }
 
 /// `POST /api/orders`: checkout. The order appears on the page when its
 /// `order:created` event arrives.
 pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, RequestError> {
-    let response = send(bearer(Request::post("/api/orders"), token).json(request)).await?;
-    decode(response).await
+    let text = send("POST", "/api/orders", Some(token), json(request)).await?;
+    decode(&text)
 }
 
 /// Whether the relay answers 401 to this token (`GET /api/orders`). Only
 /// asked after a socket failed to open, since a browser is not told why.
 pub async fn token_rejected(token: &str) -> bool {
-    let request = bearer(Request::get("/api/orders"), token).build();
-    matches!(send(request).await, Err(e) if e.status() == Some(401))
+    matches!(send("GET", "/api/orders", Some(token), None).await, Err(e) if e.status() == Some(401))
 }

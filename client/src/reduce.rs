@@ -190,7 +190,8 @@ fn load_snapshot(state: &mut AppState, snapshot: Vec<Order>) {
         orders.insert(id, order);
     }
     let mut list: Vec<String> = orders.keys().cloned().collect();
-    list.sort_by(|a, b| newest_first(&orders[a], &orders[b]));
+    // Ids are unique, so the order is total and an unstable sort is exact.
+    list.sort_unstable_by(|a, b| newest_first(&orders[a], &orders[b]));
     state.orders = orders;
     state.statuses = statuses;
     state.order_list = list;

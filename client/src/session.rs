@@ -6,6 +6,7 @@
 //! `sessionStorage` so a reload stays signed in; closing the tab forgets it.
 
 use protocol::Role;
+use wasm_bindgen::JsValue;
 use web_sys::Storage;
 
 use crate::state::Session;
@@ -100,10 +101,47 @@ fn meta_token() -> Option<String> {
     clean(meta.get_attribute("content")?)
 }
 
+/// Takes `?token=` out of the address bar once it has been read: the token
+/// then lives only in this tab's storage, is not bookmarked or shared with
+/// the URL, and signing out really signs out (a reload does not sign back
+/// in with it).
+fn strip_url_token() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let location = window.location();
+    let (Ok(path), Ok(search), Ok(hash)) =
+        (location.pathname(), location.search(), location.hash())
+    else {
+        return;
+    };
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return;
+    };
+    params.delete("token");
+    let rest = String::from(params.to_string());
+    let query = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("?{rest}")
+    };
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(
+            &JsValue::NULL,
+            "",
+            Some(&format!("{path}{query}{hash}")),
+        );
+    }
+}
+
 /// The session to start with: a token in the URL wins (it is what the user
 /// just opened), then the one this tab kept, then one in the host page.
 pub fn initial() -> Option<Session> {
-    match (url_token(), load()) {
+    let from_url = url_token();
+    if from_url.is_some() {
+        strip_url_token();
+    }
+    match (from_url, load()) {
         (Some(token), Some(kept)) if kept.token == token => Some(kept),
         (Some(token), _) => Some(Session::from_token(token)),
         (None, Some(kept)) => Some(kept),

@@ -208,3 +208,6 @@ impl ToastQueue {
         self.seen_order.push_back(id);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -152,13 +152,15 @@ pub struct Order {
 }
 
 /// "Order #1A2B3C4D": the last eight characters of the id, upper case.
+/// ASCII case mapping only: order ids are ASCII in practice, and full Unicode
+/// tables would cost the browser bundle ~8 KB gzip.
 pub fn order_number(order_id: &str) -> String {
     let start = order_id
         .char_indices()
         .rev()
         .nth(7)
         .map_or(0, |(index, _)| index);
-    order_id[start..].to_uppercase()
+    order_id[start..].to_ascii_uppercase()
 }
 
 /// The kind of a notification; decides the toast style.

@@ -6,7 +6,7 @@ use protocol::{Order, OrderCancellation, OrderItem, OrderStatus, OrderUpdate, Ro
 
 use super::reduce;
 use crate::state::{Action, AppState, Connection, Session};
-use crate::toast::{Toast, ToastKind, VISIBLE_CAP};
+use crate::toast::{Toast, ToastKind};
 
 use OrderStatus::{Cancelled, Delivered, Pending, Processing, Shipped};
 
@@ -441,84 +441,4 @@ fn a_snapshot_marks_the_orders_loaded() {
     assert!(!signed_in().loaded);
     assert!(run([snapshot(vec![])]).loaded);
     assert!(!run([created("a", 1)]).loaded);
-}
-
-#[test]
-fn toast_actions() {
-    let toast = |id: &str| Action::PushToast(Toast::new(id, ToastKind::Info, id));
-    let dismiss = |id: &str| Action::DismissToast(id.into());
-    // (name, actions, visible ids, waiting ids)
-    type Case = (
-        &'static str,
-        Vec<Action>,
-        Vec<&'static str>,
-        Vec<&'static str>,
-    );
-    let cases: Vec<Case> = vec![
-        ("a toast shows", vec![toast("a")], vec!["a"], vec![]),
-        (
-            "the same id shows once",
-            vec![toast("a"), toast("a")],
-            vec!["a"],
-            vec![],
-        ),
-        (
-            "past the cap toasts wait",
-            vec![toast("a"), toast("b"), toast("c"), toast("d")],
-            vec!["a", "b", "c"],
-            vec!["d"],
-        ),
-        (
-            "dismissing frees a slot for the oldest waiting toast",
-            vec![toast("a"), toast("b"), toast("c"), toast("d"), dismiss("b")],
-            vec!["a", "c", "d"],
-            vec![],
-        ),
-        (
-            "a dismissed toast does not come back when its event is re-sent",
-            vec![toast("a"), dismiss("a"), toast("a")],
-            vec![],
-            vec![],
-        ),
-        (
-            "dismissing an unknown id does nothing",
-            vec![toast("a"), dismiss("zz")],
-            vec!["a"],
-            vec![],
-        ),
-    ];
-    for (name, actions, visible, waiting) in cases {
-        let state = run(actions);
-        let ids =
-            |toasts: Vec<&Toast>| toasts.into_iter().map(|t| t.id.clone()).collect::<Vec<_>>();
-        assert_eq!(
-            ids(state.toasts.visible().iter().collect()),
-            visible,
-            "{name}"
-        );
-        assert_eq!(ids(state.toasts.waiting().collect()), waiting, "{name}");
-    }
-    assert_eq!(VISIBLE_CAP, 3);
-}
-
-#[test]
-fn the_seen_set_is_bounded_and_the_queue_is_capped() {
-    let mut state = signed_in();
-    for i in 0..400 {
-        reduce(
-            &mut state,
-            Action::PushToast(Toast::new(format!("t{i}"), ToastKind::Info, "x")),
-        );
-    }
-    assert_eq!(state.toasts.visible().len(), VISIBLE_CAP);
-    assert_eq!(state.toasts.waiting().count(), crate::toast::QUEUE_CAP);
-    // The oldest ids have been forgotten, so they may show again.
-    reduce(
-        &mut state,
-        Action::PushToast(Toast::new("t0", ToastKind::Info, "x")),
-    );
-    assert_eq!(
-        state.toasts.waiting().last().map(|t| t.id.as_str()),
-        Some("t0")
-    );
 }

@@ -143,13 +143,10 @@ pub(crate) fn warn(line: &str) {
     eprintln!("{line}");
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
 /// Decodes one text frame and calls the callback for its kind. A frame that
 /// does not decode is logged and dropped: a bad frame never stops the
-/// subscription.
+/// subscription. Logs show the frame as it arrived (re-encoding it for the
+/// console would cost bundle size for nothing).
 pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
     let event = match ServerEvent::from_json(text) {
         Ok(event) => event,
@@ -162,7 +159,7 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
     };
     match event {
         ServerEvent::ConnectionSuccess(info) => {
-            log(&format!("[WebSocket] Connection success: {}", json(&info)));
+            log(&format!("[WebSocket] Connection success: {text}"));
             (callbacks.on_identified)(info);
         }
         ServerEvent::OrdersSnapshot(snapshot) => {
@@ -174,26 +171,20 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
         }
         ServerEvent::Order { event, cursor } => match event {
             OrderEvent::Created(order) => {
-                log(&format!("[WebSocket] Order created: {}", json(&order)));
+                log(&format!("[WebSocket] Order created: {text}"));
                 (callbacks.on_created)(order, cursor);
             }
             OrderEvent::Updated(update) => {
-                log(&format!("[WebSocket] Order updated: {}", json(&update)));
+                log(&format!("[WebSocket] Order updated: {text}"));
                 (callbacks.on_updated)(update, cursor);
             }
             OrderEvent::Cancelled(cancellation) => {
-                log(&format!(
-                    "[WebSocket] Order cancelled: {}",
-                    json(&cancellation)
-                ));
+                log(&format!("[WebSocket] Order cancelled: {text}"));
                 (callbacks.on_cancelled)(cancellation, cursor);
             }
         },
         ServerEvent::Notification(notification) => {
-            log(&format!(
-                "[WebSocket] Notification: {}",
-                json(&notification)
-            ));
+            log(&format!("[WebSocket] Notification: {text}"));
             (callbacks.on_notification)(notification);
         }
         ServerEvent::Error(body) => {
@@ -239,13 +230,12 @@ async fn run(transport: Transport, token: String, config: SocketConfig, cb: Orde
             cursor: (cb.cursor)(),
         }
         .to_json();
-        let (ended, opened, heard) = match transport.connect(&token, subscribe).await {
-            Err(ended) => (ended, false, false),
+        let (ended, heard) = match transport.connect(&token, subscribe).await {
+            Err(ended) => (ended, false),
             Ok(mut link) => {
                 log("[WebSocket] Connected successfully");
                 (cb.on_connection)(ConnectionEvent::Connected);
-                let (ended, heard) = listen(&mut link, &config, &cb).await;
-                (ended, true, heard)
+                listen(&mut link, &config, &cb).await
             }
         };
         match &ended {
@@ -267,9 +257,13 @@ async fn run(transport: Transport, token: String, config: SocketConfig, cb: Orde
             Next::ReconnectNow if heard => continue,
             Next::ReconnectNow | Next::Backoff => {}
         }
-        // A browser cannot see why an upgrade was refused; a token the relay
-        // no longer accepts would otherwise be retried forever.
-        if !opened && transport.token_rejected(&token).await {
+        // A browser cannot see why an upgrade was refused, and behind a proxy
+        // (`trunk serve`) a refused upgrade even looks like a socket that
+        // opened and closed. The relay always speaks first
+        // (`connection:success`), so a connection that heard nothing asks
+        // the HTTP API whether the token is still good; otherwise a token the
+        // relay no longer accepts would be retried forever.
+        if !heard && transport.token_rejected(&token).await {
             (cb.on_connection)(ConnectionEvent::TokenExpired);
             return;
         }

@@ -161,6 +161,9 @@ pub fn mount(parent: web_sys::HtmlElement, config: AppConfig) -> Mounted {
 
 /// The page's entry point: mounts the app on `<body>`.
 pub fn start() {
+    // Panic messages in the console while developing; release builds abort
+    // on panic and leave the hook (and its formatting code) out.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(|| view! { <App config=AppConfig::from_page() /> });
 }

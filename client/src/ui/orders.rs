@@ -6,8 +6,6 @@
 //! send the HTTP request: the row changes when the event comes back over the
 //! socket, exactly as it does for changes made elsewhere.
 
-use std::collections::BTreeSet;
-
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::http::{CheckoutItem, CheckoutRequest};
@@ -185,7 +183,7 @@ fn OrderRow(order: ArcRwSignal<Order>, admin: bool) -> impl IntoView {
             <span class="order-items" role="cell">{items}</span>
             <span class="order-total num" role="cell">{total}</span>
             <span class="order-time" role="cell">{placed}</span>
-            <span role="cell">
+            <span class="order-status" role="cell">
                 <span class=move || format!("badge badge-{}", status.get().as_str())>
                     {move || status.get().label()}
                 </span>
@@ -237,12 +235,15 @@ fn Filters(
     let store = expect_context::<Store>();
     // Buyers never change on an order, so only the id list is tracked.
     let buyers = Memo::new(move |_| {
-        store.order_ids().with(|ids| {
+        let mut buyers = store.order_ids().with(|ids| {
             ids.iter()
                 .filter_map(|id| store.row(id))
                 .map(|row| row.with_untracked(|o| o.buyer_id.clone()))
-                .collect::<BTreeSet<_>>()
-        })
+                .collect::<Vec<_>>()
+        });
+        buyers.sort_unstable();
+        buyers.dedup();
+        buyers
     });
     view! {
         <div class="filters">

@@ -82,7 +82,7 @@ pub fn SignIn() -> impl IntoView {
                                             on:click=move |_| sign_in(user, role)
                                         >
                                             <span class="avatar" aria-hidden="true">
-                                                {user[..1].to_uppercase()}
+                                                {user[..1].to_ascii_uppercase()}
                                             </span>
                                             <span class="account-text">
                                                 <strong>{user}</strong>
