@@ -83,8 +83,9 @@ impl History {
     /// (the caller sends a snapshot instead).
     ///
     /// An event counts as unseen when its own position is past the cursor, or
-    /// when its order's owner became known past the cursor: such an event
-    /// reached admins only at first and was released to its buyer later.
+    /// when its order became visible (its created event) past the cursor:
+    /// events consumed before their order's created event are delivered
+    /// again with it, so a replay must include them too.
     pub fn replay(
         &self,
         from: &Cursor,
@@ -103,15 +104,13 @@ impl History {
         for entry in &self.entries {
             running.advance(entry.pos);
             let order_id = entry.event.order_id();
+            let fresh = !from.covers(entry.pos)
+                || model
+                    .visible_at(order_id)
+                    .is_some_and(|at| !from.covers(at));
             let unseen = match viewer {
-                Viewer::Admin => !from.covers(entry.pos),
-                Viewer::User(user) => {
-                    model.owner(order_id) == Some(user)
-                        && (!from.covers(entry.pos)
-                            || model
-                                .owner_known_at(order_id)
-                                .is_some_and(|at| !from.covers(at)))
-                }
+                Viewer::Admin => fresh,
+                Viewer::User(user) => fresh && model.owner(order_id) == Some(user),
             };
             if unseen {
                 out.push((entry, running.clone()));

@@ -294,9 +294,30 @@ impl Hub {
                 },
             }),
         };
+        // Events consumed before this order's created event, delivered again
+        // now that the order is visible (see `model::Applied::released`).
+        let released: Vec<Utf8Bytes> = applied
+            .released
+            .iter()
+            .filter_map(|seq| core.history.get(*seq))
+            .map(|entry| {
+                let mut earlier = (*entry.event).clone();
+                if let Some(buyer) = &applied.buyer {
+                    earlier.set_buyer_id(buyer);
+                }
+                order_frame(&earlier, &cursor).into()
+            })
+            .collect();
         let metrics = &*self.metrics;
+        let deliver = |c: &Conn| {
+            if !c.orders {
+                return true;
+            }
+            let sent = c.push(vec![frame.clone()], collapse.clone(), metrics);
+            sent && (released.is_empty() || c.push(released.clone(), None, metrics))
+        };
         for conns in core.admins.values_mut() {
-            conns.retain(|c| !c.orders || c.push(vec![frame.clone()], collapse.clone(), metrics));
+            conns.retain(deliver);
         }
         let Some(buyer) = applied.buyer else {
             metrics.unroutable.fetch_add(1, Relaxed);
@@ -306,29 +327,14 @@ impl Hub {
             );
             return;
         };
-        let Some(conns) = core.users.get_mut(&buyer) else {
-            return;
-        };
-        let mut released = Vec::with_capacity(applied.released.len());
-        for seq in applied.released {
-            if let Some(entry) = core.history.get(seq) {
-                let mut earlier = (*entry.event).clone();
-                earlier.set_buyer_id(&buyer);
-                released.push(order_frame(&earlier, &cursor).into());
+        if let Some(conns) = core.users.get_mut(&buyer) {
+            conns.retain(deliver);
+            if !conns.is_empty() {
+                tracing::info!(
+                    order_id = event.order_id(),
+                    "Order update notification sent to user {buyer}"
+                );
             }
-        }
-        conns.retain(|c| {
-            if !c.orders {
-                return true;
-            }
-            let sent = c.push(vec![frame.clone()], collapse.clone(), metrics);
-            sent && (released.is_empty() || c.push(released.clone(), None, metrics))
-        });
-        if !conns.is_empty() {
-            tracing::info!(
-                order_id = event.order_id(),
-                "Order update notification sent to user {buyer}"
-            );
         }
     }
 

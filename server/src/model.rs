@@ -19,10 +19,12 @@ struct Record {
     order: Option<Order>,
     buyer: Option<String>,
     status: Option<StatusAt>,
-    /// Where the owner became known: events before it reached admins only.
-    owner_known_at: Option<Pos>,
-    /// History sequence numbers of events consumed before the owner was known.
-    orphans: Vec<u64>,
+    /// Where the created event was consumed: from there on the order is in
+    /// snapshots. Events before it may have reached nobody (a snapshot taken
+    /// then does not show the order), so they are delivered again with it.
+    visible_at: Option<Pos>,
+    /// History sequence numbers of events consumed before the created event.
+    early: Vec<u64>,
 }
 
 /// What routing needs to know after an event was applied.
@@ -30,8 +32,10 @@ struct Record {
 pub struct Applied {
     /// The buyer to deliver to, if known (admins always get it).
     pub buyer: Option<String>,
-    /// Earlier events of this order that reached admins only because their
-    /// buyer was unknown; the buyer is known now, so deliver them too.
+    /// Set when this event made the order visible (its created event): the
+    /// events of this order consumed before it, to deliver again right after
+    /// it (to admins and the buyer). Re-sending is harmless: applying an
+    /// event twice changes nothing.
     pub released: Vec<u64>,
 }
 
@@ -53,15 +57,13 @@ impl ReadModel {
         match (event.buyer_id(), &record.buyer) {
             (Some(buyer), None) => {
                 record.buyer = Some(buyer.to_owned());
-                record.owner_known_at = Some(pos);
-                released = std::mem::take(&mut record.orphans);
                 self.by_buyer
                     .entry(buyer.to_owned())
                     .or_default()
                     .push(event.order_id().to_owned());
             }
             (_, Some(known)) => event.set_buyer_id(known),
-            (None, None) => record.orphans.push(seq),
+            (None, None) => {}
         }
         let candidate = StatusAt {
             status: event.status(),
@@ -79,7 +81,11 @@ impl ReadModel {
                 self.by_time
                     .insert((order.created_at, order.order_id.clone()));
                 record.order = Some(order.clone());
+                record.visible_at = Some(pos);
+                released = std::mem::take(&mut record.early);
             }
+        } else if record.order.is_none() {
+            record.early.push(seq);
         }
         Applied {
             buyer: record.buyer.clone(),
@@ -91,8 +97,9 @@ impl ReadModel {
         self.orders.get(order_id)?.buyer.as_deref()
     }
 
-    pub fn owner_known_at(&self, order_id: &str) -> Option<Pos> {
-        self.orders.get(order_id)?.owner_known_at
+    /// Where the order's created event was consumed, if it was.
+    pub fn visible_at(&self, order_id: &str) -> Option<Pos> {
+        self.orders.get(order_id)?.visible_at
     }
 
     /// The current status, if any event of the order was seen.

@@ -222,3 +222,25 @@ fn when_a_queue_is_full_updates_to_one_order_collapse_to_the_latest() {
     assert_eq!(hub.metrics().coalesced.load(Relaxed), 1);
     assert!(!rx.is_closed());
 }
+
+#[test]
+fn an_update_consumed_before_a_snapshot_that_could_not_show_it_comes_with_the_created_event() {
+    let hub = hub(16);
+    let alice = user("alice", Role::User);
+    // The update names its buyer but the order is not created yet: a snapshot
+    // taken now cannot show it.
+    let mut early = shipped("a1");
+    early.set_buyer_id("alice");
+    hub.apply_order(early, pos(1, 0));
+    let (id, mut rx) = hub.register(&alice);
+    hub.subscribe(&alice, id, None).unwrap();
+    let ServerEvent::OrdersSnapshot(snapshot) = &drain(&mut rx)[0] else {
+        panic!("expected a snapshot")
+    };
+    assert!(snapshot.orders.is_empty());
+    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    assert_eq!(
+        names(&drain(&mut rx)),
+        ["order:created:a1", "order:updated:a1"]
+    );
+}
