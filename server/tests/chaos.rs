@@ -227,7 +227,10 @@ async fn client(
 }
 
 /// Random orders and their events, shuffled: the truth is computed from them.
-fn workload(rng: &mut StdRng) -> (Vec<(&'static str, String, String)>, HashMap<String, String>) {
+/// (topic, key, JSON value) in publish order.
+type Events = Vec<(&'static str, String, String)>;
+
+fn workload(rng: &mut StdRng) -> (Events, HashMap<String, String>) {
     let mut events = Vec::new();
     let mut owner = HashMap::new();
     let base = Timestamp::parse("2025-11-12T10:00:00Z").unwrap().millis();
