@@ -55,8 +55,11 @@ async function main() {
     .on('connect', function () { this.end(); ok(true); }).on('error', () => ok(false))));
   const listen = `127.0.0.1:${await freePort()}`;
   const base = `http://${listen}`;
-  start(path.join(root, 'target/debug/relay'), ['--demo', '--listen', listen, '--kafka-brokers', kafka,
-    '--static-dir', path.join(root, 'dist'), '--simulator-rate', '0'], { RUST_LOG: 'info,rdkafka=warn' });
+  // A fixed secret, so that signed-in pages stay signed in across a relay restart.
+  const startRelay = () => start(path.join(root, 'target/debug/relay'), ['--demo', '--listen', listen, '--kafka-brokers', kafka,
+    '--static-dir', path.join(root, 'dist'), '--simulator-rate', '0'],
+  { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-secret-0123456789abcdef' });
+  let relay = startRelay();
   await until('relay ready', async () => (await fetch(`${base}/readyz`)).ok);
 
   const api = async (user, role, method, url, body) => {
@@ -164,9 +167,28 @@ async function main() {
     await shot(bob, '4-bob');
   });
 
+  await test('the relay restarts while pages are open: reconnecting, then the right state, no reload', async () => {
+    const order = (await api('alice', 'user', 'GET', '/api/orders')).orders.find((o) => o.status === 'pending');
+    relay.kill('SIGKILL');
+    await alice.locator('.chip-reconnecting').waitFor({ timeout: 10000 });
+    await shot(alice, '5-reconnecting');
+    // While no relay runs, the order service moves alice's order on.
+    const { Kafka, logLevel } = require(path.join(root, 'bench/baseline-node/node_modules/kafkajs'));
+    const producer = new Kafka({ brokers: [kafka], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({ topic: 'order.updated', messages: [{ key: order.orderId, value: JSON.stringify({
+      orderId: order.orderId, status: 'processing', previousStatus: 'pending',
+      updatedAt: new Date().toISOString(), message: 'Your order is being processed' }) }] });
+    await producer.disconnect();
+    relay = startRelay();
+    await expectBadge(alice, order.orderId, 'processing', 'Processing');
+    await alice.locator('.chip-connected').waitFor({ timeout: 20000 });
+    await shot(alice, '6-resumed');
+  });
+
   await test('no page was reloaded', async () => {
     for (const [name, count] of loads) if (count !== 1) throw new Error(`${name}'s page loaded ${count} times`);
-    await shot(admin, '5-admin');
+    await shot(admin, '7-admin');
   });
 
   console.log(`${passed} passed, ${failed} failed`);
