@@ -12,16 +12,10 @@ pub struct ApiError {
     pub error: ErrorBody,
 }
 
-/// One line of a checkout. The server prices nothing itself: it trusts the
-/// catalogue price sent by the shop front, as the seed's order service did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CheckoutItem {
-    pub product_id: String,
-    pub name: String,
-    pub quantity: u32,
-    pub price: f64,
-}
+/// One line of a checkout: the same shape as an order's line. The server
+/// prices nothing itself: it trusts the catalogue price sent by the shop
+/// front, as the seed's order service did.
+pub use crate::order::OrderItem as CheckoutItem;
 
 /// `POST /api/orders`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,6 +24,8 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod cursor;
+#[cfg(test)]
+mod fixtures;
 pub mod history;
 pub mod http;
 pub mod hub;

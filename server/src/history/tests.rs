@@ -1,46 +1,18 @@
-use protocol::{Order, OrderStatus, OrderUpdate, Timestamp};
+use protocol::OrderStatus;
 
 use super::*;
-use crate::cursor::PartitionId;
-
-const CREATED: u8 = 0;
-const UPDATED: u8 = 1;
-
-fn pos(topic: u8, offset: i64) -> Pos {
-    Pos {
-        part: PartitionId {
-            topic,
-            partition: 0,
-        },
-        offset,
-    }
-}
+use crate::fixtures::{created as created_at, pos, updated as updated_at};
 
 fn created(id: &str, buyer: &str) -> OrderEvent {
-    OrderEvent::Created(Order {
-        order_id: id.into(),
-        buyer_id: buyer.into(),
-        items: vec![],
-        subtotal: 0.0,
-        tax: 0.0,
-        total: 0.0,
-        status: OrderStatus::Pending,
-        shipping_address: serde_json::Value::Null,
-        created_at: Timestamp(1),
-        updated_at: Timestamp(1),
-    })
+    created_at(id, buyer, 1)
 }
 
 fn updated(id: &str, status: OrderStatus) -> OrderEvent {
-    OrderEvent::Updated(OrderUpdate {
-        order_id: id.into(),
-        buyer_id: None,
-        status,
-        previous_status: None,
-        updated_at: Timestamp(2),
-        message: None,
-    })
+    updated_at(id, None, status, 2)
 }
+
+const CREATED: u8 = 0;
+const UPDATED: u8 = 1;
 
 /// Consumes events the way the hub does and returns the cursor after each.
 fn consume(

@@ -182,12 +182,7 @@ fn validate_items(request: CheckoutRequest) -> Result<Cart, AppError> {
                 "items[{i}]: price must be a non-negative number"
             )));
         }
-        items.push(OrderItem {
-            product_id: item.product_id,
-            name: item.name,
-            quantity: item.quantity,
-            price: item.price,
-        });
+        items.push(item);
     }
     if !(request.shipping_address.is_object() || request.shipping_address.is_null()) {
         return Err(AppError::invalid("shippingAddress must be an object"));

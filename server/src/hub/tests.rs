@@ -1,7 +1,15 @@
 use protocol::{OrderStatus, OrderUpdate, Timestamp};
 
 use super::*;
-use crate::cursor::PartitionId;
+use crate::fixtures::{created as created_at, pos, updated};
+
+fn created(id: &str, buyer: &str) -> OrderEvent {
+    created_at(id, buyer, 1)
+}
+
+fn shipped(id: &str) -> OrderEvent {
+    updated(id, None, OrderStatus::Shipped, 2)
+}
 
 fn user(id: &str, role: Role) -> User {
     User {
@@ -13,42 +21,6 @@ fn user(id: &str, role: Role) -> User {
 
 fn hub(queue: usize) -> Hub {
     Hub::new(Arc::new(Metrics::default()), 1000, queue, 100)
-}
-
-fn pos(topic: u8, offset: i64) -> Pos {
-    Pos {
-        part: PartitionId {
-            topic,
-            partition: 0,
-        },
-        offset,
-    }
-}
-
-fn created(id: &str, buyer: &str) -> OrderEvent {
-    OrderEvent::Created(Order {
-        order_id: id.into(),
-        buyer_id: buyer.into(),
-        items: vec![],
-        subtotal: 0.0,
-        tax: 0.0,
-        total: 0.0,
-        status: OrderStatus::Pending,
-        shipping_address: serde_json::Value::Null,
-        created_at: Timestamp(1),
-        updated_at: Timestamp(1),
-    })
-}
-
-fn shipped(id: &str) -> OrderEvent {
-    OrderEvent::Updated(OrderUpdate {
-        order_id: id.into(),
-        buyer_id: None,
-        status: OrderStatus::Shipped,
-        previous_status: None,
-        updated_at: Timestamp(2),
-        message: None,
-    })
 }
 
 /// Every frame queued so far, as parsed events.

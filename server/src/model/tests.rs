@@ -1,51 +1,8 @@
-use protocol::{OrderCancellation, OrderUpdate};
-
 use super::*;
-use crate::cursor::PartitionId;
+use crate::fixtures::{cancelled, created, updated};
 
 fn pos(offset: i64) -> Pos {
-    Pos {
-        part: PartitionId {
-            topic: 0,
-            partition: 0,
-        },
-        offset,
-    }
-}
-
-fn created(id: &str, buyer: &str, at: i64) -> OrderEvent {
-    OrderEvent::Created(Order {
-        order_id: id.into(),
-        buyer_id: buyer.into(),
-        items: vec![],
-        subtotal: 1.0,
-        tax: 0.0,
-        total: 1.0,
-        status: OrderStatus::Pending,
-        shipping_address: serde_json::Value::Null,
-        created_at: Timestamp(at),
-        updated_at: Timestamp(at),
-    })
-}
-
-fn updated(id: &str, buyer: Option<&str>, status: OrderStatus, at: i64) -> OrderEvent {
-    OrderEvent::Updated(OrderUpdate {
-        order_id: id.into(),
-        buyer_id: buyer.map(Into::into),
-        status,
-        previous_status: None,
-        updated_at: Timestamp(at),
-        message: None,
-    })
-}
-
-fn cancelled(id: &str, at: i64) -> OrderEvent {
-    OrderEvent::Cancelled(OrderCancellation {
-        order_id: id.into(),
-        buyer_id: None,
-        reason: None,
-        cancelled_at: Timestamp(at),
-    })
+    crate::fixtures::pos(0, offset)
 }
 
 fn apply_all(events: &[OrderEvent]) -> ReadModel {
