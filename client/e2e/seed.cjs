@@ -72,12 +72,11 @@ async function main() {
   // The demo seeds two orders each for alice and bob.
   await until('seeded orders', async () => (await api('admin', 'admin', 'GET', '/api/orders')).orders.length >= 4);
 
-  const browser = await chromium.launch({
+  browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
-  children.push({ kill: () => browser.close() });
   const loads = new Map();
   async function signIn(name) {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
@@ -191,10 +190,18 @@ async function main() {
     await shot(admin, '7-admin');
   });
 
+  // Close the browser before exiting: a renderer left behind keeps a core busy.
+  await browser.close();
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0;
 }
 
+let browser;
 main()
   .then((ok) => { children.forEach((c) => c.kill()); process.exit(ok ? 0 : 1); })
-  .catch((e) => { console.error(e); children.forEach((c) => c.kill()); process.exit(1); });
+  .catch(async (e) => {
+    console.error(e);
+    if (browser) await browser.close().catch(() => {});
+    children.forEach((c) => c.kill());
+    process.exit(1);
+  });
