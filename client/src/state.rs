@@ -151,6 +151,17 @@ impl Action {
         }
     }
 
+    /// The one order an order event is about (`None` for every other
+    /// action, including a snapshot, which is about all of them).
+    pub fn order_id(&self) -> Option<&str> {
+        match self {
+            Action::AddOrder { order, .. } => Some(&order.order_id),
+            Action::UpdateOrderStatus { update, .. } => Some(&update.order_id),
+            Action::CancelOrder { cancellation, .. } => Some(&cancellation.order_id),
+            _ => None,
+        }
+    }
+
     /// Whether the action can change the orders (so the view must re-check
     /// its rows); toast and connection actions cannot.
     pub fn touches_orders(&self) -> bool {

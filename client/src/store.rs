@@ -3,10 +3,19 @@
 //!
 //! The state itself is plain data in a `StoredValue`. After every action the
 //! store publishes only what changed: each order has its own signal, set
-//! only when that order changed, and the newest-first id list is set only
-//! when membership or order changed. A keyed `<For>` over the ids with one
-//! signal per row means a status update touches exactly one row's badge.
+//! only when that order changed, and the newest-first id list is announced
+//! only when membership or order may have changed. A keyed `<For>` over the
+//! ids with one signal per row means a status update touches exactly one
+//! row's badge.
+//!
+//! Publishing costs what the action touched, not what the page holds: an
+//! order event looks at its own order only (the reducer changes no other),
+//! and the id list is a memo read from the state when the view asks for it,
+//! so a burst of `order:created` frames copies the list once per render,
+//! not once per frame. Only a snapshot, signing in or signing out compares
+//! every order.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use leptos::prelude::*;
@@ -22,7 +31,11 @@ use crate::toast::Toast;
 pub struct Store {
     state: StoredValue<AppState>,
     rows: StoredValue<HashMap<String, ArcRwSignal<Order>>>,
-    order_ids: RwSignal<Vec<String>>,
+    /// Notified when the id list may have changed.
+    list_changed: Trigger,
+    /// The id list, copied out of the state when a reader asks after a
+    /// change.
+    order_ids: Memo<Vec<String>>,
     loaded: RwSignal<bool>,
     toasts: RwSignal<Vec<Toast>>,
     connection: RwSignal<Connection>,
@@ -33,19 +46,52 @@ pub struct Store {
 }
 
 /// Sets a signal only when the value differs, so readers are not woken for
-/// nothing.
-fn publish<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
-    if signal.with_untracked(|current| current != &value) {
-        signal.set(value);
+/// nothing (and nothing is cloned for nothing).
+fn publish<T, V>(signal: RwSignal<T>, value: &V)
+where
+    T: Borrow<V> + Send + Sync + 'static,
+    V: PartialEq + ToOwned<Owned = T> + ?Sized,
+{
+    if signal.with_untracked(|current| current.borrow() != value) {
+        signal.set(value.to_owned());
+    }
+}
+
+/// Which orders an action can change.
+enum Reach {
+    /// None (toasts, connection, identity).
+    Nothing,
+    /// An order event: this order alone, and the id list only by adding it.
+    One(String),
+    /// Any (a snapshot, signing in or out).
+    All,
+}
+
+impl Reach {
+    fn of(action: &Action) -> Reach {
+        if !action.touches_orders() {
+            Reach::Nothing
+        } else if let Some(id) = action.order_id() {
+            Reach::One(id.to_owned())
+        } else {
+            Reach::All
+        }
     }
 }
 
 impl Store {
     pub fn new(initial: AppState) -> Store {
+        let state = StoredValue::new(initial);
+        let list_changed = Trigger::new();
+        let order_ids = Memo::new(move |_| {
+            list_changed.track();
+            state.with_value(|state| state.order_list.clone())
+        });
         let store = Store {
-            state: StoredValue::new(initial),
+            state,
             rows: StoredValue::new(HashMap::new()),
-            order_ids: RwSignal::new(Vec::new()),
+            list_changed,
+            order_ids,
             loaded: RwSignal::new(false),
             toasts: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Offline),
@@ -53,15 +99,15 @@ impl Store {
             notice: RwSignal::new(None),
             errors: StoredValue::new(0),
         };
-        store.publish(true);
+        store.publish(Reach::All);
         store
     }
 
     /// Applies an action through the reducer and publishes the result.
     pub fn dispatch(&self, action: Action) {
-        let orders_may_change = action.touches_orders();
+        let reach = Reach::of(&action);
         self.state.update_value(|state| reduce(state, action));
-        self.publish(orders_may_change);
+        self.publish(reach);
     }
 
     /// Shows an error toast.
@@ -71,19 +117,57 @@ impl Store {
         self.dispatch(Action::PushToast(Toast::error(text, seq)));
     }
 
-    fn publish(&self, orders: bool) {
+    fn publish(&self, reach: Reach) {
         self.state.with_value(|state| {
-            if orders {
-                self.publish_orders(state);
+            match reach {
+                Reach::Nothing => {}
+                Reach::One(id) => self.publish_order(state, &id),
+                Reach::All => self.publish_orders(state),
             }
-            publish(self.loaded, state.loaded);
-            publish(self.toasts, state.toasts.visible().to_vec());
-            publish(self.connection, state.connection);
-            publish(self.session, state.session.clone());
-            publish(self.notice, state.notice.clone());
+            publish(self.loaded, &state.loaded);
+            publish(self.toasts, state.toasts.visible());
+            publish(self.connection, &state.connection);
+            publish(self.session, &state.session);
+            publish(self.notice, &state.notice);
         });
     }
 
+    /// After an order event: that order's row, and the list if the event
+    /// added the order (the reducer never moves or removes an order on an
+    /// event, so the list changed exactly when it grew).
+    fn publish_order(&self, state: &AppState, id: &str) {
+        let Some(order) = state.orders.get(id) else {
+            // Still pending (its `order:created` has not arrived): not shown.
+            return;
+        };
+        let (added, shown) = self
+            .rows
+            .try_update_value(|rows| {
+                let added = match rows.get(id) {
+                    Some(row) => {
+                        if row.with_untracked(|shown| shown != order) {
+                            row.set(order.clone());
+                        }
+                        false
+                    }
+                    None => {
+                        rows.insert(id.to_owned(), ArcRwSignal::new(order.clone()));
+                        true
+                    }
+                };
+                (added, rows.len())
+            })
+            .unwrap_or_default();
+        if shown != state.order_list.len() {
+            // Cannot happen while the reducer keeps its invariant; publish
+            // everything rather than show a list that is off.
+            self.publish_orders(state);
+        } else if added {
+            self.list_changed.notify();
+        }
+    }
+
+    /// After a snapshot or a new session: every row, and the list.
     fn publish_orders(&self, state: &AppState) {
         self.rows.update_value(|rows| {
             rows.retain(|id, _| state.orders.contains_key(id));
@@ -100,17 +184,14 @@ impl Store {
                 }
             }
         });
-        if self
-            .order_ids
-            .with_untracked(|ids| ids != &state.order_list)
-        {
-            self.order_ids.set(state.order_list.clone());
-        }
+        // The memo compares the new list with the one it holds and wakes its
+        // readers only if they differ.
+        self.list_changed.notify();
     }
 
     /// The order ids, newest first.
-    pub fn order_ids(&self) -> ReadSignal<Vec<String>> {
-        self.order_ids.read_only()
+    pub fn order_ids(&self) -> Memo<Vec<String>> {
+        self.order_ids
     }
 
     /// One order's own signal, for its row.
@@ -157,3 +238,6 @@ impl Store {
         self.state.with_value(f)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -43,6 +43,12 @@ pub struct Config {
     #[arg(long, env = "TOPIC_NOTIFICATIONS", default_value = protocol::kafka::NOTIFICATIONS)]
     pub topic_notifications: String,
 
+    /// Longest time the broker may hold a fetch when there is nothing new, in
+    /// ms. Some brokers answer only when it runs out, so it bounds delivery
+    /// latency; lower costs more idle polling.
+    #[arg(long, env = "KAFKA_FETCH_WAIT_MS", default_value_t = 10)]
+    pub kafka_fetch_wait_ms: u32,
+
     /// Partitions for topics the relay creates.
     #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 3)]
     pub topic_partitions: i32,

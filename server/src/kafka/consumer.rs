@@ -47,7 +47,7 @@ pub async fn start(
         .set("enable.partition.eof", "false")
         // Deliver a message as soon as it is there: latency matters more than
         // fetch batching for a relay.
-        .set("fetch.wait.max.ms", "10")
+        .set("fetch.wait.max.ms", config.kafka_fetch_wait_ms.to_string())
         .set("fetch.error.backoff.ms", "100")
         .create()?;
 
