@@ -18,6 +18,9 @@ else
   profile=release; idle=10000; conns=10000; per_user=10; rates="1000 5000 10000 20000 30000 40000"; seconds=10; missed=1000
   cargo build -q --release -p server -p bench
 fi
+# Both relays get the same consumer fetch wait: a broker may hold a fetch that
+# long when idle, so it bounds latency on both sides (ours defaults to 10 ms).
+fetch_wait="${FETCH_WAIT_MS:-1}"
 out=bench/results
 mkdir -p "$out"
 results="$out/latest.jsonl"
@@ -47,10 +50,10 @@ run_target() { # label
   case $label in
     rust)
       RUST_LOG=warn "target/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
-        --history-limit 50000 >"$out/$label.log" 2>&1 &
+        --history-limit 50000 --kafka-fetch-wait-ms "$fetch_wait" >"$out/$label.log" 2>&1 &
       pid=$! ;;
     node)
-      KAFKA_BROKERS="127.0.0.1:$kport" PORT=$relay_port FETCH_WAIT_MS=20 \
+      KAFKA_BROKERS="127.0.0.1:$kport" PORT=$relay_port FETCH_WAIT_MS=$fetch_wait \
         node bench/baseline-node/server.mjs >"$out/$label.log" 2>&1 &
       pid=$! ;;
   esac

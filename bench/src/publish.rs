@@ -18,6 +18,7 @@ pub fn producer(kafka: &str) -> anyhow::Result<ThreadedProducer<DefaultProducerC
         .set("bootstrap.servers", kafka)
         .set("broker.address.family", "v4")
         .set("linger.ms", "1")
+        .set("socket.nagle.disable", "true")
         .set("queue.buffering.max.messages", "1000000")
         .create()?)
 }
