@@ -53,10 +53,14 @@ impl Broker {
         broker
     }
 
-    async fn restart(&mut self) {
+    async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().await.unwrap();
         }
+    }
+
+    async fn restart(&mut self) {
+        self.stop().await;
         let bin = std::env::var("TANSU_SQLITE_BIN").unwrap_or_else(|_| "tansu".into());
         let url = format!("tcp://{}", self.addr);
         let child = Command::new(&bin)
@@ -93,13 +97,13 @@ async fn wait_for_port(addr: &str) {
 }
 
 /// The relay as a separate process, so that it can be SIGKILLed.
-async fn spawn_relay(kafka: &str, listen: &str) -> Child {
+async fn spawn_relay(kafka: &str, listen: &str, ping_secs: u64) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_relay"))
         .env("KAFKA_BROKERS", kafka)
         .env("JWT_SECRET", common::SECRET)
         .env("LISTEN_ADDR", listen)
         .env("RUST_LOG", "warn")
-        .env("PING_INTERVAL_SECS", "2")
+        .env("PING_INTERVAL_SECS", ping_secs.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -329,7 +333,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     let kafka = format!("127.0.0.1:{}", free_port());
     let mut broker = Broker::start(dir.clone(), kafka.clone()).await;
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut relay = spawn_relay(&kafka, &listen).await;
+    let mut relay = spawn_relay(&kafka, &listen, 2).await;
     let producer = common::Producer::connect(&kafka);
 
     let reconnects = Arc::new(AtomicUsize::new(0));
@@ -364,7 +368,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         }
         if i == total * 3 / 10 {
             relay.kill().await.unwrap(); // SIGKILL
-            relay = spawn_relay(&kafka, &listen).await;
+            relay = spawn_relay(&kafka, &listen, 2).await;
         }
         if i == total * 6 / 10 {
             broker.restart().await;
@@ -477,6 +481,77 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         "the chaos did not happen"
     );
     drop(relay);
+    drop(broker);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn readyz(listen: &str) -> u16 {
+    match reqwest::get(format!("http://{listen}/readyz")).await {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+async fn until_readyz(listen: &str, status: u16) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while readyz(listen).await != status {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broker() {
+    let dir = std::env::temp_dir().join(format!("outage-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kafka = format!("127.0.0.1:{}", free_port());
+    let mut broker = Broker::start(dir.clone(), kafka.clone()).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    // Pings every 15 s: this test client does not read (so does not answer
+    // pings) while it waits out the outage; a browser would.
+    let _relay = spawn_relay(&kafka, &listen, 15).await;
+    until_readyz(&listen, 200).await;
+    let producer = common::Producer::connect(&kafka);
+    let keys = server::auth::Keys::new(common::SECRET.as_bytes());
+    let url = format!(
+        "ws://{listen}/ws?token={}",
+        keys.issue("alice", Role::User, Duration::from_secs(600))
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut alice = common::Client { ws };
+    alice.next().await; // connection:success
+    alice
+        .send(&ClientEvent::SubscribeOrders { cursor: None })
+        .await;
+    alice.next().await; // snapshot
+    let created = |id: &str| {
+        format!(r#"{{"orderId":"{id}","buyerId":"alice","createdAt":"2025-11-12T10:30:00.000Z"}}"#)
+    };
+    producer.send("order.created", "a1", created("a1")).await;
+    assert_eq!(
+        common::describe(&alice.next().await),
+        "order:created:a1:pending"
+    );
+
+    broker.stop().await;
+    until_readyz(&listen, 503).await;
+    // The client is still connected: the relay keeps pinging it, nothing closes it.
+    let quiet = tokio::time::timeout(Duration::from_secs(3), alice.ws.next()).await;
+    assert!(
+        matches!(quiet, Err(_) | Ok(Some(Ok(Message::Ping(_))))),
+        "expected silence or pings during the outage, got {quiet:?}"
+    );
+
+    broker.restart().await;
+    producer.send("order.created", "a2", created("a2")).await;
+    assert_eq!(
+        common::describe(&alice.next().await),
+        "order:created:a2:pending"
+    );
+    until_readyz(&listen, 200).await;
     drop(broker);
     let _ = std::fs::remove_dir_all(dir);
 }
