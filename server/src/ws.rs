@@ -104,13 +104,23 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
     let end = if send(&mut socket, hello.to_json().into()).await.is_err() {
         End::Gone
     } else {
+        // One timer for the token's expiry, moved only by an `auth:refresh`:
+        // re-arming a timer on every wake-up would cost more than the frame.
+        let deadline = |expires_at: u64| {
+            Instant::now() + Duration::from_secs(expires_at.saturating_sub(now_secs()))
+        };
+        let expiry = sleep_until(deadline(user.expires_at));
+        tokio::pin!(expiry);
+        let mut armed_for = user.expires_at;
         loop {
-            let expiry =
-                Instant::now() + Duration::from_secs(user.expires_at.saturating_sub(now_secs()));
+            if armed_for != user.expires_at {
+                armed_for = user.expires_at;
+                expiry.as_mut().reset(deadline(armed_for));
+            }
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break End::Close(close::GOING_AWAY, "server shutting down"),
-                _ = sleep_until(expiry) => {
+                _ = &mut expiry => {
                     app.metrics.expiry_closes.fetch_add(1, Relaxed);
                     break End::Close(close::TOKEN_EXPIRED, "token expired");
                 }
