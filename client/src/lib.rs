@@ -14,6 +14,7 @@
 //!   callbacks (each ends in `dispatch(Action)`), reconnect with backoff and
 //!   heartbeat ([`socket::policy`]), and the swappable link (`Transport::Live`
 //!   WebSocket or `Transport::Test` channel).
+//! - [`token`]: reads a token's `exp` and says when to refresh it. Pure.
 //! - [`api`]: the HTTP commands (login, cancel, advance, checkout).
 //! - [`session`]: where a token comes from (`?token=`, `<meta>`, this tab's
 //!   `sessionStorage`) and where it is kept.
@@ -35,6 +36,7 @@ pub mod socket;
 pub mod state;
 pub mod store;
 pub mod toast;
+pub mod token;
 pub mod ui;
 
 pub use state::{Action, AppState, Connection, Session};

@@ -46,6 +46,11 @@ pub fn reduce(state: &mut AppState, action: Action) {
                 session.role = info.role;
             }
         }
+        Action::TokenRefreshed(token) => {
+            if let Some(session) = state.session.as_mut() {
+                session.token = token;
+            }
+        }
         Action::ConnectionChanged(connection) => {
             // A late report from a socket that belonged to a previous session
             // must not make the sign-in screen look connected.

@@ -4,6 +4,8 @@
 //! host page hands the client a token, either as `?token=` in the URL or as
 //! `<meta name="order-token" content="…">`. The session is kept in
 //! `sessionStorage` so a reload stays signed in; closing the tab forgets it.
+//! Whether it was a demo login is kept too: only a demo session's token can
+//! be renewed (see [`crate::socket::Tokens`]).
 
 use protocol::Role;
 use wasm_bindgen::JsValue;
@@ -14,6 +16,8 @@ use crate::state::Session;
 const TOKEN_KEY: &str = "orders.token";
 const USER_KEY: &str = "orders.user";
 const ROLE_KEY: &str = "orders.role";
+/// Present (`"1"`) for a demo login's session, whose token can be renewed.
+const DEMO_KEY: &str = "orders.demo";
 
 fn storage() -> Option<Storage> {
     web_sys::window()?.session_storage().ok().flatten()
@@ -51,6 +55,7 @@ pub fn load() -> Option<Session> {
                 .flatten()
                 .unwrap_or_default(),
         ),
+        demo: storage.get_item(DEMO_KEY).ok().flatten().as_deref() == Some("1"),
     })
 }
 
@@ -71,9 +76,14 @@ pub fn save(session: Option<&Session>) {
                 }
             }
             let _ = storage.set_item(ROLE_KEY, role_name(session.role));
+            let _ = if session.demo {
+                storage.set_item(DEMO_KEY, "1")
+            } else {
+                storage.remove_item(DEMO_KEY)
+            };
         }
         None => {
-            for key in [TOKEN_KEY, USER_KEY, ROLE_KEY] {
+            for key in [TOKEN_KEY, USER_KEY, ROLE_KEY, DEMO_KEY] {
                 let _ = storage.remove_item(key);
             }
         }

@@ -19,6 +19,10 @@ pub struct Session {
     pub token: String,
     pub user_id: Option<String>,
     pub role: Role,
+    /// Signed in through the relay's demo login (`POST /api/dev/login`),
+    /// which can mint a fresh token for the same user before this one
+    /// expires. A token handed over by the host page cannot be renewed.
+    pub demo: bool,
 }
 
 impl Session {
@@ -29,6 +33,7 @@ impl Session {
             token: token.into(),
             user_id: None,
             role: Role::User,
+            demo: false,
         }
     }
 
@@ -38,6 +43,16 @@ impl Session {
             token: token.into(),
             user_id: Some(user_id.into()),
             role,
+            demo: false,
+        }
+    }
+
+    /// A demo login's session: a known user whose token the relay's demo
+    /// login can renew.
+    pub fn demo(token: impl Into<String>, user_id: impl Into<String>, role: Role) -> Session {
+        Session {
+            demo: true,
+            ..Session::new(token, user_id, role)
         }
     }
 
@@ -116,6 +131,9 @@ pub enum Action {
     },
     /// The relay said who this connection belongs to (`connection:success`).
     Identified(ConnectionInfo),
+    /// The socket renewed the session's token (and sent it as
+    /// `auth:refresh`): keep it for reconnects and reloads.
+    TokenRefreshed(String),
     ConnectionChanged(Connection),
     /// `orders:snapshot`: the full current state for this user.
     OrdersLoaded(OrdersSnapshot),
@@ -171,6 +189,7 @@ impl Action {
                 | Action::DismissToast(_)
                 | Action::ConnectionChanged(_)
                 | Action::Identified(_)
+                | Action::TokenRefreshed(_)
         )
     }
 }

@@ -412,6 +412,25 @@ fn session_and_connection_actions() {
             AppState::signed_in(Session::new("token", "root", Role::Admin)),
         ),
         (
+            "a refreshed token replaces the session's token and keeps the orders",
+            vec![created("a", 1), Action::TokenRefreshed("t-fresh".into())],
+            {
+                let mut state = run([created("a", 1)]);
+                if let Some(session) = state.session.as_mut() {
+                    session.token = "t-fresh".into();
+                }
+                state
+            },
+        ),
+        (
+            "a refreshed token after signing out signs nobody in",
+            vec![
+                Action::SignedOut { notice: None },
+                Action::TokenRefreshed("t-late".into()),
+            ],
+            AppState::default(),
+        ),
+        (
             "the connection state follows the socket",
             vec![Action::ConnectionChanged(Connection::Reconnecting {
                 in_secs: 3,

@@ -52,10 +52,12 @@ impl Transport {
     pub(crate) async fn connect(&self, token: &str, subscribe: String) -> Result<Link, Ended> {
         match self {
             Transport::Live => open_live(token, subscribe).await,
-            Transport::Test(feed) => feed
-                .open(subscribe)
-                .await
-                .map(|()| Link::Test(feed.clone())),
+            Transport::Test(feed) => {
+                let _ = feed.tokens.unbounded_send(token.to_owned());
+                feed.open(subscribe)
+                    .await
+                    .map(|()| Link::Test(feed.clone()))
+            }
         }
     }
 
@@ -106,6 +108,16 @@ async fn open_live(token: &str, subscribe: String) -> Result<Link, Ended> {
 }
 
 impl Link {
+    /// Sends one text frame on the open link (`auth:refresh`). `false` when
+    /// the socket would not take it (closing or closed); the loop then hears
+    /// the close from [`Link::next`].
+    pub(crate) async fn send(&mut self, text: String) -> bool {
+        match self {
+            Link::Live(ws) => ws.send(Message::Text(text)).await.is_ok(),
+            Link::Test(feed) => feed.sent.unbounded_send(text).is_ok(),
+        }
+    }
+
     /// The next frame, or how the link closed. Cancel-safe: the loop drops
     /// this future when the heartbeat timer fires first.
     pub(crate) async fn next(&mut self) -> Incoming {
@@ -152,6 +164,8 @@ pub enum TestWire {
 pub struct TestFeed {
     incoming: Rc<Mutex<mpsc::UnboundedReceiver<TestWire>>>,
     sent: mpsc::UnboundedSender<String>,
+    /// The token of each connection attempt.
+    tokens: mpsc::UnboundedSender<String>,
 }
 
 impl TestFeed {
@@ -190,6 +204,7 @@ impl TestFeed {
 pub struct TestServer {
     feed: mpsc::UnboundedSender<TestWire>,
     sent: mpsc::UnboundedReceiver<String>,
+    tokens: mpsc::UnboundedReceiver<String>,
 }
 
 impl Transport {
@@ -197,11 +212,13 @@ impl Transport {
     pub fn test() -> (Transport, TestServer) {
         let (feed, incoming) = mpsc::unbounded();
         let (sent_tx, sent) = mpsc::unbounded();
+        let (tokens_tx, tokens) = mpsc::unbounded();
         let transport = Transport::Test(TestFeed {
             incoming: Rc::new(Mutex::new(incoming)),
             sent: sent_tx,
+            tokens: tokens_tx,
         });
-        (transport, TestServer { feed, sent })
+        (transport, TestServer { feed, sent, tokens })
     }
 }
 
@@ -229,9 +246,15 @@ impl TestServer {
         self.push(TestWire::Close(code));
     }
 
-    /// The frames the client has sent so far.
+    /// The frames the client has sent since the last call.
     pub fn sent(&mut self) -> Vec<String> {
         std::iter::from_fn(|| self.sent.try_recv().ok()).collect()
+    }
+
+    /// The tokens the client connected with (`/ws?token=`), one per
+    /// connection attempt, since the last call.
+    pub fn tokens(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.tokens.try_recv().ok()).collect()
     }
 }
 

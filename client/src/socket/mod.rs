@@ -8,6 +8,11 @@
 //! [`OrderCallbacks`], and the app's callbacks ([`OrderCallbacks::dispatching`])
 //! each end in `dispatch(Action)`.
 //!
+//! While a link is open, a renewable token ([`Tokens`]: a demo login's) is
+//! renewed before it expires ([`crate::token::refresh_delay_ms`]) and sent
+//! on the link as `auth:refresh`; reconnects use the newest token, renewed
+//! first if it expired while the link was down.
+//!
 //! The link is the only part that differs between production and tests
 //! ([`Transport::Live`] is a WebSocket, [`Transport::Test`] a channel fed by
 //! the test); the loop, the decoding and the callbacks are the same code.
@@ -17,10 +22,11 @@ pub mod policy;
 #[cfg(test)]
 mod tests;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 
-use futures::future::{self, AbortHandle, Either};
+use futures::future::{self, AbortHandle, Either, LocalBoxFuture};
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
 use protocol::{
     ClientEvent, Notification, Order, OrderCancellation, OrderEvent, OrderUpdate, ServerEvent,
@@ -32,6 +38,7 @@ use policy::{countdown, next_step, Ended, Next, SocketConfig};
 
 use crate::state::{Action, Connection};
 use crate::toast::Toast;
+use crate::token;
 
 /// What the socket tells the app about its own state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +63,8 @@ pub struct OrderCallbacks {
     pub on_notification: Box<dyn Fn(Notification)>,
     pub on_identified: Box<dyn Fn(ConnectionInfo)>,
     pub on_connection: Box<dyn Fn(ConnectionEvent)>,
+    /// A renewed token, already sent to the relay as `auth:refresh`.
+    pub on_token: Box<dyn Fn(String)>,
     /// Read at every (re)connect: where `subscribe:orders` resumes.
     pub cursor: Box<dyn Fn() -> Option<String>>,
 }
@@ -102,6 +111,8 @@ impl OrderCallbacks {
         });
         let d = dispatch.clone();
         let on_identified = Box::new(move |info| d(Action::Identified(info)));
+        let d = dispatch.clone();
+        let on_token = Box::new(move |token| d(Action::TokenRefreshed(token)));
         let on_connection = Box::new(move |event| {
             dispatch(match event {
                 ConnectionEvent::Connecting => Action::ConnectionChanged(Connection::Connecting),
@@ -122,6 +133,7 @@ impl OrderCallbacks {
             on_notification,
             on_identified,
             on_connection,
+            on_token,
             cursor: Box::new(cursor),
         }
     }
@@ -196,9 +208,110 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
     }
 }
 
+/// Fetches a fresh token for the same user: `None` when that failed.
+pub type Renew = Rc<dyn Fn() -> LocalBoxFuture<'static, Option<String>>>;
+
+/// How long to wait before trying again after a renewal failed.
+const RENEW_RETRY_MS: u32 = 5_000;
+
+/// The longest single timer: browsers fire longer `setTimeout`s at once.
+const MAX_TIMER_MS: u64 = i32::MAX as u64;
+
+/// The token a subscription connects with, and how (whether) it is renewed.
+/// Clones share the current token.
+#[derive(Clone)]
+pub struct Tokens {
+    current: Rc<RefCell<String>>,
+    renew: Option<Renew>,
+}
+
+impl Tokens {
+    /// A token nothing can renew (handed over by the host page, `?token=`
+    /// or `<meta>`): when it expires the relay closes with 4001 and the
+    /// user signs in again.
+    pub fn fixed(token: impl Into<String>) -> Tokens {
+        Tokens {
+            current: Rc::new(RefCell::new(token.into())),
+            renew: None,
+        }
+    }
+
+    /// A token `renew` can replace before it expires (a demo login's).
+    pub fn renewable(token: impl Into<String>, renew: Renew) -> Tokens {
+        Tokens {
+            renew: Some(renew),
+            ..Tokens::fixed(token)
+        }
+    }
+
+    /// The newest token.
+    pub fn current(&self) -> String {
+        self.current.borrow().clone()
+    }
+
+    fn set(&self, token: String) {
+        *self.current.borrow_mut() = token;
+    }
+
+    /// Whether the current token can be renewed and has already expired
+    /// (the link was down when it came due, or the tab was reloaded late).
+    fn expired(&self) -> bool {
+        self.renew.is_some()
+            && token::jwt_exp(&self.current.borrow())
+                .is_some_and(|exp| exp.saturating_mul(1000) as f64 <= now_ms())
+    }
+
+    /// Renews an expired token before a connection attempt uses it: the
+    /// relay would refuse it, and the app would send the user to sign-in.
+    /// Reports the fresh token to the app.
+    async fn renew_if_expired(&self, cb: &OrderCallbacks) {
+        let Some(renew) = self.renew.clone().filter(|_| self.expired()) else {
+            return;
+        };
+        if let Some(fresh) = renew().await {
+            self.set(fresh.clone());
+            (cb.on_token)(fresh);
+        }
+    }
+
+    /// Resolves when the current token is due for renewal: with the fresh
+    /// token, or `None` (after a pause) when renewing failed. Never resolves
+    /// when the token cannot be renewed: no [`Renew`], or no `exp` to read.
+    fn renewal(&self) -> impl Future<Output = Option<String>> + 'static {
+        let renew = self.renew.clone();
+        let exp = token::jwt_exp(&self.current.borrow());
+        async move {
+            let (Some(renew), Some(exp)) = (renew, exp) else {
+                return future::pending().await;
+            };
+            loop {
+                let delay = token::refresh_delay_ms(exp, now_ms().max(0.0) as u64);
+                if delay == 0 {
+                    break;
+                }
+                sleep(delay.min(MAX_TIMER_MS) as u32).await;
+            }
+            let fresh = renew().await;
+            if fresh.is_none() {
+                warn("[WebSocket] Could not renew the token; trying again shortly");
+                sleep(RENEW_RETRY_MS).await;
+            }
+            fresh
+        }
+    }
+}
+
 /// A running subscription. Dropping it stops the loop and closes the socket.
 pub struct Subscription {
     abort: AbortHandle,
+    tokens: Tokens,
+}
+
+impl Subscription {
+    /// The token the subscription uses now (renewed ones included).
+    pub fn token(&self) -> String {
+        self.tokens.current()
+    }
 }
 
 impl Drop for Subscription {
@@ -211,20 +324,23 @@ impl Drop for Subscription {
 /// returned [`Subscription`] is dropped or the token expires.
 pub fn subscribe_to_orders(
     transport: Transport,
-    token: String,
+    tokens: Tokens,
     config: SocketConfig,
     callbacks: OrderCallbacks,
 ) -> Subscription {
-    let (task, abort) = future::abortable(run(transport, token, config, callbacks));
+    let (task, abort) = future::abortable(run(transport, tokens.clone(), config, callbacks));
     leptos::task::spawn_local(async move {
         let _ = task.await;
     });
-    Subscription { abort }
+    Subscription { abort, tokens }
 }
 
-async fn run(transport: Transport, token: String, config: SocketConfig, cb: OrderCallbacks) {
+async fn run(transport: Transport, tokens: Tokens, config: SocketConfig, cb: OrderCallbacks) {
     let mut attempt = 0u32;
     loop {
+        // Every attempt connects with the newest token.
+        tokens.renew_if_expired(&cb).await;
+        let token = tokens.current();
         (cb.on_connection)(ConnectionEvent::Connecting);
         let subscribe = ClientEvent::SubscribeOrders {
             cursor: (cb.cursor)(),
@@ -235,7 +351,7 @@ async fn run(transport: Transport, token: String, config: SocketConfig, cb: Orde
             Ok(mut link) => {
                 log("[WebSocket] Connected successfully");
                 (cb.on_connection)(ConnectionEvent::Connected);
-                listen(&mut link, &config, &cb).await
+                listen(&mut link, &config, &cb, &tokens).await
             }
         };
         match &ended {
@@ -276,12 +392,21 @@ async fn run(transport: Transport, token: String, config: SocketConfig, cb: Orde
     }
 }
 
+/// What woke the listening loop.
+enum Woke {
+    Link(Incoming),
+    Heartbeat,
+    Renewed(Option<String>),
+}
+
 /// Reads frames until the link closes or stays silent for the heartbeat
-/// window. Returns how it ended and whether any frame was heard.
+/// window, and renews the token when it is due. Returns how the link ended
+/// and whether any frame was heard.
 async fn listen(
     link: &mut link::Link,
     config: &SocketConfig,
     cb: &OrderCallbacks,
+    tokens: &Tokens,
 ) -> (Ended, bool) {
     let window = f64::from(config.heartbeat_ms);
     let mut heard = false;
@@ -289,24 +414,55 @@ async fn listen(
     // One timer at a time: when it fires early (frames arrived meanwhile) it
     // is re-armed for the rest of the window instead of one timer per frame.
     let mut timer = Box::pin(sleep(config.heartbeat_ms));
+    // Kept across frames, so a renewal in flight is not restarted by each.
+    let mut renewal = Box::pin(tokens.renewal());
     loop {
         let next = Box::pin(link.next());
-        match future::select(next, timer.as_mut()).await {
-            Either::Left((Incoming::Frame(text), _)) => {
+        let timers = future::select(timer.as_mut(), renewal.as_mut());
+        let woke = match future::select(next, timers).await {
+            Either::Left((incoming, _)) => Woke::Link(incoming),
+            Either::Right((Either::Left(((), _)), _)) => Woke::Heartbeat,
+            Either::Right((Either::Right((fresh, _)), _)) => Woke::Renewed(fresh),
+        };
+        match woke {
+            Woke::Link(Incoming::Frame(text)) => {
                 heard = true;
                 deadline = now_ms() + window;
                 handle_frame(&text, cb);
             }
-            Either::Left((Incoming::Closed { code, reason }, _)) => {
+            Woke::Link(Incoming::Closed { code, reason }) => {
                 return (Ended::Closed { code, reason }, heard);
             }
-            Either::Right(((), _)) => {
+            Woke::Heartbeat => {
                 let left = deadline - now_ms();
                 if left <= 0.0 {
                     return (Ended::Silent, heard);
                 }
                 timer = Box::pin(sleep(left.ceil() as u32));
             }
+            Woke::Renewed(fresh) => {
+                if let Some(token) = fresh {
+                    refresh(link, cb, tokens, token).await;
+                }
+                renewal = Box::pin(tokens.renewal());
+            }
         }
     }
+}
+
+/// Adopts a renewed token: kept for reconnects, sent on the open link as
+/// `auth:refresh` (§3), and reported to the app. If the link is closing the
+/// frame is lost, but the next connection already uses the new token.
+async fn refresh(link: &mut link::Link, cb: &OrderCallbacks, tokens: &Tokens, token: String) {
+    tokens.set(token.clone());
+    let frame = ClientEvent::AuthRefresh {
+        token: token.clone(),
+    }
+    .to_json();
+    if link.send(frame).await {
+        log("[WebSocket] Sent auth:refresh with a renewed token");
+    } else {
+        warn("[WebSocket] Could not send auth:refresh; the link is closing");
+    }
+    (cb.on_token)(token);
 }

@@ -304,3 +304,21 @@ fn connection_events_become_connection_actions() {
         assert_eq!(*log.borrow(), vec![action], "{event:?}");
     }
 }
+
+#[test]
+fn a_renewed_token_is_dispatched_for_the_session() {
+    let (callbacks, log) = recorder();
+    (callbacks.on_token)("t-fresh".into());
+    assert_eq!(*log.borrow(), [Action::TokenRefreshed("t-fresh".into())]);
+}
+
+#[test]
+fn tokens_start_with_the_given_token() {
+    let fixed = super::Tokens::fixed("t-1");
+    assert_eq!(fixed.current(), "t-1");
+    let renewable = super::Tokens::renewable("t-2", Rc::new(|| Box::pin(async { None })));
+    let clone = renewable.clone();
+    clone.set("t-3".into());
+    // Clones share the newest token: the loop renews, the app reads it.
+    assert_eq!(renewable.current(), "t-3");
+}

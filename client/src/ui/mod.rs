@@ -9,12 +9,16 @@ mod orders;
 mod signin;
 mod toasts;
 
+use std::rc::Rc;
+
+use futures::future::LocalBoxFuture;
 use leptos::prelude::*;
 use protocol::Role;
 
+use crate::api;
 use crate::format;
 use crate::socket::policy::SocketConfig;
-use crate::socket::{subscribe_to_orders, OrderCallbacks, Subscription, Transport};
+use crate::socket::{subscribe_to_orders, OrderCallbacks, Subscription, Tokens, Transport};
 use crate::state::{Action, AppState};
 use crate::store::Store;
 use crate::{session, state::Session};
@@ -22,6 +26,10 @@ use crate::{session, state::Session};
 pub use orders::OrdersPage;
 pub use signin::SignIn;
 pub use toasts::Toaster;
+
+/// A fresh token for a demo session's user and role, or `None` when the
+/// login failed.
+pub type DemoLogin = Rc<dyn Fn(String, Role) -> LocalBoxFuture<'static, Option<String>>>;
 
 /// How the app is wired: the browser page uses [`AppConfig::from_page`];
 /// tests start signed in, on a test transport, with short waits.
@@ -31,6 +39,43 @@ pub struct AppConfig {
     pub socket: SocketConfig,
     /// Keep the session in `sessionStorage` across reloads.
     pub persist: bool,
+    /// Where a demo session's token is renewed before it expires: the
+    /// relay's demo login ([`relay_demo_login`]); tests pass a stub.
+    pub demo_login: DemoLogin,
+}
+
+/// The relay's demo login (`POST /api/dev/login`) as a [`DemoLogin`]: a
+/// thin adapter over [`api::login`].
+pub fn relay_demo_login() -> DemoLogin {
+    Rc::new(|user, role| {
+        Box::pin(async move {
+            match api::login(&user, Some(role)).await {
+                Ok(token) => Some(token),
+                Err(error) => {
+                    crate::socket::warn(&format!("Could not renew the token: {error}"));
+                    None
+                }
+            }
+        })
+    })
+}
+
+/// The tokens a subscription for `session` uses. A demo session's token is
+/// renewed through `login` for the same user and role. A token handed over
+/// by the host page (`?token=`, `<meta>`, or pasted) has nothing to renew it
+/// from: it is left to expire, the relay closes with 4001 and the app
+/// returns to sign-in with a notice.
+fn tokens_for(session: &Session, login: &DemoLogin) -> Tokens {
+    match (&session.user_id, session.demo) {
+        (Some(user), true) => {
+            let (user, role, login) = (user.clone(), session.role, login.clone());
+            Tokens::renewable(
+                session.token.clone(),
+                Rc::new(move || login(user.clone(), role)),
+            )
+        }
+        _ => Tokens::fixed(session.token.clone()),
+    }
 }
 
 impl AppConfig {
@@ -42,6 +87,7 @@ impl AppConfig {
             transport: Transport::Live,
             socket: SocketConfig::default(),
             persist: true,
+            demo_login: relay_demo_login(),
         }
     }
 }
@@ -54,7 +100,9 @@ pub fn App(config: AppConfig) -> impl IntoView {
     provide_context(store);
 
     // One subscription per token: signing in starts it, signing out (or a
-    // 4001 close, which signs out) drops it, which closes the socket.
+    // 4001 close, which signs out) drops it, which closes the socket. A
+    // token the subscription renewed itself keeps its socket: the relay
+    // already has it (`auth:refresh`).
     let token = Memo::new(move |_| {
         store
             .session()
@@ -62,17 +110,26 @@ pub fn App(config: AppConfig) -> impl IntoView {
     });
     let subscription = StoredValue::new_local(None::<Subscription>);
     let (transport, socket) = (config.transport, config.socket);
+    let demo_login = config.demo_login;
     Effect::new(move |_| {
         let token = token.get();
-        subscription.set_value(None);
-        if let Some(token) = token {
-            let callbacks = OrderCallbacks::dispatching(
-                move |action| store.dispatch(action),
-                move || store.cursor(),
-            );
-            let running = subscribe_to_orders(transport.clone(), token, socket, callbacks);
-            subscription.set_value(Some(running));
+        let running = subscription.with_value(|s| s.as_ref().map(Subscription::token));
+        if token.is_some() && token == running {
+            return;
         }
+        subscription.set_value(None);
+        let Some(tokens) = store
+            .session()
+            .with_untracked(|s| s.as_ref().map(|s| tokens_for(s, &demo_login)))
+        else {
+            return;
+        };
+        let callbacks = OrderCallbacks::dispatching(
+            move |action| store.dispatch(action),
+            move || store.cursor(),
+        );
+        let running = subscribe_to_orders(transport.clone(), tokens, socket, callbacks);
+        subscription.set_value(Some(running));
     });
     // Unmounting the app closes its socket.
     on_cleanup(move || subscription.set_value(None));

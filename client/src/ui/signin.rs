@@ -31,7 +31,7 @@ pub fn SignIn() -> impl IntoView {
         busy.set(Some(user));
         spawn_local(async move {
             match api::login(user, Some(role)).await {
-                Ok(token) => store.dispatch(Action::SignedIn(Session::new(token, user, role))),
+                Ok(token) => store.dispatch(Action::SignedIn(Session::demo(token, user, role))),
                 Err(error) if error.status() == Some(404) => demo_off.set(true),
                 Err(error) => store.error(format!("Could not sign in: {error}")),
             }

@@ -6,6 +6,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod page;
+mod refresh;
 
 use protocol::frames::{close, OrdersSnapshot};
 use protocol::{ClientEvent, OrderStatus, Role, ServerEvent};

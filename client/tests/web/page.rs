@@ -13,7 +13,7 @@ use web_sys::{Element, HtmlElement};
 
 use client::socket::policy::{Backoff, SocketConfig};
 use client::socket::{TestServer, Transport};
-use client::ui::Mounted;
+use client::ui::{DemoLogin, Mounted};
 use client::{mount, AppConfig, Session};
 
 /// A mounted app and the test's end of its socket.
@@ -43,11 +43,16 @@ pub async fn tick() {
 }
 
 /// Waits (one tick at a time, at most ~2 s) until `done` holds.
-pub async fn until(what: &str, mut done: impl FnMut() -> bool) {
+pub async fn until(what: &str, done: impl FnMut() -> bool) {
+    until_within(what, 2_000.0, done).await;
+}
+
+/// Waits (one tick at a time, at most `limit_ms`) until `done` holds.
+pub async fn until_within(what: &str, limit_ms: f64, mut done: impl FnMut() -> bool) {
     let start = js_sys::Date::now();
     while !done() {
         assert!(
-            js_sys::Date::now() - start < 2_000.0,
+            js_sys::Date::now() - start < limit_ms,
             "timed out waiting for {what}"
         );
         tick().await;
@@ -101,11 +106,23 @@ pub async fn open_orders_page(user: &str, role: Role, orders: Vec<Order>) -> Pag
 
 /// Mounts the app signed in as `user`, before the socket opens.
 pub async fn mount_page(user: &str, role: Role) -> Page {
+    mount_session(Session::new("test-token", user, role), failing_login()).await
+}
+
+/// A demo login that always fails (the tests' sessions are not demo ones
+/// unless a test says so).
+pub fn failing_login() -> DemoLogin {
+    std::rc::Rc::new(|_, _| Box::pin(async { None }))
+}
+
+/// Mounts the app with `session`, renewing a demo session's token through
+/// `demo_login`, before the socket opens.
+pub async fn mount_session(session: Session, demo_login: DemoLogin) -> Page {
     let container: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&container).unwrap();
     let (transport, server) = Transport::test();
     let config = AppConfig {
-        session: Some(Session::new("test-token", user, role)),
+        session: Some(session),
         transport,
         socket: SocketConfig {
             backoff: Backoff {
@@ -117,6 +134,7 @@ pub async fn mount_page(user: &str, role: Role) -> Page {
             heartbeat_ms: 60_000,
         },
         persist: false,
+        demo_login,
     };
     let app = mount(container.clone(), config);
     tick().await;

@@ -1,0 +1,186 @@
+//! Token renewal (§3): a demo session's socket sends `auth:refresh` with a
+//! fresh token before the current one expires, keeps its connection, and
+//! reconnects with the fresh token; a token from the host page is never
+//! renewed. The demo login is a stub (`AppConfig::demo_login`); everything
+//! from the token's `exp` to the frame on the link is production code.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use protocol::frames::ConnectionInfo;
+use protocol::{ClientEvent, Role, ServerEvent};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use client::ui::DemoLogin;
+use client::Session;
+
+use crate::page::{failing_login, mount_session, tick, until, until_within, Page};
+
+/// A JWT-shaped token (unsigned: the client only reads `exp`) for alice,
+/// expiring at `exp` (seconds since the epoch).
+fn token_expiring_at(exp: u64) -> String {
+    let encode = |json: &str| {
+        web_sys::window()
+            .unwrap()
+            .btoa(json)
+            .unwrap()
+            .replace('+', "-")
+            .replace('/', "_")
+            .trim_end_matches('=')
+            .to_owned()
+    };
+    format!(
+        "{}.{}.signature",
+        encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        encode(&format!(r#"{{"sub":"alice","role":"user","exp":{exp}}}"#))
+    )
+}
+
+/// Now plus `secs`, in whole seconds since the epoch.
+fn seconds_from_now(secs: u64) -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64 + secs
+}
+
+/// One call of the demo login: who asked, and when (ms since the epoch).
+struct Call {
+    user: String,
+    role: Role,
+    at_ms: f64,
+}
+
+/// The demo login's calls, in order.
+type Calls = Rc<RefCell<Vec<Call>>>;
+
+/// A demo login that answers `token` at once and records who asked.
+fn recording_login(token: &'static str) -> (DemoLogin, Calls) {
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let seen = calls.clone();
+    let login: DemoLogin = Rc::new(move |user, role| {
+        let at_ms = js_sys::Date::now();
+        seen.borrow_mut().push(Call { user, role, at_ms });
+        Box::pin(async move { Some(token.to_owned()) })
+    });
+    (login, calls)
+}
+
+fn refresh_frame(token: &str) -> String {
+    ClientEvent::AuthRefresh {
+        token: token.to_owned(),
+    }
+    .to_json()
+}
+
+fn is_refresh(frame: &str) -> bool {
+    frame.contains("auth:refresh")
+}
+
+/// Opens the socket and has the relay greet alice.
+async fn connect(page: &Page) {
+    page.server.open();
+    page.server
+        .send(&ServerEvent::ConnectionSuccess(ConnectionInfo {
+            user_id: "alice".into(),
+            socket_id: "s-test".into(),
+            role: Role::User,
+        }));
+    tick().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_demo_session_refreshes_its_token_before_it_expires() {
+    // 2–3 s left: the refresh is due at 80% of that.
+    let exp = seconds_from_now(3);
+    let old = token_expiring_at(exp);
+    let (login, calls) = recording_login("fresh-token");
+    let mut page = mount_session(Session::demo(old.clone(), "alice", Role::User), login).await;
+    connect(&page).await;
+    assert_eq!(page.chip(), "Connected");
+
+    let mut sent = Vec::new();
+    until_within("auth:refresh", 4_000.0, || {
+        sent.extend(page.server.sent());
+        sent.iter().any(|frame| is_refresh(frame))
+    })
+    .await;
+    let subscribe = ClientEvent::SubscribeOrders { cursor: None }.to_json();
+    assert_eq!(sent, [subscribe, refresh_frame("fresh-token")]);
+    {
+        // The same user and role logged in again, before the token expired
+        // (the stub answers at once, and the frame follows its answer).
+        let calls = calls.borrow();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].user.as_str(), calls[0].role),
+            ("alice", Role::User)
+        );
+        assert!(
+            calls[0].at_ms < (exp * 1000) as f64,
+            "the refresh started {} ms after the token expired",
+            calls[0].at_ms - (exp * 1000) as f64
+        );
+    }
+
+    // The renewed token did not cost the connection its socket.
+    tick().await;
+    assert_eq!(page.chip(), "Connected");
+    assert_eq!(page.server.sent(), Vec::<String>::new());
+    assert_eq!(page.server.tokens(), [old]);
+
+    // A reconnect uses the fresh token.
+    page.server.close(1006);
+    tick().await;
+    page.server.open();
+    until("reconnect", || page.chip() == "Connected").await;
+    assert_eq!(page.server.tokens(), ["fresh-token"]);
+    // "fresh-token" has no `exp` to read: nothing more to renew.
+    assert_eq!(calls.borrow().len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_demo_token_is_renewed_before_connecting() {
+    // A reload after the token expired: connecting with it would be refused.
+    let expired = token_expiring_at(seconds_from_now(0) - 10);
+    let (login, calls) = recording_login("fresh-token");
+    let mut page = mount_session(Session::demo(expired, "alice", Role::User), login).await;
+    connect(&page).await;
+    assert_eq!(page.chip(), "Connected");
+    assert_eq!(page.server.tokens(), ["fresh-token"]);
+    assert_eq!(calls.borrow().len(), 1);
+    // No link was open to send `auth:refresh` on: only the subscription.
+    let subscribe = ClientEvent::SubscribeOrders { cursor: None }.to_json();
+    assert_eq!(page.server.sent(), [subscribe]);
+}
+
+#[wasm_bindgen_test]
+async fn a_token_from_the_host_page_is_never_renewed() {
+    let token = token_expiring_at(seconds_from_now(1));
+    let (login, calls) = recording_login("fresh-token");
+    let mut page = mount_session(Session::from_token(token), login).await;
+    connect(&page).await;
+
+    // Past the point a demo session would have refreshed (80% of ≤ 1 s).
+    let start = js_sys::Date::now();
+    let mut sent = Vec::new();
+    while js_sys::Date::now() - start < 1_200.0 {
+        sent.extend(page.server.sent());
+        tick().await;
+    }
+    assert!(!sent.iter().any(|frame| is_refresh(frame)), "{sent:?}");
+    assert!(calls.borrow().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_renewal_sends_nothing_and_keeps_the_connection() {
+    let token = token_expiring_at(seconds_from_now(1));
+    let mut page = mount_session(Session::demo(token, "alice", Role::User), failing_login()).await;
+    connect(&page).await;
+
+    let start = js_sys::Date::now();
+    let mut sent = Vec::new();
+    while js_sys::Date::now() - start < 1_200.0 {
+        sent.extend(page.server.sent());
+        tick().await;
+    }
+    assert!(!sent.iter().any(|frame| is_refresh(frame)), "{sent:?}");
+    assert_eq!(page.chip(), "Connected");
+}
