@@ -29,6 +29,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+#[cfg(test)]
+mod fixtures;
 pub mod format;
 pub mod reduce;
 pub mod session;

@@ -1,83 +1,20 @@
 //! Table-driven tests of the reducer: one table per concern, each row a
 //! named scenario of actions and the state it must end in.
 
-use protocol::frames::{ConnectionInfo, OrdersSnapshot};
-use protocol::{Order, OrderCancellation, OrderItem, OrderStatus, OrderUpdate, Role, Timestamp};
+use protocol::frames::ConnectionInfo;
+use protocol::{Order, OrderStatus, Role};
 
 use super::reduce;
+use crate::fixtures::{cancelled, created, order, snapshot, t, updated};
 use crate::state::{Action, AppState, Connection, Session};
 use crate::toast::{Toast, ToastKind};
 
 use OrderStatus::{Cancelled, Delivered, Pending, Processing, Shipped};
 
-fn t(secs: i64) -> Timestamp {
-    Timestamp(1_762_943_400_000 + secs * 1000)
-}
-
-fn order(id: &str, created: i64) -> Order {
-    Order {
-        order_id: id.into(),
-        buyer_id: "alice".into(),
-        items: vec![OrderItem {
-            product_id: "p1".into(),
-            name: "Kettle".into(),
-            quantity: 1,
-            price: 20.0,
-        }],
-        subtotal: 20.0,
-        tax: 2.0,
-        total: 22.0,
-        status: Pending,
-        shipping_address: serde_json::Value::Null,
-        created_at: t(created),
-        updated_at: t(created),
-    }
-}
-
 fn with_status(mut order: Order, status: OrderStatus, updated: i64) -> Order {
     order.status = status;
     order.updated_at = t(updated);
     order
-}
-
-fn created(id: &str, at: i64) -> Action {
-    Action::AddOrder {
-        order: order(id, at),
-        cursor: format!("c-created-{id}"),
-    }
-}
-
-fn updated(id: &str, status: OrderStatus, at: i64) -> Action {
-    Action::UpdateOrderStatus {
-        update: OrderUpdate {
-            order_id: id.into(),
-            buyer_id: Some("alice".into()),
-            status,
-            previous_status: None,
-            updated_at: t(at),
-            message: None,
-        },
-        cursor: format!("c-updated-{id}-{at}"),
-    }
-}
-
-fn cancelled(id: &str, at: i64) -> Action {
-    Action::CancelOrder {
-        cancellation: OrderCancellation {
-            order_id: id.into(),
-            buyer_id: Some("alice".into()),
-            reason: None,
-            cancelled_at: t(at),
-        },
-        cursor: format!("c-cancelled-{id}-{at}"),
-    }
-}
-
-fn snapshot(orders: Vec<Order>) -> Action {
-    Action::OrdersLoaded(OrdersSnapshot {
-        orders,
-        cursor: "c-snapshot".into(),
-    })
 }
 
 fn signed_in() -> AppState {

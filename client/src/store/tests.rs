@@ -3,76 +3,12 @@
 //! the reducer's state: every row, and the id list.
 
 use leptos::prelude::*;
-use protocol::frames::OrdersSnapshot;
-use protocol::{Order, OrderCancellation, OrderItem, OrderStatus, OrderUpdate, Role, Timestamp};
+use protocol::{OrderStatus, Role};
 
 use super::Store;
+use crate::fixtures::{cancelled, created, order, snapshot, updated};
 use crate::state::{Action, AppState, Connection, Session};
 use crate::toast::{Toast, ToastKind};
-
-fn t(secs: i64) -> Timestamp {
-    Timestamp(1_762_943_400_000 + secs * 1000)
-}
-
-fn order(id: &str, created: i64) -> Order {
-    Order {
-        order_id: id.into(),
-        buyer_id: "alice".into(),
-        items: vec![OrderItem {
-            product_id: "p1".into(),
-            name: "Kettle".into(),
-            quantity: 1,
-            price: 20.0,
-        }],
-        subtotal: 20.0,
-        tax: 2.0,
-        total: 22.0,
-        status: OrderStatus::Pending,
-        shipping_address: serde_json::Value::Null,
-        created_at: t(created),
-        updated_at: t(created),
-    }
-}
-
-fn created(id: &str, at: i64) -> Action {
-    Action::AddOrder {
-        order: order(id, at),
-        cursor: format!("c-created-{id}"),
-    }
-}
-
-fn updated(id: &str, status: OrderStatus, at: i64) -> Action {
-    Action::UpdateOrderStatus {
-        update: OrderUpdate {
-            order_id: id.into(),
-            buyer_id: None,
-            status,
-            previous_status: None,
-            updated_at: t(at),
-            message: None,
-        },
-        cursor: format!("c-updated-{id}-{at}"),
-    }
-}
-
-fn cancelled(id: &str, at: i64) -> Action {
-    Action::CancelOrder {
-        cancellation: OrderCancellation {
-            order_id: id.into(),
-            buyer_id: None,
-            reason: None,
-            cancelled_at: t(at),
-        },
-        cursor: format!("c-cancelled-{id}-{at}"),
-    }
-}
-
-fn snapshot(orders: Vec<Order>) -> Action {
-    Action::OrdersLoaded(OrdersSnapshot {
-        orders,
-        cursor: "c-snapshot".into(),
-    })
-}
 
 /// What the view would read equals the reducer's state.
 fn assert_shows_state(store: &Store, after: &str) {
