@@ -274,6 +274,10 @@ impl Hub {
         let core = &mut *guard;
         let seq = core.history.next_seq();
         let applied = core.model.apply(&mut event, pos, seq);
+        // Released events carry the cursor from before this event: a client
+        // that gets them but not the created event after them must still be
+        // owed both on resume.
+        let before = (!applied.released.is_empty()).then(|| core.position.to_string());
         core.position.advance(pos);
         let event = Arc::new(event);
         core.history.push(pos, Arc::clone(&event));
@@ -295,8 +299,10 @@ impl Hub {
             }),
         };
         // Events consumed before this order's created event, delivered again
-        // now that the order is visible (see `model::Applied::released`).
-        let released: Vec<Utf8Bytes> = applied
+        // now that the order is visible (see `model::Applied::released`),
+        // in one batch *before* the created event: its cursor is the one that
+        // marks them as received.
+        let mut released: Vec<Utf8Bytes> = applied
             .released
             .iter()
             .filter_map(|seq| core.history.get(*seq))
@@ -305,16 +311,18 @@ impl Hub {
                 if let Some(buyer) = &applied.buyer {
                     earlier.set_buyer_id(buyer);
                 }
-                order_frame(&earlier, &cursor).into()
+                order_frame(&earlier, before.as_deref().unwrap_or(&cursor)).into()
             })
             .collect();
+        let batch = (!released.is_empty()).then(|| {
+            released.push(frame.clone());
+            released
+        });
         let metrics = &*self.metrics;
-        let deliver = |c: &Conn| {
-            if !c.orders {
-                return true;
-            }
-            let sent = c.push(vec![frame.clone()], collapse.clone(), metrics);
-            sent && (released.is_empty() || c.push(released.clone(), None, metrics))
+        let deliver = |c: &Conn| match &batch {
+            _ if !c.orders => true,
+            Some(batch) => c.push(batch.clone(), None, metrics),
+            None => c.push(vec![frame.clone()], collapse.clone(), metrics),
         };
         for conns in core.admins.values_mut() {
             conns.retain(deliver);
