@@ -13,7 +13,7 @@ use rand::Rng;
 use tokio::sync::watch;
 
 use crate::app::AppState;
-use crate::http::orders::{new_order_id, now, price};
+use crate::http::orders::{after, new_order_id, now, price};
 
 /// The users the demo sign-in screen offers (plus `admin`).
 pub const DEMO_USERS: [&str; 2] = ["alice", "bob"];
@@ -75,7 +75,7 @@ fn next_event(app: &AppState) -> Option<OrderEvent> {
         return Some(new_order(DEMO_USERS.choose(&mut rng)?));
     }
     let order = open.choose(&mut rng)?;
-    let at = now().max(protocol::Timestamp(order.updated_at.0 + 1));
+    let at = after(order.updated_at);
     if roll < 0.35 && order.status.is_cancellable() {
         return Some(OrderEvent::Cancelled(OrderCancellation {
             order_id: order.order_id.clone(),

@@ -46,8 +46,8 @@ pub async fn checkout(
     Caller(user): Caller,
     Body(request): Body<CheckoutRequest>,
 ) -> Result<(StatusCode, Json<Order>), AppError> {
-    let items = validate_items(request)?;
-    let order = price(new_order_id(), &user.id, items.0, items.1, now());
+    let (items, address) = validate_items(request)?;
+    let order = price(new_order_id(), &user.id, items, address, now());
     publish(&app, &OrderEvent::Created(order.clone())).await?;
     tracing::info!(order_id = %order.order_id, buyer = %user.id, total = order.total, "order placed");
     Ok((StatusCode::CREATED, Json(order)))
@@ -231,7 +231,7 @@ pub fn now() -> Timestamp {
 /// Now, but strictly after `previous`: a command's event must win over the
 /// state it was checked against, even within one millisecond or with a
 /// producer clock that runs behind.
-fn after(previous: Timestamp) -> Timestamp {
+pub fn after(previous: Timestamp) -> Timestamp {
     now().max(Timestamp(previous.0 + 1))
 }
 
