@@ -284,12 +284,18 @@ impl Tokens {
             let (Some(renew), Some(exp)) = (renew, exp) else {
                 return future::pending().await;
             };
+            // The due time is fixed once. Recomputing the delay after each
+            // sleep would chase the expiry (80% of what is left, again and
+            // again) and renew only as the token expires.
+            let now = now_ms().max(0.0) as u64;
+            let due = now.saturating_add(token::refresh_delay_ms(exp, now));
             loop {
-                let delay = token::refresh_delay_ms(exp, now_ms().max(0.0) as u64);
-                if delay == 0 {
+                let left = due.saturating_sub(now_ms().max(0.0) as u64);
+                if left == 0 {
                     break;
                 }
-                sleep(delay.min(MAX_TIMER_MS) as u32).await;
+                // Long delays go in steps a browser timer can hold.
+                sleep(left.min(MAX_TIMER_MS) as u32).await;
             }
             let fresh = renew().await;
             if fresh.is_none() {
