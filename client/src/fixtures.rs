@@ -25,7 +25,7 @@ pub fn order(id: &str, created: i64) -> Order {
         tax: 2.0,
         total: 22.0,
         status: Pending,
-        shipping_address: serde_json::Value::Null,
+        shipping_address: protocol::RawJson::null(),
         created_at: t(created),
         updated_at: t(created),
     }

@@ -196,11 +196,21 @@ fn load_snapshot(state: &mut AppState, snapshot: Vec<Order>) {
     }
     let mut list: Vec<String> = orders.keys().cloned().collect();
     // Ids are unique, so the order is total and an unstable sort is exact.
-    list.sort_unstable_by(|a, b| newest_first(&orders[a], &orders[b]));
+    sort_strings(&mut list, &mut |a, b| newest_first(&orders[a], &orders[b]));
     state.orders = orders;
     state.statuses = statuses;
     state.order_list = list;
     state.loaded = true;
+}
+
+/// Sorts strings with a comparator behind `dyn`: every sort of strings in
+/// the client is this one instantiation (each comparator type would
+/// otherwise compile its own copy of the sort into the bundle).
+pub(crate) fn sort_strings(
+    list: &mut [String],
+    compare: &mut dyn FnMut(&String, &String) -> Ordering,
+) {
+    list.sort_unstable_by(|a, b| compare(a, b));
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! HTTP request and response bodies (§2 and §4 of the contract).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub use crate::frames::{ErrorBody, OrdersSnapshot as OrdersResponse};
 use crate::order::{OrderStatus, Role};
+use crate::raw_json::RawJson;
 
 /// `{"error": {"code", "message"}}`: every non-2xx answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,7 +23,7 @@ pub use crate::order::OrderItem as CheckoutItem;
 pub struct CheckoutRequest {
     pub items: Vec<CheckoutItem>,
     #[serde(default)]
-    pub shipping_address: Value,
+    pub shipping_address: RawJson,
 }
 
 /// `POST /api/orders/{id}/cancel`.

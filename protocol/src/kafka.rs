@@ -6,9 +6,9 @@
 //! counts a reject and moves on to the next message; nothing here panics.
 
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
 
 use crate::order::{Notification, NotificationType, Order, OrderItem, OrderStatus, Priority};
+use crate::raw_json::RawJson;
 use crate::time::Timestamp;
 
 /// The default topic names.
@@ -263,7 +263,7 @@ struct RawCreated {
     total: Option<f64>,
     total_amount: Option<f64>,
     status: Option<String>,
-    shipping_address: Option<Value>,
+    shipping_address: Option<RawJson>,
     created_at: Option<String>,
     updated_at: Option<String>,
 }
@@ -289,7 +289,7 @@ impl RawCreated {
             tax: self.tax.unwrap_or(0.0),
             total: self.total.or(self.total_amount).unwrap_or(0.0),
             status,
-            shipping_address: self.shipping_address.unwrap_or(Value::Null),
+            shipping_address: self.shipping_address.unwrap_or_default(),
             created_at,
             updated_at,
         })

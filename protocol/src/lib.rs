@@ -13,12 +13,14 @@
 //!   or a typed [`kafka::Reject`].
 //! - [`frames`]: WebSocket frames (§3): one closed enum per direction.
 //! - [`http`]: HTTP request and response bodies (§2, §4).
+//! - [`raw_json`]: JSON carried without being read (shipping addresses).
 #![forbid(unsafe_code)]
 
 pub mod frames;
 pub mod http;
 pub mod kafka;
 pub mod order;
+pub mod raw_json;
 pub mod time;
 
 pub use frames::{ClientEvent, FrameError, ServerEvent};
@@ -26,4 +28,5 @@ pub use kafka::{Input, OrderCancellation, OrderEvent, OrderUpdate, Reject};
 pub use order::{
     Notification, NotificationType, Order, OrderItem, OrderStatus, Priority, Role, StatusAt,
 };
+pub use raw_json::RawJson;
 pub use time::Timestamp;

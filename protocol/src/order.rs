@@ -1,13 +1,14 @@
 //! The order read model and the small vocabularies around it: statuses, roles,
 //! notification kinds.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::raw_json::RawJson;
 use crate::time::Timestamp;
 
 /// Where an order is in its life. `Cancelled` is final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     Pending,
@@ -29,18 +30,14 @@ impl OrderStatus {
 
     /// The wire name (`"pending"`, …), also used as a CSS class suffix.
     pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Processing => "processing",
-            OrderStatus::Shipped => "shipped",
-            OrderStatus::Delivered => "delivered",
-            OrderStatus::Cancelled => "cancelled",
-        }
+        // `ALL` is in declaration order, so the discriminant is the index.
+        <Self as WireName>::NAMES[self as usize]
     }
 
     /// Parses a wire name; `None` for anything the contract does not list.
     pub fn parse(name: &str) -> Option<OrderStatus> {
-        OrderStatus::ALL.into_iter().find(|s| s.as_str() == name)
+        let index = <Self as WireName>::NAMES.iter().position(|n| *n == name)?;
+        Some(OrderStatus::ALL[index])
     }
 
     /// A short label for a badge.
@@ -115,7 +112,7 @@ impl StatusAt {
 }
 
 /// Who a token belongs to: a buyer sees their own orders, an admin sees all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     #[default]
@@ -146,7 +143,7 @@ pub struct Order {
     pub status: OrderStatus,
     /// Free-form address object; the relay passes it through untouched.
     #[serde(default)]
-    pub shipping_address: Value,
+    pub shipping_address: RawJson,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -164,7 +161,7 @@ pub fn order_number(order_id: &str) -> String {
 }
 
 /// The kind of a notification; decides the toast style.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationType {
     Order,
@@ -175,7 +172,7 @@ pub enum NotificationType {
 }
 
 /// How loudly to show a notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -196,6 +193,57 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub message: String,
+}
+
+/// The unit enums of the contract travel as their lowercase names and
+/// share one decoder: serde's derive builds a visitor per enum, about 1 KB
+/// of the browser bundle each. They still serialize with the derive.
+trait WireName: Copy + 'static {
+    /// Every variant, and its wire name at the same index.
+    const ALL: &'static [Self];
+    const NAMES: &'static [&'static str];
+}
+
+fn decode_name<'de, D: Deserializer<'de>, T: WireName>(deserializer: D) -> Result<T, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    match T::NAMES.iter().position(|known| *known == name) {
+        Some(index) => Ok(T::ALL[index]),
+        None => Err(D::Error::unknown_variant(&name, T::NAMES)),
+    }
+}
+
+macro_rules! wire_names {
+    ($($kind:ty => [$($variant:expr => $name:literal),+ $(,)?];)+) => {$(
+        impl WireName for $kind {
+            const ALL: &'static [Self] = &[$($variant),+];
+            const NAMES: &'static [&'static str] = &[$($name),+];
+        }
+
+        impl<'de> Deserialize<'de> for $kind {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                decode_name(deserializer)
+            }
+        }
+    )+};
+}
+
+wire_names! {
+    OrderStatus => [
+        OrderStatus::Pending => "pending",
+        OrderStatus::Processing => "processing",
+        OrderStatus::Shipped => "shipped",
+        OrderStatus::Delivered => "delivered",
+        OrderStatus::Cancelled => "cancelled",
+    ];
+    Role => [Role::User => "user", Role::Admin => "admin"];
+    Priority => [Priority::Low => "low", Priority::Normal => "normal", Priority::High => "high"];
+    NotificationType => [
+        NotificationType::Order => "order",
+        NotificationType::Info => "info",
+        NotificationType::Success => "success",
+        NotificationType::Warning => "warning",
+        NotificationType::Error => "error",
+    ];
 }
 
 #[cfg(test)]
@@ -238,6 +286,37 @@ mod tests {
         assert_eq!(order_number("abc123"), "ABC123");
         assert_eq!(order_number("ord-0123456789abcdef"), "89ABCDEF");
         assert_eq!(order_number(""), "");
+    }
+
+    /// Each wire name decodes to the variant that serializes to it, and
+    /// every variant is listed.
+    fn names_match_the_serializer<T>(variants: &[T])
+    where
+        T: WireName + std::fmt::Debug + PartialEq + Serialize + for<'de> Deserialize<'de>,
+    {
+        assert_eq!(T::ALL, variants);
+        for (variant, name) in T::ALL.iter().zip(T::NAMES) {
+            let json = serde_json::to_string(variant).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(&serde_json::from_str::<T>(&json).unwrap(), variant);
+        }
+        let error = serde_json::from_str::<T>("\"lost\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("unknown variant `lost`, expected"),
+            "{error}"
+        );
+        assert!(serde_json::from_str::<T>("3").is_err());
+    }
+
+    #[test]
+    fn every_wire_enum_decodes_exactly_its_names() {
+        names_match_the_serializer(&OrderStatus::ALL);
+        names_match_the_serializer(&[Role::User, Role::Admin]);
+        names_match_the_serializer(&[Priority::Low, Priority::Normal, Priority::High]);
+        use NotificationType::*;
+        names_match_the_serializer(&[Order, Info, Success, Warning, Error]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn created(id: &str, buyer: &str, at: i64) -> OrderEvent {
         tax: 0.0,
         total: 1.0,
         status: OrderStatus::Pending,
-        shipping_address: serde_json::Value::Null,
+        shipping_address: protocol::RawJson::null(),
         created_at: Timestamp(at),
         updated_at: Timestamp(at),
     })

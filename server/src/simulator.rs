@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{OrderCancellation, OrderEvent, OrderItem, OrderStatus, OrderUpdate};
+use protocol::{OrderCancellation, OrderEvent, OrderItem, OrderStatus, OrderUpdate, RawJson};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use tokio::sync::watch;
@@ -108,6 +108,7 @@ fn new_order(user: &str) -> OrderEvent {
         })
         .collect();
     let address = serde_json::json!({"name": user, "street": "12 Rue de la Paix", "city": "Lyon", "zip": "69002", "country": "FR"});
+    let address = RawJson::to_raw(&address).unwrap_or_default();
     OrderEvent::Created(price(new_order_id(), user, items, address, now()))
 }
 

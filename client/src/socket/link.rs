@@ -1,25 +1,25 @@
 //! Links: the one swappable part of the socket service.
 //!
 //! A [`Transport`] makes one link per connection attempt. [`Transport::Live`]
-//! opens a gloo-net WebSocket to the page's own origin; [`Transport::Test`]
-//! reads what a test pushes through a [`TestServer`] and records what the
-//! client sends. Everything above a link (the reconnect loop, decoding,
-//! callbacks, dispatch) is shared.
+//! opens a gloo-net WebSocket to the page's own origin; `Transport::Test`
+//! ([`super::test_link`], only with the `test-transport` feature, which the
+//! browser tests turn on and the bundle never has) reads what a test pushes
+//! and records what the client sends. Everything above a link (the
+//! reconnect loop, decoding, callbacks, dispatch) is shared.
 //!
 //! This module also holds the loop's few browser edges: a clock, a timer and
 //! a random number for jitter.
 
-use std::rc::Rc;
 use std::time::Duration;
 
-use futures::channel::{mpsc, oneshot};
-use futures::lock::Mutex;
+use futures::channel::oneshot;
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
-use protocol::ServerEvent;
 
 use super::policy::Ended;
+#[cfg(any(test, feature = "test-transport"))]
+use super::test_link::TestFeed;
 
 /// How links are made.
 #[derive(Clone)]
@@ -27,6 +27,7 @@ pub enum Transport {
     /// A WebSocket to `/ws?token=…` on the page's own origin.
     Live,
     /// A channel driven by a test.
+    #[cfg(any(test, feature = "test-transport"))]
     Test(TestFeed),
 }
 
@@ -39,12 +40,13 @@ pub(crate) enum Incoming {
 /// An open link.
 pub(crate) enum Link {
     Live(WebSocket),
+    #[cfg(any(test, feature = "test-transport"))]
     Test(TestFeed),
 }
 
 /// The close code a browser reports when a socket failed without a close
 /// frame (refused, network gone).
-const ABNORMAL: u16 = 1006;
+pub(super) const ABNORMAL: u16 = 1006;
 
 impl Transport {
     /// Opens a link and sends `subscribe` once it is open. `Err` when the
@@ -52,8 +54,9 @@ impl Transport {
     pub(crate) async fn connect(&self, token: &str, subscribe: String) -> Result<Link, Ended> {
         match self {
             Transport::Live => open_live(token, subscribe).await,
+            #[cfg(any(test, feature = "test-transport"))]
             Transport::Test(feed) => {
-                let _ = feed.tokens.unbounded_send(token.to_owned());
+                feed.connecting_with(token);
                 feed.open(subscribe)
                     .await
                     .map(|()| Link::Test(feed.clone()))
@@ -66,12 +69,13 @@ impl Transport {
     pub(crate) async fn token_rejected(&self, token: &str) -> bool {
         match self {
             Transport::Live => crate::api::token_rejected(token).await,
+            #[cfg(any(test, feature = "test-transport"))]
             Transport::Test(_) => false,
         }
     }
 }
 
-fn closed(code: u16, reason: impl Into<String>) -> Ended {
+pub(super) fn closed(code: u16, reason: impl Into<String>) -> Ended {
     Ended::Closed {
         code,
         reason: reason.into(),
@@ -114,7 +118,8 @@ impl Link {
     pub(crate) async fn send(&mut self, text: String) -> bool {
         match self {
             Link::Live(ws) => ws.send(Message::Text(text)).await.is_ok(),
-            Link::Test(feed) => feed.sent.unbounded_send(text).is_ok(),
+            #[cfg(any(test, feature = "test-transport"))]
+            Link::Test(feed) => feed.send(text),
         }
     }
 
@@ -143,118 +148,9 @@ impl Link {
                     }
                 }
             },
+            #[cfg(any(test, feature = "test-transport"))]
             Link::Test(feed) => feed.next().await,
         }
-    }
-}
-
-/// What a test pushes into the client's socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TestWire {
-    /// Let the pending connection attempt open.
-    Open,
-    /// A text frame from the relay.
-    Frame(String),
-    /// Close the socket (or refuse the attempt) with this code.
-    Close(u16),
-}
-
-/// The client's end of a test link.
-#[derive(Clone)]
-pub struct TestFeed {
-    incoming: Rc<Mutex<mpsc::UnboundedReceiver<TestWire>>>,
-    sent: mpsc::UnboundedSender<String>,
-    /// The token of each connection attempt.
-    tokens: mpsc::UnboundedSender<String>,
-}
-
-impl TestFeed {
-    async fn open(&self, subscribe: String) -> Result<(), Ended> {
-        loop {
-            match self.incoming.lock().await.next().await {
-                Some(TestWire::Open) => {
-                    let _ = self.sent.unbounded_send(subscribe);
-                    return Ok(());
-                }
-                // Frames before the socket opened cannot happen on a real
-                // socket; they are dropped here too.
-                Some(TestWire::Frame(_)) => continue,
-                Some(TestWire::Close(code)) => return Err(closed(code, "refused")),
-                None => return Err(closed(ABNORMAL, "test server gone")),
-            }
-        }
-    }
-
-    async fn next(&self) -> Incoming {
-        match self.incoming.lock().await.next().await {
-            Some(TestWire::Frame(text)) => Incoming::Frame(text),
-            Some(TestWire::Close(code)) => Incoming::Closed {
-                code,
-                reason: String::new(),
-            },
-            Some(TestWire::Open) | None => Incoming::Closed {
-                code: ABNORMAL,
-                reason: "test server gone".into(),
-            },
-        }
-    }
-}
-
-/// The test's end: pushes frames, reads what the client sent.
-pub struct TestServer {
-    feed: mpsc::UnboundedSender<TestWire>,
-    sent: mpsc::UnboundedReceiver<String>,
-    tokens: mpsc::UnboundedReceiver<String>,
-}
-
-impl Transport {
-    /// A transport fed by the returned [`TestServer`].
-    pub fn test() -> (Transport, TestServer) {
-        let (feed, incoming) = mpsc::unbounded();
-        let (sent_tx, sent) = mpsc::unbounded();
-        let (tokens_tx, tokens) = mpsc::unbounded();
-        let transport = Transport::Test(TestFeed {
-            incoming: Rc::new(Mutex::new(incoming)),
-            sent: sent_tx,
-            tokens: tokens_tx,
-        });
-        (transport, TestServer { feed, sent, tokens })
-    }
-}
-
-impl TestServer {
-    pub fn push(&self, wire: TestWire) {
-        let _ = self.feed.unbounded_send(wire);
-    }
-
-    /// Opens the pending connection attempt.
-    pub fn open(&self) {
-        self.push(TestWire::Open);
-    }
-
-    /// Sends a frame, encoded by the protocol crate.
-    pub fn send(&self, event: &ServerEvent) {
-        self.push(TestWire::Frame(event.to_json()));
-    }
-
-    /// Sends raw text (for malformed frames).
-    pub fn send_text(&self, text: &str) {
-        self.push(TestWire::Frame(text.to_owned()));
-    }
-
-    pub fn close(&self, code: u16) {
-        self.push(TestWire::Close(code));
-    }
-
-    /// The frames the client has sent since the last call.
-    pub fn sent(&mut self) -> Vec<String> {
-        std::iter::from_fn(|| self.sent.try_recv().ok()).collect()
-    }
-
-    /// The tokens the client connected with (`/ws?token=`), one per
-    /// connection attempt, since the last call.
-    pub fn tokens(&mut self) -> Vec<String> {
-        std::iter::from_fn(|| self.tokens.try_recv().ok()).collect()
     }
 }
 

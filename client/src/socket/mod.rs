@@ -14,11 +14,13 @@
 //! first if it expired while the link was down.
 //!
 //! The link is the only part that differs between production and tests
-//! ([`Transport::Live`] is a WebSocket, [`Transport::Test`] a channel fed by
+//! ([`Transport::Live`] is a WebSocket, `Transport::Test` a channel fed by
 //! the test); the loop, the decoding and the callbacks are the same code.
 
 mod link;
 pub mod policy;
+#[cfg(any(test, feature = "test-transport"))]
+mod test_link;
 #[cfg(test)]
 mod tests;
 
@@ -32,9 +34,11 @@ use protocol::{
     ClientEvent, Notification, Order, OrderCancellation, OrderEvent, OrderUpdate, ServerEvent,
 };
 
+pub use link::Transport;
 use link::{now_ms, random, sleep, Incoming};
-pub use link::{TestServer, TestWire, Transport};
 use policy::{countdown, next_step, Ended, Next, SocketConfig};
+#[cfg(any(test, feature = "test-transport"))]
+pub use test_link::{TestServer, TestWire};
 
 use crate::state::{Action, Connection};
 use crate::toast::Toast;

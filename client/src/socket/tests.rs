@@ -23,7 +23,7 @@ fn order() -> Order {
         tax: 0.0,
         total: 1.0,
         status: OrderStatus::Pending,
-        shipping_address: serde_json::Value::Null,
+        shipping_address: protocol::RawJson::null(),
         created_at: Timestamp(1_000),
         updated_at: Timestamp(1_000),
     }

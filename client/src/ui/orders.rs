@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::http::{CheckoutItem, CheckoutRequest};
 use protocol::order::order_number;
-use protocol::{Order, OrderStatus};
+use protocol::{Order, OrderStatus, RawJson};
 
 use crate::state::Connection;
 use crate::store::Store;
@@ -241,7 +241,7 @@ fn Filters(
                 .map(|row| row.with_untracked(|o| o.buyer_id.clone()))
                 .collect::<Vec<_>>()
         });
-        buyers.sort_unstable();
+        crate::reduce::sort_strings(&mut buyers, &mut |a, b| a.cmp(b));
         buyers.dedup();
         buyers
     });
@@ -311,6 +311,27 @@ fn demo_cart() -> Vec<CheckoutItem> {
         .collect()
 }
 
+/// The demo buyer's shipping address.
+fn demo_address(name: &str) -> RawJson {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Address<'a> {
+        name: &'a str,
+        street: &'a str,
+        city: &'a str,
+        postal_code: &'a str,
+        country: &'a str,
+    }
+    let address = Address {
+        name,
+        street: "1 Demo Street",
+        city: "Lyon",
+        postal_code: "69001",
+        country: "FR",
+    };
+    RawJson::to_raw(&address).unwrap_or_default()
+}
+
 /// "Place a demo order": a checkout with a random cart. The order shows up
 /// when its `order:created` event arrives.
 #[component]
@@ -324,13 +345,7 @@ fn DemoCheckout() -> impl IntoView {
             .with_untracked(|s| s.as_ref().and_then(|s| s.user_id.clone()));
         let request = CheckoutRequest {
             items: demo_cart(),
-            shipping_address: serde_json::json!({
-                "name": user.unwrap_or_else(|| "Demo buyer".to_owned()),
-                "street": "1 Demo Street",
-                "city": "Lyon",
-                "postalCode": "69001",
-                "country": "FR",
-            }),
+            shipping_address: demo_address(user.as_deref().unwrap_or("Demo buyer")),
         };
         busy.set(true);
         spawn_local(async move {

@@ -78,7 +78,7 @@ pub fn order(id: &str, created: i64) -> Order {
         tax: 8.0,
         total: 87.8,
         status: OrderStatus::Pending,
-        shipping_address: serde_json::Value::Null,
+        shipping_address: protocol::RawJson::null(),
         created_at: t(created),
         updated_at: t(created),
     }

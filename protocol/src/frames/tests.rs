@@ -20,7 +20,7 @@ fn order() -> Order {
         tax: 10.0,
         total: 109.99,
         status: OrderStatus::Pending,
-        shipping_address: serde_json::json!({"city": "Lyon"}),
+        shipping_address: crate::RawJson::to_raw(&serde_json::json!({"city": "Lyon"})).unwrap(),
         created_at: t("2025-11-12T10:30:00.000Z"),
         updated_at: t("2025-11-12T10:30:00.000Z"),
     }

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use protocol::http::{CancelRequest, CheckoutRequest, OrdersResponse, StatusChange};
 use protocol::{
-    Order, OrderCancellation, OrderEvent, OrderItem, OrderStatus, OrderUpdate, Timestamp,
+    Order, OrderCancellation, OrderEvent, OrderItem, OrderStatus, OrderUpdate, RawJson, Timestamp,
 };
 use rand::Rng;
 
@@ -152,7 +152,7 @@ async fn publish(app: &AppState, event: &OrderEvent) -> Result<(), AppError> {
     }
 }
 
-type Cart = (Vec<OrderItem>, serde_json::Value);
+type Cart = (Vec<OrderItem>, RawJson);
 
 fn validate_items(request: CheckoutRequest) -> Result<Cart, AppError> {
     if request.items.is_empty() {
@@ -195,7 +195,7 @@ pub fn price(
     order_id: String,
     buyer: &str,
     items: Vec<OrderItem>,
-    address: serde_json::Value,
+    address: RawJson,
     at: Timestamp,
 ) -> Order {
     let cents = |x: f64| (x * 100.0).round() / 100.0;
@@ -255,13 +255,7 @@ mod tests {
                 price: 12.5,
             },
         ];
-        let order = price(
-            "o".into(),
-            "alice",
-            items,
-            serde_json::Value::Null,
-            Timestamp(0),
-        );
+        let order = price("o".into(), "alice", items, RawJson::null(), Timestamp(0));
         assert_eq!(
             (order.subtotal, order.tax, order.total),
             (27.47, 2.75, 30.22)
