@@ -28,7 +28,7 @@ use crate::cursor::{Cursor, Pos};
 use crate::history::{History, Viewer};
 use crate::metrics::{Metrics, Resume};
 use crate::model::ReadModel;
-use crate::queue::{Collapse, Pushed, Queue};
+use crate::queue::{Collapse, Frames, Pushed, Queue};
 
 #[derive(Debug)]
 struct Conn {
@@ -40,7 +40,12 @@ struct Conn {
 
 impl Conn {
     /// Queues without waiting; `false` when the connection must be dropped.
-    fn push(&self, frames: Vec<Utf8Bytes>, collapse: Option<Collapse>, metrics: &Metrics) -> bool {
+    fn push(
+        &self,
+        frames: impl Into<Frames>,
+        collapse: Option<Collapse>,
+        metrics: &Metrics,
+    ) -> bool {
         match self.queue.push(frames, collapse) {
             Pushed::Queued => {
                 metrics.deliveries.fetch_add(1, Relaxed);
@@ -206,13 +211,13 @@ impl Hub {
                     .collect();
                 self.metrics.resume(Resume::Replay);
                 let count = frames.len();
-                (frames, Subscribed::Replayed(count))
+                (Frames::Batch(frames), Subscribed::Replayed(count))
             }
             None => {
                 let snapshot =
                     ServerEvent::OrdersSnapshot(Self::snapshot_of(core, user, self.snapshot_limit));
                 self.metrics.resume(Resume::Snapshot);
-                (vec![snapshot.to_json().into()], Subscribed::Snapshot)
+                (Frames::One(snapshot.to_json().into()), Subscribed::Snapshot)
             }
         };
         let registry = if user.is_admin() {
@@ -291,7 +296,7 @@ impl Hub {
         let collapse = match &*event {
             OrderEvent::Created(_) => None,
             _ => Some(Collapse {
-                order_id: event.order_id().to_owned(),
+                order_id: Arc::from(event.order_id()),
                 status: StatusAt {
                     status: event.status(),
                     at: event.time(),
@@ -322,7 +327,7 @@ impl Hub {
         let deliver = |c: &Conn| match &batch {
             _ if !c.orders => true,
             Some(batch) => c.push(batch.clone(), None, metrics),
-            None => c.push(vec![frame.clone()], collapse.clone(), metrics),
+            None => c.push(frame.clone(), collapse.clone(), metrics),
         };
         for conns in core.admins.values_mut() {
             conns.retain(deliver);
@@ -354,7 +359,7 @@ impl Hub {
         let metrics = &*self.metrics;
         for registry in [&mut core.users, &mut core.admins] {
             if let Some(conns) = registry.get_mut(user_id) {
-                conns.retain(|c| c.push(vec![frame.clone()], None, metrics));
+                conns.retain(|c| c.push(frame.clone(), None, metrics));
             }
         }
     }

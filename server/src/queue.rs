@@ -9,20 +9,43 @@
 //! queued and closes with 4002, and the client resumes from its last cursor.
 //! A dropped or replaced event is still replayed on resume if needed: the
 //! cursor only moves past what the client actually received.
+//!
+//! Memory: an idle connection's queue holds no buffer (the receiver takes
+//! the whole deque), and the usual slot, one frame, is stored inline.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
 use protocol::StatusAt;
 use tokio::sync::Notify;
 
 /// What may collapse: the order and the status an event claims for it.
-/// Created events and batches carry no key and never collapse.
+/// Created events and batches carry no key and never collapse. The id is
+/// shared by every connection the event goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collapse {
-    pub order_id: String,
+    pub order_id: Arc<str>,
     pub status: StatusAt,
+}
+
+/// The frames of one slot: sent together and in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frames {
+    One(Utf8Bytes),
+    Batch(Vec<Utf8Bytes>),
+}
+
+impl From<Utf8Bytes> for Frames {
+    fn from(frame: Utf8Bytes) -> Frames {
+        Frames::One(frame)
+    }
+}
+
+impl From<Vec<Utf8Bytes>> for Frames {
+    fn from(frames: Vec<Utf8Bytes>) -> Frames {
+        Frames::Batch(frames)
+    }
 }
 
 /// The outcome of a push.
@@ -38,8 +61,30 @@ pub enum Pushed {
 }
 
 #[derive(Debug)]
+struct Slot {
+    key: Option<Collapse>,
+    frames: Frames,
+}
+
+/// Everything that was queued, in order, as [`Queue::recv`] hands it over.
+#[derive(Debug, Default)]
+pub struct Drained(VecDeque<Slot>);
+
+impl Drained {
+    pub fn frames(self) -> impl Iterator<Item = Utf8Bytes> {
+        self.0.into_iter().flat_map(|slot| {
+            let (one, batch) = match slot.frames {
+                Frames::One(frame) => (Some(frame), Vec::new()),
+                Frames::Batch(frames) => (None, frames),
+            };
+            one.into_iter().chain(batch)
+        })
+    }
+}
+
+#[derive(Debug)]
 struct State {
-    items: VecDeque<(Option<Collapse>, Vec<Utf8Bytes>)>,
+    slots: VecDeque<Slot>,
     closed: bool,
 }
 
@@ -54,7 +99,7 @@ impl Queue {
     pub fn new(capacity: usize) -> Queue {
         Queue {
             state: Mutex::new(State {
-                items: VecDeque::new(),
+                slots: VecDeque::new(),
                 closed: false,
             }),
             capacity: capacity.max(1),
@@ -69,27 +114,35 @@ impl Queue {
     }
 
     /// Queues frames that must stay together and in order (one slot).
-    pub fn push(&self, frames: Vec<Utf8Bytes>, collapse: Option<Collapse>) -> Pushed {
+    pub fn push(&self, frames: impl Into<Frames>, collapse: Option<Collapse>) -> Pushed {
+        let frames = frames.into();
         let mut state = self.lock();
         if state.closed {
             return Pushed::Closed;
         }
-        let outcome = if state.items.len() < self.capacity {
-            state.items.push_back((collapse, frames));
+        let outcome = if state.slots.len() < self.capacity {
+            state.slots.push_back(Slot {
+                key: collapse,
+                frames,
+            });
             Pushed::Queued
         } else if let Some(new) = collapse {
-            let same = state
-                .items
-                .iter()
-                .rposition(|(key, _)| key.as_ref().is_some_and(|k| k.order_id == new.order_id));
+            let same = state.slots.iter().rposition(|slot| {
+                slot.key
+                    .as_ref()
+                    .is_some_and(|k| k.order_id == new.order_id)
+            });
             match same {
                 Some(index) => {
-                    let queued = state.items[index].0.as_ref().map(|k| k.status);
+                    let queued = state.slots[index].key.as_ref().map(|k| k.status);
                     if queued.is_some_and(|queued| new.status.supersedes(queued)) {
                         // Drop the superseded one; the newer goes last so
                         // cursors keep increasing along the stream.
-                        state.items.remove(index);
-                        state.items.push_back((Some(new), frames));
+                        state.slots.remove(index);
+                        state.slots.push_back(Slot {
+                            key: Some(new),
+                            frames,
+                        });
                     }
                     Pushed::Collapsed
                 }
@@ -115,18 +168,14 @@ impl Queue {
 
     /// Everything queued, in order, waiting until there is something; `None`
     /// once closed and empty. One receiver only.
-    pub async fn recv(&self) -> Option<Vec<Utf8Bytes>> {
+    pub async fn recv(&self) -> Option<Drained> {
         loop {
             {
                 let mut state = self.lock();
-                if !state.items.is_empty() {
-                    return Some(
-                        state
-                            .items
-                            .drain(..)
-                            .flat_map(|(_, frames)| frames)
-                            .collect(),
-                    );
+                if !state.slots.is_empty() {
+                    // The deque goes with its frames: an idle queue keeps no
+                    // buffer.
+                    return Some(Drained(std::mem::take(&mut state.slots)));
                 }
                 if state.closed {
                     return None;
@@ -139,10 +188,8 @@ impl Queue {
 
     /// Takes whatever is queued without waiting (tests and diagnostics).
     pub fn take(&self) -> Vec<Utf8Bytes> {
-        self.lock()
-            .items
-            .drain(..)
-            .flat_map(|(_, frames)| frames)
+        Drained(std::mem::take(&mut self.lock().slots))
+            .frames()
             .collect()
     }
 
@@ -151,7 +198,7 @@ impl Queue {
     }
 
     pub fn len(&self) -> usize {
-        self.lock().items.len()
+        self.lock().slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -175,14 +222,14 @@ mod tests {
         })
     }
 
-    fn frame(text: &'static str) -> Vec<Utf8Bytes> {
-        vec![Utf8Bytes::from_static(text)]
+    fn frame(text: &'static str) -> Utf8Bytes {
+        Utf8Bytes::from_static(text)
     }
 
-    fn texts(frames: Option<Vec<Utf8Bytes>>) -> Vec<String> {
-        frames
+    fn texts(drained: Option<Drained>) -> Vec<String> {
+        drained
             .unwrap()
-            .iter()
+            .frames()
             .map(|f| f.as_str().to_owned())
             .collect()
     }
@@ -220,7 +267,17 @@ mod tests {
         );
         assert_eq!(queue.push(frame("c"), None), Pushed::Closed);
         assert_eq!(texts(queue.recv().await), ["a"]);
-        assert_eq!(queue.recv().await, None);
+        assert!(queue.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn batches_stay_together_and_in_order() {
+        let queue = Queue::new(4);
+        queue.push(frame("a"), None);
+        queue.push(vec![frame("b1"), frame("b2")], None);
+        queue.push(frame("c"), key("o1", OrderStatus::Shipped, 1));
+        assert_eq!(texts(queue.recv().await), ["a", "b1", "b2", "c"]);
+        assert!(queue.is_empty());
     }
 
     #[tokio::test]
@@ -234,6 +291,6 @@ mod tests {
         queue.push(frame("x"), None);
         assert_eq!(texts(waiter.await.unwrap()), ["x"]);
         queue.close();
-        assert_eq!(queue.recv().await, None);
+        assert!(queue.recv().await.is_none());
     }
 }

@@ -22,12 +22,13 @@ use tokio::time::{sleep_until, Instant};
 use crate::app::AppState;
 use crate::auth::{now_secs, User};
 use crate::http::AppError;
+use crate::queue::Drained;
 
 /// A client that sends this many bad frames on one connection is cut off.
 const BAD_FRAME_LIMIT: u32 = 20;
 
 /// Per-connection socket buffers (see `endpoint`).
-const READ_BUFFER: usize = 1024;
+const READ_BUFFER: usize = 256;
 const WRITE_BUFFER: usize = 16 * 1024;
 
 /// A send that takes longer than this means the client stopped reading.
@@ -59,9 +60,11 @@ pub async fn endpoint(
         .max_frame_size(hard_limit)
         // The default buffers (128 KiB each, the read one allocated up front)
         // would cost far more than everything else a connection holds. Client
-        // frames are small (a bigger one is read in several chunks); outgoing
-        // batches are written out at 16 KiB. 1 KiB instead of 4 KiB took idle
-        // connections from 7.9 to 4.9 KB each (see docs/BENCHMARKS.md).
+        // frames are small (a bigger one, such as an `auth:refresh`, is read
+        // in two or three chunks); outgoing batches are written out at 16 KiB.
+        // The read buffer went 4 KiB → 1 KiB → 256 B: idle connections from
+        // 7.9 to 4.9 to 3.5 KB each, with the smaller task state and queue
+        // (see docs/BENCHMARKS.md).
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(hard_limit.max(WRITE_BUFFER) * 64)
@@ -79,7 +82,8 @@ enum End {
 /// What a client frame asks for.
 enum Step {
     Continue,
-    Reply(ServerEvent),
+    /// A frame to answer with, already encoded.
+    Reply(String),
     End(End),
 }
 
@@ -94,14 +98,15 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
         user_id: user.id.clone(),
         socket_id: format!("s{conn_id}"),
         role: user.role,
-    });
+    })
+    .to_json();
     let mut shutdown = app.shutdown.clone();
     let interval = app.config.ping_interval();
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
     let mut last_heard = Instant::now();
     let mut bad_frames = 0u32;
 
-    let end = if send(&mut socket, hello.to_json().into()).await.is_err() {
+    let end = if send(&mut socket, hello.into()).await.is_err() {
         End::Gone
     } else {
         // One timer for the token's expiry, moved only by an `auth:refresh`:
@@ -125,25 +130,26 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
                     break End::Close(close::TOKEN_EXPIRED, "token expired");
                 }
                 item = queue.recv() => {
-                    let Some(frames) = item else {
+                    let Some(drained) = item else {
                         break End::Close(close::RESYNC, "too slow: reconnect and resume from your last cursor");
                     };
-                    if send_all(&mut socket, frames).await.is_err() {
+                    if send_all(&mut socket, drained).await.is_err() {
                         break End::Gone;
                     }
                 }
                 message = socket.recv() => {
                     last_heard = Instant::now();
                     let step = match message {
-                        Some(Ok(Message::Text(text))) => on_text(&app, &mut user, conn_id, &text, &mut bad_frames).await,
+                        // Boxed: a rare path, kept out of the idle connection's state.
+                        Some(Ok(Message::Text(text))) => Box::pin(on_text(&app, &mut user, conn_id, &text, &mut bad_frames)).await,
                         Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, codes::BAD_JSON, "binary frames are not supported: send JSON text"),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
                     };
                     match step {
                         Step::Continue => {}
-                        Step::Reply(event) => {
-                            if send(&mut socket, event.to_json().into()).await.is_err() {
+                        Step::Reply(frame) => {
+                            if send(&mut socket, frame.into()).await.is_err() {
                                 break End::Gone;
                             }
                         }
@@ -235,8 +241,8 @@ fn bad_frame(app: &AppState, bad_frames: &mut u32, code: &str, message: &str) ->
     Step::Reply(error_frame(code, message))
 }
 
-fn error_frame(code: &str, message: &str) -> ServerEvent {
-    ServerEvent::Error(ErrorBody::new(code, message))
+fn error_frame(code: &str, message: &str) -> String {
+    ServerEvent::Error(ErrorBody::new(code, message)).to_json()
 }
 
 async fn timed<T, E>(future: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ()> {
@@ -250,10 +256,10 @@ async fn send(socket: &mut WebSocket, frame: Utf8Bytes) -> Result<(), ()> {
     timed(socket.send(Message::Text(frame))).await
 }
 
-async fn send_all(socket: &mut WebSocket, frames: Vec<Utf8Bytes>) -> Result<(), ()> {
+async fn send_all(socket: &mut WebSocket, drained: Drained) -> Result<(), ()> {
     use futures_util::SinkExt;
     // Feed the whole batch, then flush once: one syscall for a replay, not one per event.
-    for frame in frames {
+    for frame in drained.frames() {
         timed(socket.feed(Message::Text(frame))).await?;
     }
     timed(socket.flush()).await
