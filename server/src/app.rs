@@ -1,11 +1,11 @@
 //! Wiring: builds the shared state, starts the Kafka consumer and the HTTP
 //! server, and stops them all on shutdown.
 
-use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
