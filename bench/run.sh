@@ -39,41 +39,64 @@ if [ -d bench/baseline-node ] && [ ! -d bench/baseline-node/node_modules ]; then
   (cd bench/baseline-node && npm ci --silent --no-audit --no-fund)
 fi
 
-run_target() { # label
+# Every step gets a fresh broker and a fresh relay. tansu's in-memory log
+# slows down as it grows: in a second identical 50k deliveries/s step on the
+# same broker, events reached the relay ~150 ms after they were produced
+# instead of ~6 ms, and a fresh relay on that broker saw the same. Sharing one
+# broker would tax each step with the ones before it.
+start_stack() { # label: sets kport, relay_port, relay_pid, tansu_pid
   local label=$1
-  local kport relay_port pid
   kport=$(free_port); relay_port=$(free_port)
   tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
     --storage-engine memory://tansu/ >/dev/null 2>&1 &
-  local tansu_pid=$!; pids+=("$tansu_pid")
+  tansu_pid=$!; pids+=("$tansu_pid")
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
   case $label in
     rust)
       RUST_LOG=warn "target/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
-        --history-limit 50000 --kafka-fetch-wait-ms "$fetch_wait" >"$out/$label.log" 2>&1 &
-      pid=$! ;;
+        --history-limit 50000 --kafka-fetch-wait-ms "$fetch_wait" >>"$out/$label.log" 2>&1 &
+      relay_pid=$! ;;
     node)
       KAFKA_BROKERS="127.0.0.1:$kport" PORT=$relay_port FETCH_WAIT_MS=$fetch_wait \
-        node bench/baseline-node/server.mjs >"$out/$label.log" 2>&1 &
-      pid=$! ;;
+        node bench/baseline-node/server.mjs >>"$out/$label.log" 2>&1 &
+      relay_pid=$! ;;
   esac
-  pids+=("$pid")
+  pids+=("$relay_pid")
   wait_http "http://127.0.0.1:$relay_port/readyz"
-  local common=(--relay "127.0.0.1:$relay_port" --kafka "127.0.0.1:$kport" --pid "$pid" --label "$label")
-  echo "== $label: idle $idle connections" >&2
-  "$loadgen" "${common[@]}" idle --connections "$idle" >>"$results"
-  for rate in $rates; do
-    echo "== $label: $conns connections, $rate events/s x $per_user connections per user" >&2
-    "$loadgen" "${common[@]}" load --connections "$conns" --per-user "$per_user" --rate "$rate" --seconds "$seconds" >>"$results" \
-      || echo "{\"scenario\":\"load\",\"label\":\"$label\",\"rate\":$rate,\"failed\":true}" >>"$results"
-  done
-  echo "== $label: resume after $missed missed events" >&2
-  "$loadgen" "${common[@]}" resume --missed "$missed" >>"$results" \
-    || echo "{\"scenario\":\"resume\",\"label\":\"$label\",\"missed\":$missed,\"failed\":true}" >>"$results"
-  kill "$pid" "$tansu_pid" 2>/dev/null || true
-  wait "$pid" "$tansu_pid" 2>/dev/null || true
 }
 
-run_target rust
-if [ -f bench/baseline-node/server.mjs ]; then run_target node; fi
+stop_stack() {
+  kill "$relay_pid" "$tansu_pid" 2>/dev/null || true
+  wait "$relay_pid" "$tansu_pid" 2>/dev/null || true
+}
+
+step() { # label scenario [args...]: one measurement on a fresh stack
+  local label=$1 scenario=$2
+  shift 2
+  start_stack "$label"
+  "$loadgen" --relay "127.0.0.1:$relay_port" --kafka "127.0.0.1:$kport" --pid "$relay_pid" --label "$label" \
+    "$scenario" "$@" >>"$results" \
+    || echo "{\"scenario\":\"$scenario\",\"label\":\"$label\",\"failed\":true,\"args\":\"$*\"}" >>"$results"
+  stop_stack
+}
+
+labels=(rust)
+[ -f bench/baseline-node/server.mjs ] && labels+=(node)
+: >"$out/rust.log"; : >"$out/node.log"
+# The two relays take turns at each step, so a drift of the machine's load
+# during the run hits both alike.
+for label in "${labels[@]}"; do
+  echo "== $label: idle $idle connections" >&2
+  step "$label" idle --connections "$idle"
+done
+for rate in $rates; do
+  for label in "${labels[@]}"; do
+    echo "== $label: $conns connections, $rate events/s x $per_user connections per user" >&2
+    step "$label" load --connections "$conns" --per-user "$per_user" --rate "$rate" --seconds "$seconds"
+  done
+done
+for label in "${labels[@]}"; do
+  echo "== $label: resume after $missed missed events" >&2
+  step "$label" resume --missed "$missed"
+done
 python3 bench/report.py "$results" "$out/latest"
