@@ -3,7 +3,7 @@
 # broker setup, one after the other, and prints a table with both and the
 # ratio; writes bench/results/latest.{jsonl,md,svg}.
 #
-#   bash bench/run.sh           # the full run (release builds; ~10 minutes)
+#   bash bench/run.sh           # the full run (release builds; ~7 minutes)
 #   bash bench/run.sh --smoke   # seconds-long, debug builds: CI keeps it from rotting
 set -euo pipefail
 cd "$(dirname "$0")/.."
