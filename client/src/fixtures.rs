@@ -1,4 +1,6 @@
-//! Builders for the client's unit tests: times, orders and order actions.
+//! Builders for the client's tests (unit, browser and bench alike): times,
+//! orders, order events and order actions. Only with the `test-support`
+//! feature.
 
 use protocol::frames::OrdersSnapshot;
 use protocol::{Order, OrderCancellation, OrderItem, OrderStatus, OrderUpdate, Timestamp};
@@ -7,23 +9,25 @@ use crate::state::Action;
 
 use OrderStatus::Pending;
 
+/// `secs` seconds into the tests' epoch (2025-11-12T10:30:00Z).
 pub fn t(secs: i64) -> Timestamp {
     Timestamp(1_762_943_400_000 + secs * 1000)
 }
 
+/// An order of alice's, created `created` seconds into the tests' epoch.
 pub fn order(id: &str, created: i64) -> Order {
     Order {
         order_id: id.into(),
         buyer_id: "alice".into(),
         items: vec![OrderItem {
-            product_id: "p1".into(),
-            name: "Kettle".into(),
-            quantity: 1,
-            price: 20.0,
+            product_id: "p-kettle".into(),
+            name: "Electric kettle".into(),
+            quantity: 2,
+            price: 39.9,
         }],
-        subtotal: 20.0,
-        tax: 2.0,
-        total: 22.0,
+        subtotal: 79.8,
+        tax: 8.0,
+        total: 87.8,
         status: Pending,
         shipping_address: protocol::RawJson::null(),
         created_at: t(created),
@@ -38,28 +42,38 @@ pub fn created(id: &str, at: i64) -> Action {
     }
 }
 
+/// alice's order `id` moving to `status` at `at`.
+pub fn update(id: &str, status: OrderStatus, at: i64) -> OrderUpdate {
+    OrderUpdate {
+        order_id: id.into(),
+        buyer_id: Some("alice".into()),
+        status,
+        previous_status: None,
+        updated_at: t(at),
+        message: None,
+    }
+}
+
 pub fn updated(id: &str, status: OrderStatus, at: i64) -> Action {
     Action::UpdateOrderStatus {
-        update: OrderUpdate {
-            order_id: id.into(),
-            buyer_id: Some("alice".into()),
-            status,
-            previous_status: None,
-            updated_at: t(at),
-            message: None,
-        },
+        update: update(id, status, at),
         cursor: format!("c-updated-{id}-{at}"),
+    }
+}
+
+/// alice's order `id` cancelled at `at`.
+pub fn cancellation(id: &str, at: i64) -> OrderCancellation {
+    OrderCancellation {
+        order_id: id.into(),
+        buyer_id: Some("alice".into()),
+        reason: None,
+        cancelled_at: t(at),
     }
 }
 
 pub fn cancelled(id: &str, at: i64) -> Action {
     Action::CancelOrder {
-        cancellation: OrderCancellation {
-            order_id: id.into(),
-            buyer_id: Some("alice".into()),
-            reason: None,
-            cancelled_at: t(at),
-        },
+        cancellation: cancellation(id, at),
         cursor: format!("c-cancelled-{id}-{at}"),
     }
 }

@@ -29,8 +29,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-#[cfg(test)]
-mod fixtures;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fixtures;
 pub mod format;
 pub mod reduce;
 pub mod session;

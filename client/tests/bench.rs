@@ -27,17 +27,18 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Promise, Reflect};
 use leptos::prelude::Owner;
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
-use protocol::{Order, OrderCancellation, OrderEvent, OrderStatus, OrderUpdate, Role, ServerEvent};
+use protocol::{Order, OrderEvent, OrderStatus, Role, ServerEvent};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, MutationObserver, MutationObserverInit, MutationRecord};
 
+use client::fixtures::{cancellation, order, t, update};
 use client::reduce::reduce;
 use client::socket::{handle_frame, OrderCallbacks};
 use client::{Action, AppState, Session, Store};
-use page::{mount_page, order, t, tick, Page};
+use page::{mount_page, tick, Page};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -104,12 +105,7 @@ fn events() -> Vec<(OrderEvent, String)> {
             let at = created + 9;
             timed.push((
                 arrival(&mut rng, at),
-                OrderEvent::Cancelled(OrderCancellation {
-                    order_id: order_id(k),
-                    buyer_id: Some("alice".into()),
-                    reason: None,
-                    cancelled_at: t(at),
-                }),
+                OrderEvent::Cancelled(cancellation(&order_id(k), at)),
             ));
         }
     }
@@ -123,14 +119,7 @@ fn events() -> Vec<(OrderEvent, String)> {
         let at = 10 * k as i64 + 2 * (n as i64 + 1);
         timed.push((
             arrival(&mut rng, at),
-            OrderEvent::Updated(OrderUpdate {
-                order_id: order_id(k),
-                buyer_id: Some("alice".into()),
-                status: cycle[n % cycle.len()],
-                previous_status: None,
-                updated_at: t(at),
-                message: None,
-            }),
+            OrderEvent::Updated(update(&order_id(k), cycle[n % cycle.len()], at)),
         ));
     }
     // Re-sent events (a relay replaying after a reconnect): a copy of an
@@ -422,14 +411,7 @@ fn snapshot(orders: Vec<Order>, cursor: &str) -> ServerEvent {
 
 fn update_frame(id: &str, status: OrderStatus, at: i64, cursor: u32) -> ServerEvent {
     ServerEvent::Order {
-        event: OrderEvent::Updated(OrderUpdate {
-            order_id: id.into(),
-            buyer_id: Some("alice".into()),
-            status,
-            previous_status: None,
-            updated_at: t(at),
-            message: None,
-        }),
+        event: OrderEvent::Updated(update(id, status, at)),
         cursor: format!("c-{cursor}"),
     }
 }

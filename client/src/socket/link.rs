@@ -2,7 +2,7 @@
 //!
 //! A [`Transport`] makes one link per connection attempt. [`Transport::Live`]
 //! opens a gloo-net WebSocket to the page's own origin; `Transport::Test`
-//! ([`super::test_link`], only with the `test-transport` feature, which the
+//! ([`super::test_link`], only with the `test-support` feature, which the
 //! browser tests turn on and the bundle never has) reads what a test pushes
 //! and records what the client sends. Everything above a link (the
 //! reconnect loop, decoding, callbacks, dispatch) is shared.
@@ -18,7 +18,7 @@ use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 
 use super::policy::Ended;
-#[cfg(any(test, feature = "test-transport"))]
+#[cfg(any(test, feature = "test-support"))]
 use super::test_link::TestFeed;
 
 /// How links are made.
@@ -27,7 +27,7 @@ pub enum Transport {
     /// A WebSocket to `/ws?token=…` on the page's own origin.
     Live,
     /// A channel driven by a test.
-    #[cfg(any(test, feature = "test-transport"))]
+    #[cfg(any(test, feature = "test-support"))]
     Test(TestFeed),
 }
 
@@ -40,7 +40,7 @@ pub(crate) enum Incoming {
 /// An open link.
 pub(crate) enum Link {
     Live(WebSocket),
-    #[cfg(any(test, feature = "test-transport"))]
+    #[cfg(any(test, feature = "test-support"))]
     Test(TestFeed),
 }
 
@@ -54,7 +54,7 @@ impl Transport {
     pub(crate) async fn connect(&self, token: &str, subscribe: String) -> Result<Link, Ended> {
         match self {
             Transport::Live => open_live(token, subscribe).await,
-            #[cfg(any(test, feature = "test-transport"))]
+            #[cfg(any(test, feature = "test-support"))]
             Transport::Test(feed) => {
                 feed.connecting_with(token);
                 feed.open(subscribe)
@@ -69,7 +69,7 @@ impl Transport {
     pub(crate) async fn token_rejected(&self, token: &str) -> bool {
         match self {
             Transport::Live => crate::api::token_rejected(token).await,
-            #[cfg(any(test, feature = "test-transport"))]
+            #[cfg(any(test, feature = "test-support"))]
             Transport::Test(_) => false,
         }
     }
@@ -118,7 +118,7 @@ impl Link {
     pub(crate) async fn send(&mut self, text: String) -> bool {
         match self {
             Link::Live(ws) => ws.send(Message::Text(text)).await.is_ok(),
-            #[cfg(any(test, feature = "test-transport"))]
+            #[cfg(any(test, feature = "test-support"))]
             Link::Test(feed) => feed.send(text),
         }
     }
@@ -148,7 +148,7 @@ impl Link {
                     }
                 }
             },
-            #[cfg(any(test, feature = "test-transport"))]
+            #[cfg(any(test, feature = "test-support"))]
             Link::Test(feed) => feed.next().await,
         }
     }

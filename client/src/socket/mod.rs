@@ -19,7 +19,7 @@
 
 mod link;
 pub mod policy;
-#[cfg(any(test, feature = "test-transport"))]
+#[cfg(any(test, feature = "test-support"))]
 mod test_link;
 #[cfg(test)]
 mod tests;
@@ -37,7 +37,7 @@ use protocol::{
 pub use link::Transport;
 use link::{now_ms, random, sleep, Incoming};
 use policy::{countdown, next_step, Ended, Next, SocketConfig};
-#[cfg(any(test, feature = "test-transport"))]
+#[cfg(any(test, feature = "test-support"))]
 pub use test_link::{TestServer, TestWire};
 
 use crate::state::{Action, Connection};

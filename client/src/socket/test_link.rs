@@ -1,5 +1,5 @@
 //! The test transport: a channel that browser tests drive in place of a
-//! WebSocket. Compiled only for tests (the `test-transport` feature, which
+//! WebSocket. Compiled only for tests (the `test-support` feature, which
 //! `client`'s own dev-dependency turns on): the release bundle has none of it.
 
 use std::rc::Rc;

@@ -12,7 +12,8 @@ use protocol::frames::{close, OrdersSnapshot};
 use protocol::{ClientEvent, OrderStatus, Role, ServerEvent};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
-use page::{mount_page, open_orders_page, order, tick, until, Watch};
+use client::fixtures::order;
+use page::{mount_page, open_orders_page, tick, until, Watch};
 
 wasm_bindgen_test_configure!(run_in_browser);
 

@@ -3,14 +3,12 @@
 //! as a user sees it.
 
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
-use protocol::{
-    Order, OrderCancellation, OrderEvent, OrderItem, OrderStatus, OrderUpdate, Role, ServerEvent,
-    Timestamp,
-};
+use protocol::{Order, OrderEvent, OrderStatus, Role, ServerEvent};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Element, HtmlElement};
 
+use client::fixtures::{cancellation, update};
 use client::socket::policy::{Backoff, SocketConfig};
 use client::socket::{TestServer, Transport};
 use client::ui::{DemoLogin, Mounted};
@@ -56,31 +54,6 @@ pub async fn until_within(what: &str, limit_ms: f64, mut done: impl FnMut() -> b
             "timed out waiting for {what}"
         );
         tick().await;
-    }
-}
-
-pub fn t(secs: i64) -> Timestamp {
-    Timestamp(1_762_943_400_000 + secs * 1000)
-}
-
-/// An order of alice's, created `created` seconds into the test epoch.
-pub fn order(id: &str, created: i64) -> Order {
-    Order {
-        order_id: id.into(),
-        buyer_id: "alice".into(),
-        items: vec![OrderItem {
-            product_id: "p-kettle".into(),
-            name: "Electric kettle".into(),
-            quantity: 2,
-            price: 39.9,
-        }],
-        subtotal: 79.8,
-        tax: 8.0,
-        total: 87.8,
-        status: OrderStatus::Pending,
-        shipping_address: protocol::RawJson::null(),
-        created_at: t(created),
-        updated_at: t(created),
     }
 }
 
@@ -163,24 +136,12 @@ impl Page {
     }
 
     pub async fn updated(&mut self, id: &str, status: OrderStatus, at: i64) {
-        self.send_order_event(OrderEvent::Updated(OrderUpdate {
-            order_id: id.into(),
-            buyer_id: Some("alice".into()),
-            status,
-            previous_status: None,
-            updated_at: t(at),
-            message: None,
-        }));
+        self.send_order_event(OrderEvent::Updated(update(id, status, at)));
         tick().await;
     }
 
     pub async fn cancelled(&mut self, id: &str, at: i64) {
-        self.send_order_event(OrderEvent::Cancelled(OrderCancellation {
-            order_id: id.into(),
-            buyer_id: Some("alice".into()),
-            reason: None,
-            cancelled_at: t(at),
-        }));
+        self.send_order_event(OrderEvent::Cancelled(cancellation(id, at)));
         tick().await;
     }
 
