@@ -116,6 +116,11 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
         };
         let expiry = sleep_until(deadline(user.expires_at));
         tokio::pin!(expiry);
+        // Registered once, like the timer: a fresh `changed()` at every
+        // wake-up would lock the shutdown channel's waiter list, shared by
+        // every connection, twice per frame sent.
+        let stopping = shutdown.changed();
+        tokio::pin!(stopping);
         let mut armed_for = user.expires_at;
         loop {
             if armed_for != user.expires_at {
@@ -124,7 +129,7 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
             }
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => break End::Close(close::GOING_AWAY, "server shutting down"),
+                _ = &mut stopping => break End::Close(close::GOING_AWAY, "server shutting down"),
                 _ = &mut expiry => {
                     app.metrics.expiry_closes.fetch_add(1, Relaxed);
                     break End::Close(close::TOKEN_EXPIRED, "token expired");
