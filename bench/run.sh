@@ -15,7 +15,7 @@ if $smoke; then
   profile=debug; idle=200; conns=200; per_user=10; rates="200 1000"; seconds=2; missed=200
   cargo build -q -p server -p bench
 else
-  profile=release; idle=10000; conns=10000; per_user=10; rates="1000 5000 10000 20000 30000 40000"; seconds=10; missed=1000
+  profile=release; idle=10000; conns=10000; per_user=10; rates="1000 5000 6000 7500 10000 20000 30000 40000"; seconds=10; missed=1000
   cargo build -q --release -p server -p bench
 fi
 # Both relays get the same consumer fetch wait: a broker may hold a fetch that
