@@ -76,7 +76,7 @@ step() { # label scenario [args...]: one measurement on a fresh stack
   start_stack "$label"
   "$loadgen" --relay "127.0.0.1:$relay_port" --kafka "127.0.0.1:$kport" --pid "$relay_pid" --label "$label" \
     "$scenario" "$@" >>"$results" \
-    || echo "{\"scenario\":\"$scenario\",\"label\":\"$label\",\"failed\":true,\"args\":\"$*\"}" >>"$results"
+    || echo "{\"scenario\":\"$scenario\",\"label\":\"$label\",\"failed\":true,\"rate\":${rate:-0},\"args\":\"$*\"}" >>"$results"
   stop_stack
 }
 
