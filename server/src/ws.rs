@@ -263,9 +263,13 @@ async fn send(socket: &mut WebSocket, frame: Utf8Bytes) -> Result<(), ()> {
 
 async fn send_all(socket: &mut WebSocket, drained: Drained) -> Result<(), ()> {
     use futures_util::SinkExt;
-    // Feed the whole batch, then flush once: one syscall for a replay, not one per event.
-    for frame in drained.frames() {
-        timed(socket.feed(Message::Text(frame))).await?;
-    }
-    timed(socket.flush()).await
+    // Feed the whole batch, then flush once: one syscall for a replay, not
+    // one per event. One timeout for the batch, not one timer per frame.
+    timed(async {
+        for frame in drained.frames() {
+            socket.feed(Message::Text(frame)).await?;
+        }
+        socket.flush().await
+    })
+    .await
 }
