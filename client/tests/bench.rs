@@ -26,7 +26,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise, Reflect};
 use leptos::prelude::Owner;
-use protocol::frames::{ConnectionInfo, OrdersSnapshot};
+use protocol::frames::OrdersSnapshot;
 use protocol::{Order, OrderEvent, OrderStatus, Role, ServerEvent};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -425,14 +425,7 @@ fn badge_of(page: &Page, id: &str) -> Element {
 #[wasm_bindgen_test]
 async fn one_status_update_on_a_page_of_5000_orders() {
     let page = mount_page("alice", Role::User).await;
-    page.server.open();
-    page.server
-        .send(&ServerEvent::ConnectionSuccess(ConnectionInfo {
-            user_id: "alice".into(),
-            socket_id: "s-bench".into(),
-            role: Role::User,
-        }));
-    tick().await;
+    page.connect_as("alice", Role::User).await;
 
     // First render of 5,000 rows, for scale.
     let (first_id, last_id) = (order_id(0), order_id(PAGE_ROWS - 1));

@@ -61,13 +61,7 @@ pub async fn until_within(what: &str, limit_ms: f64, mut done: impl FnMut() -> b
 /// the given snapshot already applied.
 pub async fn open_orders_page(user: &str, role: Role, orders: Vec<Order>) -> Page {
     let page = mount_page(user, role).await;
-    page.server.open();
-    page.server
-        .send(&ServerEvent::ConnectionSuccess(ConnectionInfo {
-            user_id: user.into(),
-            socket_id: "s-test".into(),
-            role,
-        }));
+    page.connect_as(user, role).await;
     page.server
         .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
             orders,
@@ -120,6 +114,19 @@ pub async fn mount_session(session: Session, demo_login: DemoLogin) -> Page {
 }
 
 impl Page {
+    /// Opens the pending socket and greets `user` as the relay does
+    /// (`connection:success`).
+    pub async fn connect_as(&self, user: &str, role: Role) {
+        self.server.open();
+        self.server
+            .send(&ServerEvent::ConnectionSuccess(ConnectionInfo {
+                user_id: user.into(),
+                socket_id: "s-test".into(),
+                role,
+            }));
+        tick().await;
+    }
+
     fn next_cursor(&mut self) -> String {
         self.cursor += 1;
         format!("c-{}", self.cursor)

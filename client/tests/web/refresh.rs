@@ -7,8 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use protocol::frames::ConnectionInfo;
-use protocol::{ClientEvent, Role, ServerEvent};
+use protocol::{ClientEvent, Role};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use client::ui::DemoLogin;
@@ -74,16 +73,15 @@ fn is_refresh(frame: &str) -> bool {
     frame.contains("auth:refresh")
 }
 
-/// Opens the socket and has the relay greet alice.
-async fn connect(page: &Page) {
-    page.server.open();
-    page.server
-        .send(&ServerEvent::ConnectionSuccess(ConnectionInfo {
-            user_id: "alice".into(),
-            socket_id: "s-test".into(),
-            role: Role::User,
-        }));
-    tick().await;
+/// The frames the client sends during the next `ms` milliseconds.
+async fn sent_during(page: &mut Page, ms: f64) -> Vec<String> {
+    let start = js_sys::Date::now();
+    let mut sent = Vec::new();
+    while js_sys::Date::now() - start < ms {
+        sent.extend(page.server.sent());
+        tick().await;
+    }
+    sent
 }
 
 #[wasm_bindgen_test]
@@ -96,7 +94,7 @@ async fn a_demo_session_refreshes_its_token_before_it_expires() {
     let old = token_expiring_at(exp);
     let (login, calls) = recording_login("fresh-token");
     let mut page = mount_session(Session::demo(old.clone(), "alice", Role::User), login).await;
-    connect(&page).await;
+    page.connect_as("alice", Role::User).await;
     assert_eq!(page.chip(), "Connected");
 
     let mut sent = Vec::new();
@@ -153,7 +151,7 @@ async fn an_expired_demo_token_is_renewed_before_connecting() {
     let expired = token_expiring_at(seconds_from_now(0) - 10);
     let (login, calls) = recording_login("fresh-token");
     let mut page = mount_session(Session::demo(expired, "alice", Role::User), login).await;
-    connect(&page).await;
+    page.connect_as("alice", Role::User).await;
     assert_eq!(page.chip(), "Connected");
     assert_eq!(page.server.tokens(), ["fresh-token"]);
     assert_eq!(calls.borrow().len(), 1);
@@ -167,15 +165,10 @@ async fn a_token_from_the_host_page_is_never_renewed() {
     let token = token_expiring_at(seconds_from_now(1));
     let (login, calls) = recording_login("fresh-token");
     let mut page = mount_session(Session::from_token(token), login).await;
-    connect(&page).await;
+    page.connect_as("alice", Role::User).await;
 
     // Past the point a demo session would have refreshed (80% of ≤ 1 s).
-    let start = js_sys::Date::now();
-    let mut sent = Vec::new();
-    while js_sys::Date::now() - start < 1_200.0 {
-        sent.extend(page.server.sent());
-        tick().await;
-    }
+    let sent = sent_during(&mut page, 1_200.0).await;
     assert!(!sent.iter().any(|frame| is_refresh(frame)), "{sent:?}");
     assert!(calls.borrow().is_empty());
 }
@@ -184,14 +177,9 @@ async fn a_token_from_the_host_page_is_never_renewed() {
 async fn a_failed_renewal_sends_nothing_and_keeps_the_connection() {
     let token = token_expiring_at(seconds_from_now(1));
     let mut page = mount_session(Session::demo(token, "alice", Role::User), failing_login()).await;
-    connect(&page).await;
+    page.connect_as("alice", Role::User).await;
 
-    let start = js_sys::Date::now();
-    let mut sent = Vec::new();
-    while js_sys::Date::now() - start < 1_200.0 {
-        sent.extend(page.server.sent());
-        tick().await;
-    }
+    let sent = sent_during(&mut page, 1_200.0).await;
     assert!(!sent.iter().any(|frame| is_refresh(frame)), "{sent:?}");
     assert_eq!(page.chip(), "Connected");
 }
