@@ -6,27 +6,19 @@ use std::rc::Rc;
 
 use protocol::frames::{ConnectionInfo, ErrorBody, OrdersSnapshot};
 use protocol::{
-    Notification, NotificationType, Order, OrderCancellation, OrderEvent, OrderStatus, OrderUpdate,
-    Priority, Role, ServerEvent, Timestamp,
+    Notification, NotificationType, Order, OrderEvent, OrderStatus, OrderUpdate, Priority, Role,
+    ServerEvent,
 };
 
 use super::{handle_frame, ConnectionEvent, OrderCallbacks, EXPIRED_NOTICE};
+use crate::fixtures;
 use crate::state::{Action, Connection};
 use crate::toast::{Toast, ToastKind};
 
+const ID: &str = "ord-0123456789abcdef";
+
 fn order() -> Order {
-    Order {
-        order_id: "ord-0123456789abcdef".into(),
-        buyer_id: "alice".into(),
-        items: vec![],
-        subtotal: 1.0,
-        tax: 0.0,
-        total: 1.0,
-        status: OrderStatus::Pending,
-        shipping_address: protocol::RawJson::null(),
-        created_at: Timestamp(1_000),
-        updated_at: Timestamp(1_000),
-    }
+    fixtures::order(ID, 1)
 }
 
 fn recorder() -> (OrderCallbacks, Rc<RefCell<Vec<Action>>>) {
@@ -47,19 +39,10 @@ fn dispatched(frame: &str) -> Vec<Action> {
 #[test]
 fn each_frame_kind_ends_in_its_actions() {
     let update = OrderUpdate {
-        order_id: "ord-0123456789abcdef".into(),
-        buyer_id: Some("alice".into()),
-        status: OrderStatus::Shipped,
         previous_status: Some(OrderStatus::Processing),
-        updated_at: Timestamp(2_000),
-        message: None,
+        ..fixtures::update(ID, OrderStatus::Shipped, 2)
     };
-    let cancellation = OrderCancellation {
-        order_id: "ord-0123456789abcdef".into(),
-        buyer_id: Some("alice".into()),
-        reason: None,
-        cancelled_at: Timestamp(3_000),
-    };
+    let cancellation = fixtures::cancellation(ID, 3);
     let info = ConnectionInfo {
         user_id: "alice".into(),
         socket_id: "s1".into(),
