@@ -408,15 +408,8 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
             } else {
                 Role::User
             };
-            let relay_view: protocol::frames::OrdersSnapshot = reqwest::Client::new()
-                .get(format!("http://{listen}/api/orders"))
-                .bearer_auth(keys.issue(user, role, Duration::from_secs(60)))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let token = keys.issue(user, role, Duration::from_secs(60));
+            let relay_view = common::orders_at(&format!("http://{listen}"), &token).await;
             let relay_state: HashMap<String, OrderStatus> = relay_view
                 .orders
                 .iter()

@@ -283,15 +283,7 @@ async fn snapshot_on_subscribe_holds_the_users_current_orders() {
     let (_, all) = relay.subscribed("root", Role::Admin).await;
     assert_eq!(all.orders.len(), 2);
 
-    let http: protocol::frames::OrdersSnapshot = reqwest::Client::new()
-        .get(relay.http("/api/orders"))
-        .bearer_auth(relay.token("alice", Role::User))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let http = relay.orders("alice", Role::User).await;
     assert_eq!(http.orders, snapshot.orders);
     relay.stop().await;
 }

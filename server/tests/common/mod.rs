@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use protocol::frames::OrdersSnapshot;
 use protocol::{ClientEvent, Role, ServerEvent};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
@@ -19,6 +20,19 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const SECRET: &str = "integration-test-secret-0123456789";
+
+/// `GET /api/orders` on the relay at `base` (`http://host:port`).
+pub async fn orders_at(base: &str, token: &str) -> OrdersSnapshot {
+    reqwest::Client::new()
+        .get(format!("{base}/api/orders"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
 
 /// How long any single expected thing may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -167,6 +181,11 @@ impl Relay {
 
     pub fn token(&self, user: &str, role: Role) -> String {
         self.keys.issue(user, role, Duration::from_secs(3600))
+    }
+
+    /// `GET /api/orders` as `user`.
+    pub async fn orders(&self, user: &str, role: Role) -> OrdersSnapshot {
+        orders_at(&self.http(""), &self.token(user, role)).await
     }
 
     pub async fn metrics(&self) -> String {
