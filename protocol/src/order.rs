@@ -37,7 +37,7 @@ impl OrderStatus {
     /// Parses a wire name; `None` for anything the contract does not list.
     pub fn parse(name: &str) -> Option<OrderStatus> {
         let index = <Self as WireName>::NAMES.iter().position(|n| *n == name)?;
-        Some(OrderStatus::ALL[index])
+        Some(Self::ALL[index])
     }
 
     /// A short label for a badge.
@@ -213,9 +213,9 @@ fn decode_name<'de, D: Deserializer<'de>, T: WireName>(deserializer: D) -> Resul
 }
 
 macro_rules! wire_names {
-    ($($kind:ty => [$($variant:expr => $name:literal),+ $(,)?];)+) => {$(
+    ($($kind:ty: $all:expr => [$($name:literal),+ $(,)?];)+) => {$(
         impl WireName for $kind {
-            const ALL: &'static [Self] = &[$($variant),+];
+            const ALL: &'static [Self] = $all;
             const NAMES: &'static [&'static str] = &[$($name),+];
         }
 
@@ -228,22 +228,16 @@ macro_rules! wire_names {
 }
 
 wire_names! {
-    OrderStatus => [
-        OrderStatus::Pending => "pending",
-        OrderStatus::Processing => "processing",
-        OrderStatus::Shipped => "shipped",
-        OrderStatus::Delivered => "delivered",
-        OrderStatus::Cancelled => "cancelled",
-    ];
-    Role => [Role::User => "user", Role::Admin => "admin"];
-    Priority => [Priority::Low => "low", Priority::Normal => "normal", Priority::High => "high"];
-    NotificationType => [
-        NotificationType::Order => "order",
-        NotificationType::Info => "info",
-        NotificationType::Success => "success",
-        NotificationType::Warning => "warning",
-        NotificationType::Error => "error",
-    ];
+    OrderStatus: &OrderStatus::ALL => ["pending", "processing", "shipped", "delivered", "cancelled"];
+    Role: &[Role::User, Role::Admin] => ["user", "admin"];
+    Priority: &[Priority::Low, Priority::Normal, Priority::High] => ["low", "normal", "high"];
+    NotificationType: &[
+        NotificationType::Order,
+        NotificationType::Info,
+        NotificationType::Success,
+        NotificationType::Warning,
+        NotificationType::Error,
+    ] => ["order", "info", "success", "warning", "error"];
 }
 
 #[cfg(test)]
