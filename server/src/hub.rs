@@ -75,6 +75,20 @@ struct Core {
     position: Cursor,
     users: HashMap<String, Vec<Conn>>,
     admins: HashMap<String, Vec<Conn>>,
+    /// Set the first time the consumer catches up, and never unset: from
+    /// then on the read model is complete up to `position`, even while the
+    /// broker is unreachable, and subscribers are answered from it at once.
+    loaded: bool,
+    /// Subscriptions made before `loaded`: answered when it is set.
+    parked: Vec<Parked>,
+}
+
+/// A `subscribe:orders` waiting for the initial load.
+#[derive(Debug)]
+struct Parked {
+    user: User,
+    id: u64,
+    cursor: Option<String>,
 }
 
 /// How a `subscribe:orders` was answered.
@@ -82,6 +96,9 @@ struct Core {
 pub enum Subscribed {
     Replayed(usize),
     Snapshot,
+    /// The relay is still loading its read model: the answer comes through
+    /// the connection's queue once it has caught up (see [`Hub::set_ready`]).
+    Deferred,
 }
 
 /// Shared by the consumer, the WebSocket handlers and the HTTP API.
@@ -108,6 +125,8 @@ impl Hub {
                 position: Cursor::default(),
                 users: HashMap::new(),
                 admins: HashMap::new(),
+                loaded: false,
+                parked: Vec::new(),
             }),
             metrics,
             queue: queue.max(1),
@@ -129,8 +148,22 @@ impl Hub {
         &self.metrics
     }
 
-    /// Readiness: true once the consumer has caught up with Kafka.
+    /// Readiness: true while the consumer is caught up with Kafka. The first
+    /// time, the read model counts as loaded and parked subscriptions are
+    /// answered.
     pub fn set_ready(&self, ready: bool) {
+        if ready {
+            let mut guard = self.lock();
+            let core = &mut *guard;
+            if !core.loaded {
+                core.loaded = true;
+                for parked in std::mem::take(&mut core.parked) {
+                    let answer =
+                        self.subscribe_in(core, &parked.user, parked.id, parked.cursor.as_deref());
+                    tracing::info!(user = %parked.user.id, conn = parked.id, ?answer, "subscribed to orders after the initial load");
+                }
+            }
+        }
         self.metrics.ready.store(i64::from(ready), Relaxed);
         self.ready
             .send_if_modified(|current| std::mem::replace(current, ready) != ready);
@@ -138,6 +171,13 @@ impl Hub {
 
     pub fn is_ready(&self) -> bool {
         *self.ready.borrow()
+    }
+
+    /// True once the read model has been loaded (the consumer caught up at
+    /// least once): snapshots are complete up to the relay's position, even
+    /// while the broker is unreachable.
+    pub fn is_loaded(&self) -> bool {
+        self.lock().loaded
     }
 
     /// Resolves once the relay is ready (immediately if it is).
@@ -169,6 +209,7 @@ impl Hub {
 
     pub fn unregister(&self, user: &User, id: u64) {
         let mut core = self.lock();
+        core.parked.retain(|p| p.id != id);
         let registry = if user.is_admin() {
             &mut core.admins
         } else {
@@ -183,11 +224,31 @@ impl Hub {
     }
 
     /// Answers `subscribe:orders`: a replay from `cursor` when it is known and
-    /// complete, else a snapshot; then live events. Returns `None` when the
-    /// connection is gone.
+    /// complete, else a snapshot; then live events. Before the initial load
+    /// the subscription is parked and answered by [`Hub::set_ready`]: the
+    /// connection keeps its pings and expiry meanwhile. Returns `None` when
+    /// the connection is gone.
     pub fn subscribe(&self, user: &User, id: u64, cursor: Option<&str>) -> Option<Subscribed> {
         let mut guard = self.lock();
         let core = &mut *guard;
+        if !core.loaded {
+            core.parked.push(Parked {
+                user: user.clone(),
+                id,
+                cursor: cursor.map(str::to_owned),
+            });
+            return Some(Subscribed::Deferred);
+        }
+        self.subscribe_in(core, user, id, cursor)
+    }
+
+    fn subscribe_in(
+        &self,
+        core: &mut Core,
+        user: &User,
+        id: u64,
+        cursor: Option<&str>,
+    ) -> Option<Subscribed> {
         let viewer = if user.is_admin() {
             Viewer::Admin
         } else {

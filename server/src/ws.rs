@@ -205,13 +205,8 @@ async fn on_text(
     match ClientEvent::from_json(text) {
         Err(e) => bad_frame(app, bad_frames, e.code(), &e.to_string()),
         Ok(ClientEvent::SubscribeOrders { cursor }) => {
-            // Until the consumer has caught up, a snapshot or replay would be
-            // incomplete: wait for readiness (shutdown still interrupts).
-            let mut shutdown = app.shutdown.clone();
-            tokio::select! {
-                _ = app.hub.wait_ready() => {}
-                _ = shutdown.changed() => return Step::End(End::Close(close::GOING_AWAY, "server shutting down")),
-            }
+            // Answered through the queue; before the initial load the hub
+            // parks the subscription, so this loop never waits on Kafka.
             match app.hub.subscribe(user, conn_id, cursor.as_deref()) {
                 Some(answer) => {
                     tracing::info!(user = %user.id, conn = conn_id, ?answer, "subscribed to orders");

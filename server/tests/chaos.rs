@@ -513,13 +513,19 @@ async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broke
         "ws://{listen}/ws?token={}",
         keys.issue("alice", Role::User, Duration::from_secs(600))
     );
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let mut alice = common::Client { ws };
-    alice.next().await; // connection:success
+    let connect = || async {
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let mut client = common::Client { ws };
+        client.next().await; // connection:success
+        client
+    };
+    let mut alice = connect().await;
     alice
         .send(&ClientEvent::SubscribeOrders { cursor: None })
         .await;
-    alice.next().await; // snapshot
+    let ServerEvent::OrdersSnapshot(before) = alice.next().await else {
+        panic!("expected a snapshot")
+    };
     let created = |id: &str| {
         format!(r#"{{"orderId":"{id}","buyerId":"alice","createdAt":"2025-11-12T10:30:00.000Z"}}"#)
     };
@@ -537,6 +543,30 @@ async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broke
         matches!(quiet, Err(_) | Ok(Some(Ok(Message::Ping(_))))),
         "expected silence or pings during the outage, got {quiet:?}"
     );
+    // New subscribers are answered from memory during the outage: a resume
+    // replays what they missed, a fresh one gets the snapshot, and the HTTP
+    // snapshot still answers.
+    let mut resumed = connect().await;
+    resumed
+        .send(&ClientEvent::SubscribeOrders {
+            cursor: Some(before.cursor.clone()),
+        })
+        .await;
+    assert_eq!(
+        common::describe(&resumed.next().await),
+        "order:created:a1:pending"
+    );
+    let mut fresh = connect().await;
+    fresh
+        .send(&ClientEvent::SubscribeOrders { cursor: None })
+        .await;
+    let ServerEvent::OrdersSnapshot(during) = fresh.next().await else {
+        panic!("expected a snapshot during the outage")
+    };
+    assert_eq!(during.orders.len(), 1);
+    let token = keys.issue("alice", Role::User, Duration::from_secs(600));
+    let listed = common::orders_at(&format!("http://{listen}"), &token).await;
+    assert_eq!(listed.orders.len(), 1, "GET /api/orders during the outage");
 
     broker.restart().await;
     producer.send("order.created", "a2", created("a2")).await;

@@ -28,12 +28,13 @@ pub const TAX_RATE: f64 = 0.10;
 const MAX_ITEMS: usize = 100;
 const MAX_QUANTITY: u32 = 1000;
 
-/// `GET /api/orders`: the same content as `orders:snapshot`.
+/// `GET /api/orders`: the same content as `orders:snapshot`. Served from
+/// memory once the read model is loaded, also while the broker is away.
 pub async fn list(
     State(app): State<Arc<AppState>>,
     Caller(user): Caller,
 ) -> Result<Json<OrdersResponse>, AppError> {
-    if !app.hub.is_ready() {
+    if !app.hub.is_loaded() {
         return Err(AppError::not_ready());
     }
     Ok(Json(app.hub.snapshot(&user)))

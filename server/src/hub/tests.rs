@@ -19,8 +19,11 @@ fn user(id: &str, role: Role) -> User {
     }
 }
 
+/// A hub whose read model counts as loaded.
 fn hub(queue: usize) -> Hub {
-    Hub::new(Arc::new(Metrics::default()), 1000, queue, 100)
+    let hub = Hub::new(Arc::new(Metrics::default()), 1000, queue, 100);
+    hub.set_ready(true);
+    hub
 }
 
 /// Every frame queued so far, as parsed events.
@@ -216,4 +219,40 @@ fn an_update_consumed_before_a_snapshot_that_could_not_show_it_comes_with_the_cr
         names(&drain(&mut rx)),
         ["order:updated:a1", "order:created:a1"]
     );
+}
+
+#[test]
+fn a_subscription_before_the_initial_load_is_answered_once_caught_up() {
+    let hub = Hub::new(Arc::new(Metrics::default()), 1000, 16, 100);
+    let alice = user("alice", Role::User);
+    let (id, mut rx) = hub.register(&alice);
+    let (gone, _) = hub.register(&alice);
+    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    assert_eq!(hub.subscribe(&alice, id, None), Some(Subscribed::Deferred));
+    assert_eq!(
+        hub.subscribe(&alice, gone, None),
+        Some(Subscribed::Deferred)
+    );
+    hub.unregister(&alice, gone);
+    assert!(drain(&mut rx).is_empty(), "nothing before the load");
+    assert!(!hub.is_loaded());
+
+    hub.set_ready(true);
+    let frames = drain(&mut rx);
+    let [ServerEvent::OrdersSnapshot(snapshot)] = &frames[..] else {
+        panic!("one snapshot, got {frames:?}")
+    };
+    assert_eq!(snapshot.orders.len(), 1);
+    hub.apply_order(shipped("a1"), pos(0, 1));
+    assert_eq!(names(&drain(&mut rx)), ["order:updated:a1"]);
+
+    // Loaded stays loaded: a broker outage does not park new subscribers.
+    hub.set_ready(false);
+    assert!(hub.is_loaded());
+    let (again, mut rx) = hub.register(&alice);
+    assert_eq!(
+        hub.subscribe(&alice, again, None),
+        Some(Subscribed::Snapshot)
+    );
+    assert_eq!(names(&drain(&mut rx)), ["orders:snapshot"]);
 }

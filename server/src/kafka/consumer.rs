@@ -164,15 +164,18 @@ fn handle(
 }
 
 /// Compares the relay's position with the brokers' high watermarks: sets the
-/// lag gauge, and readiness (ready = nothing left to read in the order
-/// topics). Checks often until ready, then less often. A broker that cannot
-/// be asked makes the relay not ready: it cannot know it is caught up.
+/// lag gauge, and readiness. Ready means keeping up: nothing left to read, or
+/// everything read that was in the log at the previous check (under steady
+/// traffic a few messages are always in flight; they must not flap
+/// `/readyz`). Checks often until ready, then less often. A broker that
+/// cannot be asked makes the relay not ready: it cannot know it is caught up.
 async fn track_lag(
     consumer: Arc<StreamConsumer>,
     hub: Arc<Hub>,
     partitions: Vec<OrderPartition>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut previous: Option<Vec<(PartitionId, i64)>> = None;
     loop {
         let probe = Arc::clone(&consumer);
         let list = partitions.clone();
@@ -196,13 +199,21 @@ async fn track_lag(
                 hub.metrics()
                     .consumer_lag
                     .store(lag, std::sync::atomic::Ordering::Relaxed);
-                lag == 0
+                let kept_up = previous.as_ref().is_some_and(|before| {
+                    before.iter().all(|(id, high)| position.next(*id) >= *high)
+                });
+                previous = Some(highs);
+                lag == 0 || kept_up
             }
             Ok(Err(e)) => {
                 tracing::warn!("cannot read high watermarks: {e}");
+                previous = None;
                 false
             }
-            Err(_) => false,
+            Err(_) => {
+                previous = None;
+                false
+            }
         };
         if ready != hub.is_ready() {
             tracing::info!(ready, "readiness changed");
