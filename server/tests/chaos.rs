@@ -2,9 +2,14 @@
 //! order events are published in random interleavings across the three
 //! topics; clients are disconnected at random 100 times and resume by cursor;
 //! the relay is SIGKILLed and restarted mid-stream, and the broker (tansu
-//! with SQLite storage, which keeps its data) is restarted mid-stream. At the
+//! with SQLite storage, which keeps its data) is restarted mid-stream.
+//!
+//! Each client's state goes through the browser client's own reducer. At the
 //! end every client's state must equal the truth computed from what was
-//! published, and no client may have seen another user's order.
+//! published and the relay's `GET /api/orders`; every event must have reached
+//! every client that may see it (every resume was a replay, none a snapshot),
+//! none twice except the documented re-send of early events, and no client
+//! may have seen another user's order.
 
 mod common;
 
@@ -14,13 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use client::reduce::reduce;
+use client::state::{Action, AppState, Session};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{ClientEvent, OrderEvent, OrderStatus, Role, ServerEvent, StatusAt, Timestamp};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use tokio::process::{Child, Command};
-use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
 const USERS: usize = 20;
@@ -113,51 +119,104 @@ async fn spawn_relay(kafka: &str, listen: &str, ping_secs: u64) -> Child {
     child
 }
 
-/// What one client has applied: the reducer's rule, by hand.
-#[derive(Default)]
+/// One client: its state goes through the browser client's own reducer
+/// (`client::reduce`), plus what the test counts about what arrived.
 struct View {
-    created: HashSet<String>,
-    status: HashMap<String, StatusAt>,
-    cursor: Option<String>,
+    state: AppState,
+    /// How many times each event (`frame:order:time`) arrived.
     seen: HashMap<String, u32>,
+    /// The statuses received for each order, in events.
+    received: HashMap<String, Vec<StatusAt>>,
+    /// Events that arrived before their order's `order:created`: the relay
+    /// sends these again right after it (by design), so they arrive twice.
+    early: HashSet<String>,
+    /// Snapshots received. The first subscribe (no cursor) gets one; every
+    /// resume by cursor must be a replay, or events could go unseen.
+    snapshots: u32,
     wrong_user: u32,
+    /// Reconnects caused by this test's kicks (not by the relay restart).
+    kicked: u32,
 }
 
 impl View {
-    fn apply(&mut self, event: &OrderEvent, owner: &HashMap<String, String>, me: &str) {
-        let key = format!(
-            "{}:{}:{}",
-            event.frame_name(),
-            event.order_id(),
-            event.time().millis()
-        );
-        *self.seen.entry(key).or_default() += 1;
-        if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
-            self.wrong_user += 1;
-        }
-        let candidate = StatusAt {
-            status: event.status(),
-            at: event.time(),
-        };
-        let entry = self
-            .status
-            .entry(event.order_id().to_owned())
-            .or_insert(candidate);
-        if candidate.supersedes(*entry) {
-            *entry = candidate;
-        }
-        if matches!(event, OrderEvent::Created(_)) {
-            self.created.insert(event.order_id().to_owned());
+    fn new(user: &str, role: Role) -> View {
+        View {
+            state: AppState::signed_in(Session::new("token", user, role)),
+            seen: HashMap::new(),
+            received: HashMap::new(),
+            early: HashSet::new(),
+            snapshots: 0,
+            wrong_user: 0,
+            kicked: 0,
         }
     }
 
+    fn on_frame(&mut self, frame: ServerEvent, owner: &HashMap<String, String>, me: &str) {
+        match frame {
+            ServerEvent::OrdersSnapshot(snapshot) => {
+                self.snapshots += 1;
+                if me != "admin" {
+                    self.wrong_user +=
+                        snapshot.orders.iter().filter(|o| o.buyer_id != me).count() as u32;
+                }
+                reduce(&mut self.state, Action::OrdersLoaded(snapshot));
+            }
+            ServerEvent::Order { event, cursor } => {
+                let key = event_key(&event);
+                *self.seen.entry(key.clone()).or_default() += 1;
+                self.received
+                    .entry(event.order_id().to_owned())
+                    .or_default()
+                    .push(StatusAt {
+                        status: event.status(),
+                        at: event.time(),
+                    });
+                if !self.state.orders.contains_key(event.order_id()) {
+                    self.early.insert(key);
+                }
+                if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
+                    self.wrong_user += 1;
+                }
+                reduce(&mut self.state, Action::from_order_event(event, cursor));
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether an update this client never received was superseded by one
+    /// it did receive for the same order (what a full queue's collapse does).
+    fn collapsed(&self, event: &OrderEvent) -> bool {
+        let mine = StatusAt {
+            status: event.status(),
+            at: event.time(),
+        };
+        !matches!(event, OrderEvent::Created(_))
+            && self
+                .received
+                .get(event.order_id())
+                .is_some_and(|got| got.iter().any(|later| later.supersedes(mine)))
+    }
+
     fn state(&self) -> HashMap<String, OrderStatus> {
-        self.created
-            .iter()
-            .map(|id| (id.clone(), self.status[id].status))
+        self.state
+            .orders
+            .keys()
+            .map(|id| (id.clone(), self.state.statuses[id].status))
             .collect()
     }
 }
+
+fn event_key(event: &OrderEvent) -> String {
+    format!(
+        "{}:{}:{}",
+        event.frame_name(),
+        event.order_id(),
+        event.time().millis()
+    )
+}
+
+/// A kick: the client drops its socket and resumes from its cursor.
+type Kick = tokio::sync::mpsc::UnboundedSender<()>;
 
 /// One browser tab: connects, resumes from its cursor, applies, reconnects.
 async fn client(
@@ -166,18 +225,23 @@ async fn client(
     base: String,
     view: Arc<Mutex<View>>,
     owner: Arc<HashMap<String, String>>,
-    kick: Arc<Notify>,
+    mut kicks: tokio::sync::mpsc::UnboundedReceiver<()>,
     reconnects: Arc<AtomicUsize>,
 ) {
     let keys = server::auth::Keys::new(common::SECRET.as_bytes());
     let token = keys.issue(&user, role, Duration::from_secs(3600));
+    let me = if role == Role::Admin {
+        "admin"
+    } else {
+        user.as_str()
+    };
     loop {
         let url = format!("ws://{base}/ws?token={token}");
         let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let cursor = view.lock().unwrap().cursor.clone();
+        let cursor = view.lock().unwrap().state.cursor.clone();
         if ws
             .send(Message::text(
                 ClientEvent::SubscribeOrders { cursor }.to_json(),
@@ -189,7 +253,10 @@ async fn client(
         }
         loop {
             let message = tokio::select! {
-                _ = kick.notified() => break,
+                _ = kicks.recv() => {
+                    view.lock().unwrap().kicked += 1;
+                    break;
+                }
                 m = ws.next() => m,
             };
             let Some(Ok(Message::Text(text))) = message else {
@@ -198,33 +265,8 @@ async fn client(
                     _ => break,
                 }
             };
-            let mut view = view.lock().unwrap();
-            match ServerEvent::from_json(&text).expect("valid frame") {
-                ServerEvent::OrdersSnapshot(snapshot) => {
-                    for order in snapshot.orders {
-                        if role == Role::User && order.buyer_id != user {
-                            view.wrong_user += 1;
-                        }
-                        view.created.insert(order.order_id.clone());
-                        let at = StatusAt {
-                            status: order.status,
-                            at: order.updated_at,
-                        };
-                        view.status.insert(order.order_id, at);
-                    }
-                    view.cursor = Some(snapshot.cursor);
-                }
-                ServerEvent::Order { event, cursor } => {
-                    let me = if role == Role::Admin {
-                        "admin"
-                    } else {
-                        user.as_str()
-                    };
-                    view.apply(&event, &owner, me);
-                    view.cursor = Some(cursor);
-                }
-                _ => {}
-            }
+            let frame = ServerEvent::from_json(&text).expect("valid frame");
+            view.lock().unwrap().on_frame(frame, &owner, me);
         }
         reconnects.fetch_add(1, Relaxed);
     }
@@ -290,19 +332,24 @@ fn workload(rng: &mut StdRng) -> (Events, HashMap<String, String>) {
     (events, owner)
 }
 
+/// A published payload as the relay decodes it.
+fn decode_on(topic: &str, json: &str) -> OrderEvent {
+    let kind = match topic {
+        "order.created" => protocol::kafka::TopicKind::Created,
+        "order.updated" => protocol::kafka::TopicKind::Updated,
+        _ => protocol::kafka::TopicKind::Cancelled,
+    };
+    let Ok(protocol::Input::Order(event)) = protocol::kafka::decode(kind, json.as_bytes(), 1 << 20)
+    else {
+        panic!("generated a bad event")
+    };
+    event
+}
+
 fn truth(events: &[(&str, String, String)]) -> HashMap<String, OrderStatus> {
     let mut status: HashMap<String, StatusAt> = HashMap::new();
     for (topic, _, json) in events {
-        let kind = match *topic {
-            "order.created" => protocol::kafka::TopicKind::Created,
-            "order.updated" => protocol::kafka::TopicKind::Updated,
-            _ => protocol::kafka::TopicKind::Cancelled,
-        };
-        let Ok(protocol::Input::Order(event)) =
-            protocol::kafka::decode(kind, json.as_bytes(), 1 << 20)
-        else {
-            panic!("generated a bad event")
-        };
+        let event = decode_on(topic, json);
         let candidate = StatusAt {
             status: event.status(),
             at: event.time(),
@@ -344,27 +391,40 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         .chain([("admin".to_owned(), Role::Admin)])
         .collect();
     for (user, role) in &users {
-        let view = Arc::new(Mutex::new(View::default()));
-        let kick = Arc::new(Notify::new());
+        let view = Arc::new(Mutex::new(View::new(user, *role)));
+        let (kick, kicked): (Kick, _) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(client(
             user.clone(),
             *role,
             listen.clone(),
             Arc::clone(&view),
             Arc::clone(&owner),
-            Arc::clone(&kick),
+            kicked,
             Arc::clone(&reconnects),
         ));
         views.push((user.clone(), view));
         kicks.push(kick);
     }
 
+    // Everyone subscribed (an empty snapshot) before the first event: from
+    // here on every event must reach each client that may see it.
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while views.iter().any(|(_, v)| v.lock().unwrap().snapshots == 0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "clients never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     let total = events.len();
     let kick_every = total / DISCONNECTS;
+    let mut kicks_sent = 0;
     for (i, (topic, key, json)) in events.iter().enumerate() {
         producer.send(topic, key, json).await;
-        if i % kick_every == 0 {
-            kicks[rng.random_range(0..kicks.len())].notify_one();
+        if i % kick_every == 0 && kicks_sent < DISCONNECTS {
+            kicks[rng.random_range(0..kicks.len())].send(()).unwrap();
+            kicks_sent += 1;
         }
         if i == total * 3 / 10 {
             relay.kill().await.unwrap(); // SIGKILL
@@ -388,6 +448,13 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
             if view.lock().unwrap().state() != want {
                 behind.push(user.clone());
             }
+        }
+        let kicked: u32 = views.iter().map(|(_, v)| v.lock().unwrap().kicked).sum();
+        if kicked < DISCONNECTS as u32 {
+            behind.push(format!(
+                "{} kicks not handled yet",
+                DISCONNECTS as u32 - kicked
+            ));
         }
         if behind.is_empty() {
             break;
@@ -455,24 +522,74 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut wrong = 0;
-    let mut duplicates = 0;
-    for (_, view) in &views {
+    // Every client received every event of every order it may see (no
+    // resume fell back to a snapshot, so none was skipped), no event twice
+    // except the documented re-send of early events, nothing of another
+    // user's, and holds exactly the relay's current orders.
+    let (mut missed, mut collapsed, mut twice, mut resent, mut wrong, mut resume_snapshots) =
+        (0, 0, 0, 0, 0, 0);
+    for (user, view) in &views {
+        let role = if user == "admin" {
+            Role::Admin
+        } else {
+            Role::User
+        };
+        let token = server::auth::Keys::new(common::SECRET.as_bytes()).issue(
+            user,
+            role,
+            Duration::from_secs(60),
+        );
+        let relay_orders = common::orders_at(&format!("http://{listen}"), &token)
+            .await
+            .orders;
         let view = view.lock().unwrap();
+        if role == Role::User {
+            let mine: Vec<_> = view.state.orders_newest_first().cloned().collect();
+            assert_eq!(
+                mine, relay_orders,
+                "{user}: client orders differ from GET /api/orders"
+            );
+        }
+        for (topic, _, json) in events
+            .iter()
+            .filter(|(_, k, _)| user == "admin" || owner[k] == *user)
+        {
+            let event = decode_on(topic, json);
+            let k = event_key(&event);
+            match view.seen.get(&k).copied().unwrap_or(0) {
+                // A slow client's queue collapses an update into a later one
+                // for the same order (by design); anything else unseen is lost.
+                0 if view.collapsed(&event) => collapsed += 1,
+                0 => {
+                    missed += 1;
+                    if missed <= 5 {
+                        eprintln!("{user} never received {k}");
+                    }
+                }
+                1 => {}
+                2 if view.early.contains(&k) => resent += 1,
+                _ => twice += 1,
+            }
+        }
         wrong += view.wrong_user;
-        duplicates += view.seen.values().filter(|n| **n > 1).count();
+        resume_snapshots += view.snapshots.saturating_sub(1);
     }
+    let kicked: u32 = views.iter().map(|(_, v)| v.lock().unwrap().kicked).sum();
     println!(
-        "chaos (seed {seed}): {total} events, {} users + admin, {} reconnects, relay SIGKILLed once, broker restarted once: \
-         0 missed, {duplicates} events received more than once (idempotent), {wrong} seen by the wrong user",
-        USERS,
+        "chaos (seed {seed}): {total} events, {USERS} users + admin, {kicked} kicks, {} reconnects in all, \
+         relay SIGKILLed once, broker restarted once: {missed} missed, {collapsed} collapsed into a later update, {twice} received twice, \
+         {resent} early events re-sent after their order (by design), {wrong} seen by the wrong user, \
+         {resume_snapshots} resumes answered by a snapshot",
         reconnects.load(Relaxed)
     );
-    assert_eq!(wrong, 0, "a client saw another user's order");
-    assert!(
-        reconnects.load(Relaxed) >= DISCONNECTS,
-        "the chaos did not happen"
+    assert_eq!(kicked, DISCONNECTS as u32, "the chaos did not happen");
+    assert_eq!(
+        resume_snapshots, 0,
+        "a resume by cursor fell back to a snapshot"
     );
+    assert_eq!(missed, 0, "events never reached a client that may see them");
+    assert_eq!(twice, 0, "events reached a client twice");
+    assert_eq!(wrong, 0, "a client saw another user's order");
     drop(relay);
     drop(broker);
     let _ = std::fs::remove_dir_all(dir);
