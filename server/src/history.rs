@@ -2,14 +2,15 @@
 //!
 //! Bounded: past `limit` entries the oldest are dropped, and the history
 //! remembers how far it has dropped in each partition so that a cursor older
-//! than that gets a snapshot instead of a partial replay.
+//! than that gets a snapshot instead of a partial replay. Offsets Kafka itself
+//! no longer has (its log start, after retention) count as dropped too.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use protocol::OrderEvent;
 
-use crate::cursor::{Cursor, Pos};
+use crate::cursor::{Cursor, PartitionId, Pos};
 use crate::model::ReadModel;
 
 /// One consumed order event.
@@ -62,6 +63,18 @@ impl History {
             }
         }
         seq
+    }
+
+    /// Kafka no longer has the offsets below `first` in `part` (retention,
+    /// compaction): a cursor from before them gets a snapshot, as if this
+    /// history had dropped them.
+    pub fn log_starts_at(&mut self, part: PartitionId, first: i64) {
+        if first > 0 {
+            self.dropped.advance(Pos {
+                part,
+                offset: first - 1,
+            });
+        }
     }
 
     pub fn get(&self, seq: u64) -> Option<&Entry> {

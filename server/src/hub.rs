@@ -24,7 +24,7 @@ use protocol::{Notification, Order, OrderEvent, Role, ServerEvent, StatusAt};
 use tokio::sync::watch;
 
 use crate::auth::User;
-use crate::cursor::{Cursor, Pos};
+use crate::cursor::{Cursor, PartitionId, Pos};
 use crate::history::{History, Viewer};
 use crate::metrics::{Metrics, Resume};
 use crate::model::ReadModel;
@@ -326,6 +326,15 @@ impl Hub {
     /// How far the relay has read the order topics.
     pub fn position(&self) -> Cursor {
         self.lock().position.clone()
+    }
+
+    /// Where each partition's log starts in Kafka (its low watermark): older
+    /// cursors get a snapshot, never a partial replay.
+    pub fn log_starts(&self, starts: &[(PartitionId, i64)]) {
+        let mut core = self.lock();
+        for (part, first) in starts {
+            core.history.log_starts_at(*part, *first);
+        }
     }
 
     /// Records that a message was consumed without producing an event (a

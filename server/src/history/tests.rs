@@ -110,3 +110,40 @@ fn a_cursor_older_than_the_history_gets_no_partial_replay() {
     assert_eq!(history.len(), 2);
     assert!(history.get(0).is_none() && history.get(3).is_some());
 }
+
+#[test]
+fn a_cursor_from_before_kafkas_log_start_gets_no_partial_replay() {
+    // Retention removed offsets 0 and 1; the relay consumed from offset 2.
+    let (mut history, mut model) = (History::new(100), ReadModel::default());
+    history.log_starts_at(
+        PartitionId {
+            topic: CREATED,
+            partition: 0,
+        },
+        2,
+    );
+    let cursors = consume(
+        &mut history,
+        &mut model,
+        (2..4)
+            .map(|i| (pos(CREATED, i), created(&format!("o{i}"), "alice")))
+            .collect(),
+    );
+    let before_trim = Cursor::parse("v1.0-0-1").unwrap();
+    assert!(history
+        .replay(&before_trim, Viewer::User("alice"), &model)
+        .is_none());
+    let at_log_start = Cursor::parse("v1.0-0-2").unwrap();
+    assert_eq!(
+        ids(&history
+            .replay(&at_log_start, Viewer::User("alice"), &model)
+            .unwrap()),
+        ["o2:pending", "o3:pending"]
+    );
+    assert_eq!(
+        ids(&history
+            .replay(&cursors[0], Viewer::User("alice"), &model)
+            .unwrap()),
+        ["o3:pending"]
+    );
+}

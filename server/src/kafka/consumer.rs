@@ -184,13 +184,16 @@ async fn track_lag(
                 .map(|p| {
                     probe
                         .fetch_watermarks(&p.topic, p.partition, REQUEST_TIMEOUT)
-                        .map(|(_, high)| (p.id, high))
+                        .map(|(low, high)| (p.id, low, high))
                 })
                 .collect::<Result<Vec<_>, _>>()
         })
         .await;
         let ready = match highs {
-            Ok(Ok(highs)) => {
+            Ok(Ok(marks)) => {
+                let lows: Vec<_> = marks.iter().map(|(id, low, _)| (*id, *low)).collect();
+                hub.log_starts(&lows);
+                let highs: Vec<_> = marks.iter().map(|(id, _, high)| (*id, *high)).collect();
                 let position = hub.position();
                 let lag: i64 = highs
                     .iter()
