@@ -39,6 +39,25 @@ impl<'a> Api<'a> {
         request.send().await.unwrap()
     }
 
+    /// A request with this exact `Authorization` header value (or none).
+    async fn call_with_auth(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, self.relay.http(path));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
     async fn checkout(&self, user: &str) -> Order {
         let body = json!({"items": [{"productId": "p1", "name": "Mug", "quantity": 2, "price": 4.5}], "shippingAddress": {"city": "Lyon"}});
         let response = self
@@ -273,5 +292,261 @@ async fn a_command_answers_503_and_publishes_nothing_when_the_broker_is_down() {
         .metrics()
         .await
         .contains("relay_commands_publish_failures_total 1"));
+    relay.stop().await;
+}
+
+/// method, path, caller, body → status, error code.
+type Refused<'a> = (
+    &'a str,
+    String,
+    (&'a str, Role),
+    Option<Value>,
+    StatusCode,
+    &'a str,
+);
+
+/// Every other way a request can be refused, one row each: the status and
+/// the JSON error code (§4), and nothing published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refused_request_gets_its_status_and_a_json_error() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let api = Api::new(&relay);
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    let order = api.checkout("alice").await;
+    alice.next().await;
+    let id = &order.order_id;
+    let (cancel, patch) = (
+        format!("/api/orders/{id}/cancel"),
+        format!("/api/admin/orders/{id}"),
+    );
+    let item = |patch: Value| {
+        let mut item = json!({"productId": "p1", "name": "Mug", "quantity": 1, "price": 4.5});
+        item.as_object_mut()
+            .unwrap()
+            .extend(patch.as_object().unwrap().clone());
+        json!({ "items": [item] })
+    };
+    let expired = relay
+        .keys
+        .issue_until("alice", Role::User, server::auth::now_secs() - 10);
+    let expired = format!("Bearer {expired}");
+    let bad_auth: [(&str, &str, Option<&str>); 6] = [
+        ("POST", "/api/orders", None),
+        ("POST", &cancel, None),
+        ("PATCH", &patch, None),
+        ("POST", "/api/orders", Some("Bearer not-a-jwt")),
+        ("POST", &cancel, Some(expired.as_str())),
+        ("PATCH", &patch, Some("Basic YWxpY2U6eA==")),
+    ];
+    for (method, path, auth) in bad_auth {
+        let response = api
+            .call_with_auth(method, path, auth, Some(json!({"status": "shipped"})))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with {auth:?}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["code"].is_string(),
+            "{method} {path}: JSON error"
+        );
+    }
+
+    let rows: Vec<Refused> = vec![
+        (
+            "PATCH",
+            "/api/admin/orders/nope".into(),
+            ADMIN,
+            Some(json!({"status": "processing"})),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "PATCH",
+            patch.clone(),
+            ADMIN,
+            Some(json!({"status": "pending"})),
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            "PATCH",
+            patch.clone(),
+            ADMIN,
+            Some(json!({"status": "cancelled"})),
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            "PATCH",
+            patch.clone(),
+            ADMIN,
+            Some(json!({"status": "lost"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "PATCH",
+            patch.clone(),
+            ADMIN,
+            Some(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            cancel.clone(),
+            ALICE,
+            Some(json!({"reason": 42})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            ALICE,
+            Some(item(json!({"quantity": 0}))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            ALICE,
+            Some(item(json!({"quantity": 1001}))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            ALICE,
+            Some(item(json!({"price": -1}))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            ALICE,
+            Some(item(json!({"name": "  "}))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            ALICE,
+            Some(
+                json!({"items": vec![json!({"productId": "p", "name": "x", "quantity": 1, "price": 1}); 101]}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            "/api/orders".into(),
+            ALICE,
+            Some(
+                json!({"items": [{"productId": "p", "name": "x", "quantity": 1, "price": 1}], "shippingAddress": "Lyon"}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            "POST",
+            cancel.clone(),
+            ALICE,
+            Some(json!({"reason": "x".repeat(100_000)})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            "PATCH",
+            patch.clone(),
+            ADMIN,
+            Some(json!({"status": "x".repeat(100_000)})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            "DELETE",
+            "/api/orders".into(),
+            ALICE,
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "GET",
+            "/api/nothing/here".into(),
+            ALICE,
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (method, path, user, body, status, code) in rows {
+        let response = api.call(method, &path, user, body).await;
+        assert_eq!(
+            error_code(response, status).await,
+            code,
+            "{method} {path} as {}",
+            user.0
+        );
+    }
+    // Nothing above was published: the next event alice sees is this one.
+    let second = api.checkout("alice").await;
+    assert_eq!(
+        describe(&alice.next().await),
+        format!("order:created:{}:pending", second.order_id)
+    );
+    relay.stop().await;
+}
+
+/// What the server decides is not the client's to send, and admins act on
+/// anyone's order: an admin cancels alice's processing order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_assigns_ids_and_money_and_an_admin_can_cancel_any_order() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let api = Api::new(&relay);
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    let body = json!({
+        "orderId": "mine", "status": "delivered", "total": 0.01, "buyerId": "bob",
+        "items": [{"productId": "p1", "name": "Mug", "quantity": 2, "price": 4.5}]
+    });
+    let response = api.call("POST", "/api/orders", ALICE, Some(body)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let order: Order = response.json().await.unwrap();
+    assert_ne!(order.order_id, "mine");
+    assert_eq!(order.status, OrderStatus::Pending);
+    assert_eq!(order.buyer_id, "alice");
+    assert_eq!(order.subtotal, 9.0);
+    assert_eq!(order.total, 9.9);
+    alice.next().await;
+
+    let id = &order.order_id;
+    let to_processing = Some(json!({"status": "processing"}));
+    let patch = format!("/api/admin/orders/{id}");
+    assert_eq!(
+        api.call("PATCH", &patch, ADMIN, to_processing)
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    alice.next().await;
+    let cancel = format!("/api/orders/{id}/cancel");
+    assert_eq!(
+        api.call("POST", &cancel, ADMIN, None).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        describe(&alice.next().await),
+        format!("order:cancelled:{id}:cancelled")
+    );
     relay.stop().await;
 }

@@ -11,6 +11,7 @@ pub mod orders;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{any, get, patch, post};
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
@@ -35,6 +36,14 @@ pub fn router(app: Arc<AppState>) -> Router {
             "/api/{*rest}",
             any(|| async { AppError::not_found("route") }),
         )
+        // axum answers a wrong method with an empty 405; §4 wants JSON.
+        .method_not_allowed_fallback(|| async {
+            AppError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method: see the API table in the README",
+            )
+        })
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes));
     if let Some(dir) = &app.config.static_dir {
         // The browser client: unknown paths get index.html so client-side
