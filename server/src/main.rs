@@ -13,6 +13,8 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     tracing_subscriber::fmt()
+        // Colours for a terminal, plain text for a log file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn")),
