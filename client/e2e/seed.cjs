@@ -91,6 +91,19 @@ async function main() {
   }
   const alice = await signIn('alice');
   const bob = await signIn('bob');
+  // Every toast bob's page ever shows, from now on: a toast lives 4 s, so
+  // looking at the page at the end would miss one shown earlier.
+  await bob.evaluate(() => {
+    window.toastLog = [];
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.addedNodes) {
+          const el = node.nodeType === 1 ? node : node.parentElement;
+          if (el && el.closest('.toasts')) window.toastLog.push(el.textContent);
+        }
+      }
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+  });
   const admin = await signIn('admin');
   const shot = async (page, name) => {
     const file = path.join(out, `e2e-${name}.png`);
@@ -114,6 +127,9 @@ async function main() {
     } catch (e) {
       failed += 1;
       console.log(`FAILED - ${name}: ${e.message}`);
+      for (const [who, page] of [['alice', alice], ['bob', bob], ['admin', admin]]) {
+        await shot(page, `failed-${passed + failed}-${who}`).catch(() => {});
+      }
     }
   };
 
@@ -143,12 +159,15 @@ async function main() {
     });
     const text = await toast.innerText();
     if (!text.includes(`Order #${number(placed)} created successfully!`)) throw new Error(`toast says ${text}`);
+    // The admin dashboard, open all along, shows it too.
+    await expectBadge(admin, placed, 'pending', 'Pending');
     await shot(alice, '2-checkout');
   });
 
   await test('alice cancels a pending order: red badge and "has been cancelled"', async () => {
-    await alice.locator(`.order[data-order-id="${placed}"]`).getByText('Cancel', { exact: true }).click();
+    await alice.locator(`.order[data-order-id="${placed}"]`).getByText('Cancel Order', { exact: true }).click();
     await expectBadge(alice, placed, 'cancelled', 'Cancelled');
+    await expectBadge(admin, placed, 'cancelled', 'Cancelled');
     await expectToast(alice, `Order #${number(placed)} has been cancelled`);
     const color = await badge(alice, placed).evaluate((el) => getComputedStyle(el).color + ' ' + getComputedStyle(el).backgroundColor);
     const [r, g] = color.match(/\d+/g).map(Number);
@@ -161,16 +180,35 @@ async function main() {
     const alices = new Set((await api('alice', 'user', 'GET', '/api/orders')).orders.map((o) => o.orderId));
     if (ids.length === 0) throw new Error('bob sees no orders at all');
     if (ids.some((id) => alices.has(id))) throw new Error('bob sees one of alice\'s orders');
-    const toasts = await bob.locator('.toasts').innerText();
-    for (const id of alices) if (toasts.includes(number(id))) throw new Error(`bob got a toast about ${id}`);
+    const toasts = await bob.evaluate(() => window.toastLog);
+    for (const id of alices) {
+      if (toasts.some((t) => t.includes(number(id)))) throw new Error(`bob got a toast about ${id}: ${toasts}`);
+    }
     await shot(bob, '4-bob');
+  });
+
+  await test('admin cancels one of bob\'s orders and filters the dashboard: bob sees it live', async () => {
+    const order = (await api('bob', 'user', 'GET', '/api/orders')).orders.find((o) => o.status === 'pending');
+    await admin.locator(`.order[data-order-id="${order.orderId}"]`).getByText('Cancel Order', { exact: true }).click();
+    await expectBadge(bob, order.orderId, 'cancelled', 'Cancelled');
+    await expectToast(bob, `Order #${number(order.orderId)} has been cancelled`);
+    // The recorder behind the previous test sees toasts (it is not vacuous).
+    const log = await bob.evaluate(() => window.toastLog);
+    if (!log.some((t) => t.includes(number(order.orderId)))) throw new Error(`bob's toast log missed his own toast: ${log}`);
+    await admin.locator('.filters select').first().selectOption('cancelled');
+    await admin.locator('.filters select').nth(1).selectOption('bob');
+    const shown = await admin.locator('.order[data-order-id]').evaluateAll((rows) => rows.map((r) => r.dataset.orderId));
+    if (shown.length !== 1 || shown[0] !== order.orderId) throw new Error(`filtered dashboard shows ${shown}`);
+    await shot(admin, '5-admin-filtered');
+    await admin.locator('.filters select').first().selectOption('');
+    await admin.locator('.filters select').nth(1).selectOption('');
   });
 
   await test('the relay restarts while pages are open: reconnecting, then the right state, no reload', async () => {
     const order = (await api('alice', 'user', 'GET', '/api/orders')).orders.find((o) => o.status === 'pending');
     relay.kill('SIGKILL');
     await alice.locator('.chip-reconnecting').waitFor({ timeout: 10000 });
-    await shot(alice, '5-reconnecting');
+    await shot(alice, '6-reconnecting');
     // While no relay runs, the order service moves alice's order on.
     const { Kafka, logLevel } = require(path.join(root, 'bench/baseline-node/node_modules/kafkajs'));
     const producer = new Kafka({ brokers: [kafka], logLevel: logLevel.NOTHING }).producer();
@@ -182,12 +220,12 @@ async function main() {
     relay = startRelay();
     await expectBadge(alice, order.orderId, 'processing', 'Processing');
     await alice.locator('.chip-connected').waitFor({ timeout: 20000 });
-    await shot(alice, '6-resumed');
+    await shot(alice, '7-resumed');
   });
 
   await test('no page was reloaded', async () => {
     for (const [name, count] of loads) if (count !== 1) throw new Error(`${name}'s page loaded ${count} times`);
-    await shot(admin, '7-admin');
+    await shot(admin, '8-admin');
   });
 
   // Close the browser before exiting: a renderer left behind keeps a core busy.

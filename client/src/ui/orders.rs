@@ -216,7 +216,7 @@ fn OrderRow(order: ArcRwSignal<Order>, admin: bool) -> impl IntoView {
                                     disabled=move || busy.get()
                                     on:click=cancel.clone()
                                 >
-                                    "Cancel"
+                                    "Cancel Order"
                                 </button>
                             }
                         })
