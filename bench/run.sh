@@ -27,7 +27,7 @@ results="$out/latest.jsonl"
 : >"$results"
 ulimit -n "$(ulimit -Hn)"
 export JWT_SECRET=bench-secret-0123456789abcdef RUST_BACKTRACE=0
-loadgen="target/$profile/loadgen"
+loadgen="$TARGET_DIR/$profile/loadgen"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; return 1; }
@@ -53,7 +53,7 @@ start_stack() { # label: sets kport, relay_port, relay_pid, tansu_pid
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
   case $label in
     rust)
-      RUST_LOG=warn "target/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
+      RUST_LOG=warn "$TARGET_DIR/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
         --history-limit 50000 --kafka-fetch-wait-ms "$fetch_wait" >>"$out/$label.log" 2>&1 &
       relay_pid=$! ;;
     node)

@@ -2,7 +2,7 @@
 // driven by playwright-core, against the release bundle served by the relay
 // (demo login on, simulator off), on a real Kafka broker (tansu).
 //
-// Needs: target/debug/relay (cargo build -p server), dist/ (trunk build
+// Needs: the debug relay (cargo build -p server; in $CARGO_TARGET_DIR if set), dist/ (trunk build
 // --release), tansu and playwright-core (bash .ci/install). Run: node client/e2e/seed.cjs
 'use strict';
 const { chromium } = require('playwright-core');
@@ -56,7 +56,7 @@ async function main() {
   const listen = `127.0.0.1:${await freePort()}`;
   const base = `http://${listen}`;
   // A fixed secret, so that signed-in pages stay signed in across a relay restart.
-  const startRelay = () => start(path.join(root, 'target/debug/relay'), ['--demo', '--listen', listen, '--kafka-brokers', kafka,
+  const startRelay = () => start(path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'), ['--demo', '--listen', listen, '--kafka-brokers', kafka,
     '--static-dir', path.join(root, 'dist'), '--simulator-rate', '0'],
   { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-secret-0123456789abcdef' });
   let relay = startRelay();
