@@ -93,7 +93,9 @@ async fn an_update_changes_only_its_own_row() {
 async fn a_cancellation_turns_the_badge_red_and_removes_cancel() {
     let mut page =
         open_orders_page("alice", Role::User, vec![order("ord-00000000cafe0001", 1)]).await;
-    assert!(page.button("ord-00000000cafe0001", "Cancel Order").is_some());
+    assert!(page
+        .button("ord-00000000cafe0001", "Cancel Order")
+        .is_some());
 
     page.cancelled("ord-00000000cafe0001", 4).await;
 
@@ -101,7 +103,9 @@ async fn a_cancellation_turns_the_badge_red_and_removes_cancel() {
         page.badge("ord-00000000cafe0001"),
         ("badge badge-cancelled".into(), "Cancelled".into())
     );
-    assert!(page.button("ord-00000000cafe0001", "Cancel Order").is_none());
+    assert!(page
+        .button("ord-00000000cafe0001", "Cancel Order")
+        .is_none());
     assert_eq!(page.toasts(), ["Order #CAFE0001 has been cancelled"]);
 
     // Cancelled is final: a later update does not revive the order.
@@ -231,7 +235,9 @@ async fn an_admin_sees_buyers_filters_and_advance_buttons() {
     assert!(page
         .button("ord-00000000a11c0001", "Advance to processing")
         .is_some());
-    assert!(page.button("ord-00000000a11c0001", "Cancel Order").is_some());
+    assert!(page
+        .button("ord-00000000a11c0001", "Cancel Order")
+        .is_some());
 
     page.choose(1, "bob").await;
     assert_eq!(page.row_ids(), ["ord-00000000b0b00001"]);
