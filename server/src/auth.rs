@@ -186,6 +186,13 @@ mod tests {
         )
         .unwrap();
         let none_alg = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.";
+        // The right secret, another algorithm: only HS256 is accepted.
+        let hs512 = encode(
+            &Header::new(Algorithm::HS512),
+            &serde_json::json!({"sub": "alice", "exp": now_secs() + 60}),
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert_eq!(keys.verify(""), Err(AuthError::Missing));
         assert_eq!(keys.verify(&expired), Err(AuthError::Expired));
         for bad in [
@@ -193,6 +200,7 @@ mod tests {
             other.issue("alice", Role::Admin, Duration::from_secs(60)),
             no_exp,
             none_alg.to_owned(),
+            hs512,
         ] {
             assert!(
                 matches!(keys.verify(&bad), Err(AuthError::Invalid(_))),

@@ -34,13 +34,17 @@ pub struct Config {
     #[arg(long, env = "DEMO")]
     pub demo: bool,
 
-    #[arg(long, env = "TOPIC_ORDER_CREATED", default_value = protocol::kafka::ORDER_CREATED)]
+    /// Topic of `order.created` events.
+    #[arg(long = "topic-order-created", env = "TOPIC_ORDER_CREATED", default_value = protocol::kafka::ORDER_CREATED)]
     pub topic_created: String,
-    #[arg(long, env = "TOPIC_ORDER_UPDATED", default_value = protocol::kafka::ORDER_UPDATED)]
+    /// Topic of `order.updated` events.
+    #[arg(long = "topic-order-updated", env = "TOPIC_ORDER_UPDATED", default_value = protocol::kafka::ORDER_UPDATED)]
     pub topic_updated: String,
-    #[arg(long, env = "TOPIC_ORDER_CANCELLED", default_value = protocol::kafka::ORDER_CANCELLED)]
+    /// Topic of `order.cancelled` events.
+    #[arg(long = "topic-order-cancelled", env = "TOPIC_ORDER_CANCELLED", default_value = protocol::kafka::ORDER_CANCELLED)]
     pub topic_cancelled: String,
-    #[arg(long, env = "TOPIC_NOTIFICATIONS", default_value = protocol::kafka::NOTIFICATIONS)]
+    /// Topic of user notifications (live only, never replayed).
+    #[arg(long = "topic-notifications", env = "TOPIC_NOTIFICATIONS", default_value = protocol::kafka::NOTIFICATIONS)]
     pub topic_notifications: String,
 
     /// Longest time the broker may hold a fetch when there is nothing new, in
@@ -200,7 +204,7 @@ mod tests {
         };
         assert!(with(&["--topic-partitions", "0"]).is_err());
         assert!(with(&["--client-queue", "0"]).is_err());
-        assert!(with(&["--topic-updated", "order.created"]).is_err());
+        assert!(with(&["--topic-order-updated", "order.created"]).is_err());
         assert!(Config::try_parse_from(["relay", "--listen", "nowhere"]).is_err());
     }
 

@@ -412,7 +412,8 @@ impl Hub {
         };
         if let Some(conns) = core.users.get_mut(&buyer) {
             conns.retain(deliver);
-            if !conns.is_empty() {
+            // Only subscribed connections got it; the others wait for theirs.
+            if conns.iter().any(|c| c.orders) {
                 tracing::info!(
                     order_id = event.order_id(),
                     "Order update notification sent to user {buyer}"

@@ -7,10 +7,14 @@ use server::kafka::embedded::EmbeddedBroker;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        // --help and --version print and exit 0, as clap does.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => return invalid_setting(e.to_string().lines().next().unwrap_or_default()),
+    };
     if let Err(e) = config.validate() {
-        eprintln!("relay: invalid setting: {e}");
-        return std::process::ExitCode::from(2);
+        return invalid_setting(&e.to_string());
     }
     tracing_subscriber::fmt()
         // Colours for a terminal, plain text for a log file or a pipe.
@@ -34,6 +38,13 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// One line on stderr, exit status 2.
+fn invalid_setting(what: &str) -> std::process::ExitCode {
+    let what = what.trim_start_matches("error: ");
+    eprintln!("relay: invalid setting: {what} (relay --help lists the settings)");
+    std::process::ExitCode::from(2)
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

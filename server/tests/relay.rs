@@ -121,6 +121,12 @@ async fn every_kind_of_bad_token_gets_401_and_no_upgrade() {
     ];
     for (kind, token) in cases {
         let url = format!("ws://{}/ws?token={token}", relay.base);
+        // No `token` parameter at all is the same as an empty one.
+        let url = if kind == "missing" {
+            format!("ws://{}/ws", relay.base)
+        } else {
+            url
+        };
         match tokio_tungstenite::connect_async(url).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status(), 401, "{kind} token over WebSocket");
@@ -174,16 +180,38 @@ async fn bad_messages_are_counted_and_skipped_and_the_next_is_delivered() {
         "x".repeat(4096)
     );
     producer.send("order.created", "big", oversize).await;
+    producer.send_tombstone("order.created", "gone").await;
+    producer
+        .send("order.cancelled", "x", [0xff, 0xfe, 0x00, 0x80])
+        .await;
     producer
         .send("order.created", "a1", created("a1", "alice"))
         .await;
 
     assert_eq!(describe(&alice.next().await), "order:created:a1:pending");
     let metrics = relay.metrics().await;
-    for reason in ["not_json", "missing_order_id", "unknown_status", "oversize"] {
-        let line = format!("relay_kafka_messages_rejected_total{{reason=\"{reason}\"}} 1");
-        assert!(metrics.contains(&line), "missing `{line}` in\n{metrics}");
+    for (reason, count) in [
+        ("not_json", 3.0), // text, a tombstone, bytes that are not UTF-8
+        ("missing_order_id", 1.0),
+        ("unknown_status", 1.0),
+        ("oversize", 1.0),
+    ] {
+        let sample = format!("relay_kafka_messages_rejected_total{{reason=\"{reason}\"}}");
+        assert_eq!(common::metric(&metrics, &sample), count, "{reason}");
     }
+    // What was consumed, connected and delivered is counted too.
+    let consumed = |topic: &str| {
+        common::metric(
+            &metrics,
+            &format!("relay_kafka_messages_consumed_total{{topic=\"{topic}\"}}"),
+        )
+    };
+    assert_eq!(consumed("order.created"), 4.0);
+    assert_eq!(consumed("order.updated"), 2.0);
+    assert_eq!(consumed("order.cancelled"), 1.0);
+    assert_eq!(common::metric(&metrics, "relay_ws_connections"), 1.0);
+    // The snapshot and a1: nothing rejected was delivered.
+    assert_eq!(common::metric(&metrics, "relay_ws_deliveries_total"), 2.0);
     relay.stop().await;
 }
 

@@ -125,6 +125,29 @@ impl Producer {
     }
 }
 
+impl Producer {
+    /// A message with a key and no value (a Kafka tombstone).
+    pub async fn send_tombstone(&self, topic: &str, key: &str) {
+        let record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).key(key);
+        self.0
+            .send(record, PATIENCE)
+            .await
+            .map_err(|(e, _)| e)
+            .expect("broker acknowledged");
+    }
+}
+
+/// The value of one sample (`name` with its labels, as rendered) in a
+/// Prometheus text page.
+pub fn metric(page: &str, sample: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no `{sample}` in\n{page}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// A relay started in-process against a broker.
 pub struct Relay {
     pub running: Option<Running>,
