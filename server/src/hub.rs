@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use protocol::frames::{notification_frame, order_frame, OrdersSnapshot};
@@ -83,13 +84,21 @@ struct Core {
     parked: Vec<Parked>,
 }
 
-/// A `subscribe:orders` waiting for the initial load.
+/// A `subscribe:orders` waiting for the initial load, or for the relay to
+/// reach a cursor handed out by a relay that had read further (one that ran
+/// before a restart).
 #[derive(Debug)]
 struct Parked {
     user: User,
     id: u64,
     cursor: Option<String>,
+    since: Instant,
 }
+
+/// How long a subscription waits for the relay to reach its cursor before
+/// it gets a snapshot instead (a cursor from a relay on other data, or made
+/// up).
+const PARK_LIMIT: Duration = Duration::from_secs(5);
 
 /// How a `subscribe:orders` was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,18 +160,14 @@ impl Hub {
     /// Readiness: true while the consumer is caught up with Kafka. The first
     /// time, the read model counts as loaded and parked subscriptions are
     /// answered.
+    /// Called after every lag check, so it also answers parked
+    /// subscriptions that have waited too long.
     pub fn set_ready(&self, ready: bool) {
-        if ready {
+        {
             let mut guard = self.lock();
             let core = &mut *guard;
-            if !core.loaded {
-                core.loaded = true;
-                for parked in std::mem::take(&mut core.parked) {
-                    let answer =
-                        self.subscribe_in(core, &parked.user, parked.id, parked.cursor.as_deref());
-                    tracing::info!(user = %parked.user.id, conn = parked.id, ?answer, "subscribed to orders after the initial load");
-                }
-            }
+            core.loaded |= ready;
+            self.unpark(core);
         }
         self.metrics.ready.store(i64::from(ready), Relaxed);
         self.ready
@@ -231,15 +236,42 @@ impl Hub {
     pub fn subscribe(&self, user: &User, id: u64, cursor: Option<&str>) -> Option<Subscribed> {
         let mut guard = self.lock();
         let core = &mut *guard;
-        if !core.loaded {
+        let ahead = cursor
+            .and_then(Cursor::parse)
+            .is_some_and(|c| c.is_ahead_of(&core.position));
+        if !core.loaded || ahead {
             core.parked.push(Parked {
                 user: user.clone(),
                 id,
                 cursor: cursor.map(str::to_owned),
+                since: Instant::now(),
             });
             return Some(Subscribed::Deferred);
         }
         self.subscribe_in(core, user, id, cursor)
+    }
+
+    /// Answers the parked subscriptions that can be answered now: once the
+    /// read model is loaded, those whose cursor the relay has reached (a
+    /// replay), and those that waited [`PARK_LIMIT`] (a snapshot).
+    fn unpark(&self, core: &mut Core) {
+        if core.parked.is_empty() || !core.loaded {
+            return;
+        }
+        let position = &core.position;
+        let (due, waiting): (Vec<Parked>, Vec<Parked>) =
+            std::mem::take(&mut core.parked).into_iter().partition(|p| {
+                p.since.elapsed() >= PARK_LIMIT
+                    || p.cursor
+                        .as_deref()
+                        .and_then(Cursor::parse)
+                        .is_none_or(|c| !c.is_ahead_of(position))
+            });
+        core.parked = waiting;
+        for parked in due {
+            let answer = self.subscribe_in(core, &parked.user, parked.id, parked.cursor.as_deref());
+            tracing::info!(user = %parked.user.id, conn = parked.id, ?answer, "subscribed to orders after waiting for the relay to catch up");
+        }
     }
 
     fn subscribe_in(
@@ -340,13 +372,21 @@ impl Hub {
     /// Records that a message was consumed without producing an event (a
     /// rejected message): the position still moves past it.
     pub fn advance(&self, pos: Pos) {
-        self.lock().position.advance(pos);
+        let mut guard = self.lock();
+        guard.position.advance(pos);
+        self.unpark(&mut guard);
     }
 
-    /// Applies one consumed order event and delivers it.
-    pub fn apply_order(&self, mut event: OrderEvent, pos: Pos) {
+    /// Applies one consumed order event and delivers it; then answers the
+    /// subscriptions that were waiting for this position (after delivery:
+    /// their replay holds the event unless their cursor already covers it).
+    pub fn apply_order(&self, event: OrderEvent, pos: Pos) {
         let mut guard = self.lock();
-        let core = &mut *guard;
+        self.apply_in(&mut guard, event, pos);
+        self.unpark(&mut guard);
+    }
+
+    fn apply_in(&self, core: &mut Core, mut event: OrderEvent, pos: Pos) {
         let seq = core.history.next_seq();
         let applied = core.model.apply(&mut event, pos, seq);
         // Released events carry the cursor from before this event: a client

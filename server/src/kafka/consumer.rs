@@ -179,6 +179,11 @@ async fn track_lag(
     loop {
         let probe = Arc::clone(&consumer);
         let list = partitions.clone();
+        // The end of each log as the broker lists it. (tansu 0.6 lists the
+        // start of its newest record batch, so it may say "caught up" a few
+        // messages early; nothing is lost by that: a snapshot and the live
+        // stream join without a gap, and a resume waits for its cursor. See
+        // docs/DECISIONS.md.)
         let highs = tokio::task::spawn_blocking(move || {
             list.iter()
                 .map(|p| {

@@ -170,16 +170,30 @@ impl Relay {
     }
 
     pub async fn start_with(broker: &Broker, config: Config) -> Relay {
+        let relay = Relay::launch(broker, config).await;
+        relay.wait_ready().await;
+        relay
+    }
+
+    /// Starts the relay without waiting for it to catch up with Kafka.
+    pub async fn launch(broker: &Broker, config: Config) -> Relay {
         let running = server::app::start(config, &broker.bootstrap)
             .await
             .expect("relay starts");
-        let relay = Relay {
+        Relay {
             base: format!("127.0.0.1:{}", running.addr.port()),
             running: Some(running),
             keys: Keys::new(SECRET.as_bytes()),
-        };
-        relay.wait_ready().await;
-        relay
+        }
+    }
+
+    /// `GET /readyz`'s status.
+    pub async fn readyz(&self) -> u16 {
+        reqwest::get(self.http("/readyz"))
+            .await
+            .expect("the relay answers")
+            .status()
+            .as_u16()
     }
 
     pub async fn wait_ready(&self) {
