@@ -253,6 +253,24 @@ async fn an_expired_token_closes_the_connection_unless_refreshed() {
         panic!("expected an error frame")
     };
     assert_eq!(error.code, "forbidden");
+    // So is a refresh with a token that is not valid, or already expired.
+    let stale = relay
+        .keys
+        .issue_until("alice", Role::User, server::auth::now_secs() - 5);
+    for (token, code) in [
+        ("not-a-jwt", "invalid_token"),
+        (stale.as_str(), "token_expired"),
+    ] {
+        expiring
+            .send(&ClientEvent::AuthRefresh {
+                token: token.to_owned(),
+            })
+            .await;
+        let ServerEvent::Error(error) = expiring.next().await else {
+            panic!("expected an error frame")
+        };
+        assert_eq!(error.code, code);
+    }
 
     assert_eq!(expiring.closed_with().await, close::TOKEN_EXPIRED);
     producer
