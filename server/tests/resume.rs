@@ -134,6 +134,8 @@ async fn an_unusable_cursor_gets_a_snapshot() {
         .send("order.created", "a1", created("a1", "alice"))
         .await;
     admin.next().await;
+    // Garbage at once; a cursor ahead of the relay after waiting 5 s for the
+    // relay to reach it.
     for cursor in ["garbage", "v1.0-0-999"] {
         let mut alice = resume(&relay, "alice", cursor).await;
         let ServerEvent::OrdersSnapshot(snapshot) = alice.next().await else {
@@ -141,6 +143,12 @@ async fn an_unusable_cursor_gets_a_snapshot() {
         };
         assert_eq!(snapshot.orders.len(), 1);
     }
+    // The admin's first subscribe and the two above.
+    let metrics = relay.metrics().await;
+    assert_eq!(
+        common::metric(&metrics, "relay_resumes_total{kind=\"snapshot\"}"),
+        3.0
+    );
     relay.stop().await;
 }
 
