@@ -294,3 +294,83 @@ async fn an_expired_token_closes_the_connection_unless_refreshed() {
         .contains("relay_token_expiry_closes_total 1"));
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_collapses_updates_to_one_order_into_the_latest() {
+    let broker = Broker::start().await;
+    let mut config = common::config(&broker);
+    config.client_queue = 16;
+    config.max_message_bytes = 1024 * 1024;
+    let relay = Relay::start_with(&broker, config).await;
+    let producer = broker.producer();
+    let (mut reader, _) = relay.subscribed("alice", Role::User).await;
+
+    // A client that stops reading, with a small receive buffer. 6 MB of big
+    // frames stop its socket (more than the relay's send buffer can take,
+    // 4 MB at most), wherever that happens the rest fit in its queue (16),
+    // and the updates after them fill the queue and then collapse.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(relay.base.parse().unwrap()).await.unwrap();
+    let url = format!(
+        "ws://{}/ws?token={}",
+        relay.base,
+        relay.token("alice", Role::User)
+    );
+    let (ws, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    let mut stalled = Client { ws };
+    stalled.next().await; // connection:success
+    stalled
+        .send(&ClientEvent::SubscribeOrders { cursor: None })
+        .await;
+    stalled.next().await; // snapshot
+
+    producer
+        .send("order.created", "hot", created("hot", "alice"))
+        .await;
+    reader.next().await;
+    let pad = "x".repeat(600 * 1024);
+    for i in 0..10 {
+        let id = format!("big{i}");
+        let payload = format!(
+            r#"{{"orderId":"{id}","buyerId":"alice","createdAt":"2025-11-12T10:30:00.000Z","shippingAddress":{{"note":"{pad}"}}}}"#
+        );
+        producer.send("order.created", &id, payload).await;
+        reader.next().await;
+    }
+    // Fifty updates to one order while the stalled client's queue is full.
+    let updates = 50;
+    for i in 0..updates {
+        let update = format!(
+            r#"{{"orderId":"hot","status":"processing","updatedAt":"2025-11-12T11:00:{i:02}.000Z"}}"#
+        );
+        producer.send("order.updated", "hot", update).await;
+        reader.next().await;
+    }
+    let metrics = relay.metrics().await;
+    let coalesced = common::metric(&metrics, "relay_coalesced_updates_total");
+    assert!(coalesced > 0.0, "nothing collapsed:\n{metrics}");
+    assert_eq!(
+        common::metric(&metrics, "relay_slow_disconnects_total"),
+        0.0
+    );
+
+    // Reading again, it gets every frame it was owed except the superseded
+    // updates, and the last one it gets is the latest.
+    let mut last = None;
+    let mut hot_updates = 0;
+    while last.as_deref() != Some("2025-11-12T11:00:49.000Z") {
+        if let ServerEvent::Order { event, .. } = stalled.next().await {
+            if event.order_id() == "hot" && event.frame_name() == "order:updated" {
+                hot_updates += 1;
+                last = Some(event.time().to_string());
+            }
+        }
+    }
+    println!("{updates} updates to one order: {hot_updates} delivered, {coalesced} collapsed");
+    assert_eq!(hot_updates as f64 + coalesced, updates as f64);
+    relay.stop().await;
+}
