@@ -166,7 +166,14 @@ impl Hub {
         {
             let mut guard = self.lock();
             let core = &mut *guard;
-            core.loaded |= ready;
+            if ready && !core.loaded {
+                core.loaded = true;
+                // The wait for a cursor starts now, not before the load.
+                let now = Instant::now();
+                for parked in &mut core.parked {
+                    parked.since = now;
+                }
+            }
             self.unpark(core);
         }
         self.metrics.ready.store(i64::from(ready), Relaxed);
@@ -239,7 +246,10 @@ impl Hub {
         let ahead = cursor
             .and_then(Cursor::parse)
             .is_some_and(|c| c.is_ahead_of(&core.position));
+        // One answer per connection: a second subscribe replaces the first.
+        core.parked.retain(|p| p.id != id);
         if !core.loaded || ahead {
+            Self::pause(core, user, id);
             core.parked.push(Parked {
                 user: user.clone(),
                 id,
@@ -249,6 +259,22 @@ impl Hub {
             return Some(Subscribed::Deferred);
         }
         self.subscribe_in(core, user, id, cursor)
+    }
+
+    /// Stops live order events to a connection whose subscription is parked:
+    /// its replay or snapshot will cover them.
+    fn pause(core: &mut Core, user: &User, id: u64) {
+        let registry = if user.is_admin() {
+            &mut core.admins
+        } else {
+            &mut core.users
+        };
+        if let Some(conn) = registry
+            .get_mut(&user.id)
+            .and_then(|conns| conns.iter_mut().find(|c| c.id == id))
+        {
+            conn.orders = false;
+        }
     }
 
     /// Answers the parked subscriptions that can be answered now: once the
@@ -362,10 +388,18 @@ impl Hub {
 
     /// Where each partition's log starts in Kafka (its low watermark): older
     /// cursors get a snapshot, never a partial replay.
+    /// A partition that retention has emptied has nothing to consume: the
+    /// relay's position starts at its log start, or it would never catch up.
     pub fn log_starts(&self, starts: &[(PartitionId, i64)]) {
         let mut core = self.lock();
         for (part, first) in starts {
             core.history.log_starts_at(*part, *first);
+            if *first > 0 && core.position.next(*part) < *first {
+                core.position.advance(Pos {
+                    part: *part,
+                    offset: first - 1,
+                });
+            }
         }
     }
 

@@ -286,3 +286,26 @@ fn a_cursor_ahead_of_the_relay_waits_for_it_then_gets_a_replay() {
     restarted.apply_order(created("a3", "alice"), pos(0, 2));
     assert_eq!(names(&drain(&mut rx)), ["order:created:a3"]);
 }
+
+#[test]
+fn a_partition_emptied_by_retention_counts_as_read_up_to_its_log_start() {
+    let hub = hub(16);
+    let part = PartitionId {
+        topic: 1,
+        partition: 0,
+    };
+    hub.log_starts(&[(part, 7)]);
+    assert_eq!(hub.position().next(part), 7);
+    // A cursor from this relay resumes with a replay, not a snapshot.
+    let alice = user("alice", Role::User);
+    let (id, mut rx) = hub.register(&alice);
+    hub.subscribe(&alice, id, None).unwrap();
+    let ServerEvent::OrdersSnapshot(snapshot) = drain(&mut rx).pop().unwrap() else {
+        panic!()
+    };
+    let (again, _) = hub.register(&alice);
+    assert_eq!(
+        hub.subscribe(&alice, again, Some(&snapshot.cursor)),
+        Some(Subscribed::Replayed(0))
+    );
+}
