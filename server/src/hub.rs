@@ -84,6 +84,17 @@ struct Core {
     parked: Vec<Parked>,
 }
 
+impl Core {
+    /// The connections of `user`'s kind: admins and users are kept apart.
+    fn registry(&mut self, user: &User) -> &mut HashMap<String, Vec<Conn>> {
+        if user.is_admin() {
+            &mut self.admins
+        } else {
+            &mut self.users
+        }
+    }
+}
+
 /// A `subscribe:orders` waiting for the initial load, or for the relay to
 /// reach a cursor handed out by a relay that had read further (one that ran
 /// before a restart).
@@ -210,11 +221,7 @@ impl Hub {
             orders: false,
         };
         let mut core = self.lock();
-        let registry = if user.is_admin() {
-            &mut core.admins
-        } else {
-            &mut core.users
-        };
+        let registry = core.registry(user);
         registry.entry(user.id.clone()).or_default().push(conn);
         (id, queue)
     }
@@ -222,11 +229,7 @@ impl Hub {
     pub fn unregister(&self, user: &User, id: u64) {
         let mut core = self.lock();
         core.parked.retain(|p| p.id != id);
-        let registry = if user.is_admin() {
-            &mut core.admins
-        } else {
-            &mut core.users
-        };
+        let registry = core.registry(user);
         if let Some(conns) = registry.get_mut(&user.id) {
             conns.retain(|c| c.id != id);
             if conns.is_empty() {
@@ -264,11 +267,7 @@ impl Hub {
     /// Stops live order events to a connection whose subscription is parked:
     /// its replay or snapshot will cover them.
     fn pause(core: &mut Core, user: &User, id: u64) {
-        let registry = if user.is_admin() {
-            &mut core.admins
-        } else {
-            &mut core.users
-        };
+        let registry = core.registry(user);
         if let Some(conn) = registry
             .get_mut(&user.id)
             .and_then(|conns| conns.iter_mut().find(|c| c.id == id))
@@ -339,11 +338,7 @@ impl Hub {
                 (Frames::One(snapshot.to_json().into()), Subscribed::Snapshot)
             }
         };
-        let registry = if user.is_admin() {
-            &mut core.admins
-        } else {
-            &mut core.users
-        };
+        let registry = core.registry(user);
         let conn = registry
             .get_mut(&user.id)?
             .iter_mut()
