@@ -25,10 +25,18 @@ type Ws = WebSocketStream<TcpStream>;
 /// ephemeral-port limit of one address.
 const SOURCES: u8 = 16;
 
+/// One delivery: when it was published (seconds since the connections
+/// opened) and how long it took to arrive (µs).
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    pub published_s: u32,
+    pub micros: u32,
+}
+
 pub struct Conns {
     delivered: Arc<AtomicUsize>,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<Vec<u32>>>,
+    tasks: Vec<JoinHandle<Vec<Latency>>>,
 }
 
 impl Conns {
@@ -36,8 +44,8 @@ impl Conns {
         self.delivered.load(Relaxed)
     }
 
-    /// Stops every reader and returns all latencies, in microseconds.
-    pub async fn finish(self) -> Vec<u32> {
+    /// Stops every reader and returns every delivery's latency.
+    pub async fn finish(self) -> Vec<Latency> {
         let _ = self.stop.send(true);
         let mut all = Vec::new();
         for task in self.tasks {
@@ -114,6 +122,7 @@ pub async fn open(
     let (stop, stopped) = watch::channel(false);
     let gate = Arc::new(Semaphore::new(128));
     let started = Instant::now();
+    let opened_micros = now_micros();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let (relay, keys, tag) = (relay.to_owned(), keys.clone(), tag.to_owned());
@@ -153,7 +162,10 @@ pub async fn open(
                     message = ws.next() => match message {
                         Some(Ok(Message::Text(text))) => {
                             if let Some(at) = stamped(&text, &tag) {
-                                latencies.push(now_micros().saturating_sub(at).min(u64::from(u32::MAX)) as u32);
+                                latencies.push(Latency {
+                                    published_s: (at.saturating_sub(opened_micros) / 1_000_000) as u32,
+                                    micros: now_micros().saturating_sub(at).min(u64::from(u32::MAX)) as u32,
+                                });
                                 delivered.fetch_add(1, Relaxed);
                             }
                         }

@@ -8,12 +8,14 @@
 //!   several loopback source addresses, and reading their frames.
 //! - [`publish`]: a rate-limited Kafka producer that stamps publish times.
 //! - [`probe`]: RSS and CPU time of the relay process, from /proc.
+//! - [`soak`]: minutes of steady load, sampled every 10 s.
 //! - [`stats`]: latency percentiles.
 #![forbid(unsafe_code)]
 
 mod conns;
 mod probe;
 mod publish;
+mod soak;
 mod stats;
 
 use std::time::{Duration, Instant};
@@ -62,6 +64,22 @@ enum Scenario {
         rate: u64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Publish at a steady rate for minutes, sampling the relay's memory,
+    /// consumed count, lag and deliveries; report latency per minute.
+    Soak {
+        #[arg(long, default_value_t = 5_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        per_user: usize,
+        /// Events published per second.
+        #[arg(long, default_value_t = 400)]
+        rate: u64,
+        #[arg(long, default_value_t = 1800)]
+        seconds: u64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 10)]
+        sample_secs: u64,
     },
     /// Time a resume by cursor after missing N events.
     Resume {
@@ -121,12 +139,33 @@ async fn main() -> anyhow::Result<()> {
                 _ => None,
             };
             let delivered = conns.delivered();
-            let latencies = conns.finish().await;
+            let latencies = conns.finish().await.iter().map(|l| l.micros).collect();
             let p = stats::percentiles(latencies, &[50.0, 99.0, 99.9]);
             json!({"scenario": "load", "label": args.label, "connections": connections, "users": users,
                    "rate": rate, "seconds": seconds, "published": published, "expected": expected,
                    "delivered": delivered, "deliveries_per_s": delivered as f64 / elapsed,
                    "p50_ms": p[0], "p99_ms": p[1], "p999_ms": p[2], "relay_cpu_cores": cpu})
+        }
+        Scenario::Soak {
+            connections,
+            per_user,
+            rate,
+            seconds,
+            sample_secs,
+        } => {
+            soak::run(soak::Soak {
+                relay: &args.relay,
+                kafka: &args.kafka,
+                pid: args.pid,
+                label: &args.label,
+                keys: &keys,
+                connections,
+                per_user,
+                rate,
+                duration: Duration::from_secs(seconds),
+                sample_every: Duration::from_secs(sample_secs.max(1)),
+            })
+            .await?
         }
         Scenario::Resume { missed } => {
             let took = conns::resume(&args.relay, &args.kafka, &keys, missed).await?;

@@ -12,7 +12,8 @@ use tokio::task::JoinHandle;
 use crate::auth::Keys;
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::kafka::{consumer, producer::Publisher, topics};
+use crate::kafka::supervisor::{self, ConsumerHealth};
+use crate::kafka::{producer::Publisher, topics};
 use crate::metrics::Metrics;
 
 /// What every handler shares.
@@ -22,6 +23,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     pub publisher: Publisher,
+    /// False when the consumer is stuck beyond repair (`/healthz` 503).
+    pub consumer: Arc<ConsumerHealth>,
     /// Flips to `true` once at shutdown; connection tasks watch it.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -40,7 +43,20 @@ pub struct Running {
 /// consumer, binds the listener. Returns once it accepts connections (it is
 /// ready for subscribers once `/readyz` says so).
 pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
+    if config.demo && config.demo_public {
+        tracing::warn!(
+            listen = %config.listen,
+            "DEMO MODE ON A PUBLIC ADDRESS: anyone who reaches /api/dev/login can mint an admin token"
+        );
+    }
     let secret = match &config.jwt_secret {
+        Some(secret) if config.demo => {
+            tracing::warn!(
+                "demo mode with JWT_SECRET: /api/dev/login signs tokens with it; \
+                 never run --demo with a production secret"
+            );
+            secret.clone().into_bytes()
+        }
         Some(secret) => secret.clone().into_bytes(),
         None => {
             tracing::warn!(
@@ -66,9 +82,10 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         config.snapshot_limit,
     ));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let tasks = consumer::start(&config, brokers, Arc::clone(&hub), shutdown_rx.clone())
-        .await
-        .context("cannot start the Kafka consumer")?;
+    let (supervisor, consumer) =
+        supervisor::start(&config, brokers, Arc::clone(&hub), shutdown_rx.clone())
+            .await
+            .context("cannot start the Kafka consumer")?;
     let publisher = Publisher::new(&config, brokers).context("cannot create the Kafka producer")?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -90,9 +107,10 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         hub,
         metrics,
         publisher,
+        consumer,
         shutdown: shutdown_rx.clone(),
     });
-    let mut tasks = tasks;
+    let mut tasks = vec![supervisor];
     if state.config.demo {
         tasks.push(tokio::spawn(crate::simulator::run(
             Arc::clone(&state),

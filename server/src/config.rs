@@ -34,6 +34,11 @@ pub struct Config {
     #[arg(long, env = "DEMO")]
     pub demo: bool,
 
+    /// Lets --demo listen on a non-loopback address. The demo login mints a
+    /// token for anyone, admins included: only for a throwaway demo machine.
+    #[arg(long, env = "DEMO_PUBLIC")]
+    pub demo_public: bool,
+
     /// Topic of `order.created` events.
     #[arg(long = "topic-order-created", env = "TOPIC_ORDER_CREATED", default_value = protocol::kafka::ORDER_CREATED)]
     pub topic_created: String,
@@ -52,6 +57,21 @@ pub struct Config {
     /// latency; lower costs more idle polling.
     #[arg(long, env = "KAFKA_FETCH_WAIT_MS", default_value_t = 10)]
     pub kafka_fetch_wait_ms: u32,
+
+    /// How long the consumer may read nothing while messages wait before the
+    /// watchdog rebuilds it at the relay's position, in ms. A rebuilt one
+    /// that stalls as long again makes /healthz answer 503.
+    #[arg(long, env = "KAFKA_STALL_TIMEOUT_MS", default_value_t = 30_000)]
+    pub kafka_stall_timeout_ms: u64,
+
+    /// Fault injection for tests: the first consumer pauses every partition
+    /// after this many messages, as if it had stopped being woken.
+    #[arg(long, hide = true)]
+    pub fault_stall_consumer_after: Option<u64>,
+
+    /// Fault injection for tests: every rebuilt consumer stalls at once.
+    #[arg(long, hide = true)]
+    pub fault_stall_every_consumer: bool,
 
     /// Partitions for topics the relay creates.
     #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 3)]
@@ -87,6 +107,11 @@ pub struct Config {
     #[arg(long, env = "PING_INTERVAL_SECS", default_value_t = 15)]
     pub ping_interval_secs: u64,
 
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this>`
+    /// (Prometheus: `authorization: { credentials: … }`). Unset: open.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Directory of the built browser client, served at `/` when given.
     #[arg(long, env = "STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
@@ -96,6 +121,10 @@ pub struct Config {
     pub simulator_rate: f64,
 }
 
+/// The demo simulator's slowest and fastest pace, in events per second.
+pub const MIN_SIMULATOR_RATE: f64 = 0.001;
+pub const MAX_SIMULATOR_RATE: f64 = 10_000.0;
+
 /// A setting that cannot work, said in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -103,12 +132,16 @@ pub enum ConfigError {
     MissingSecret,
     #[error("JWT_SECRET must be at least 16 bytes long")]
     WeakSecret,
+    #[error("--demo lets anyone mint admin tokens, so it listens on loopback only; --listen {0} needs --demo-public (DEMO_PUBLIC=true) to say that is meant")]
+    DemoExposed(SocketAddr),
     #[error("--topic-partitions must be at least 1")]
     Partitions,
     #[error("--{0} must be greater than 0")]
     Zero(&'static str),
     #[error("the four topic names must be different")]
     SameTopics,
+    #[error("--simulator-rate must be 0 (off) or between {MIN_SIMULATOR_RATE} and {MAX_SIMULATOR_RATE} events per second")]
+    SimulatorRate,
 }
 
 impl Config {
@@ -118,6 +151,9 @@ impl Config {
             (None, false) => return Err(ConfigError::MissingSecret),
             (Some(secret), _) if secret.len() < 16 => return Err(ConfigError::WeakSecret),
             _ => {}
+        }
+        if self.demo && !self.demo_public && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::DemoExposed(self.listen));
         }
         if self.topic_partitions < 1 {
             return Err(ConfigError::Partitions);
@@ -129,6 +165,7 @@ impl Config {
             ("history-limit", self.history_limit),
             ("client-queue", self.client_queue),
             ("ping-interval-secs", self.ping_interval_secs as usize),
+            ("kafka-stall-timeout-ms", self.kafka_stall_timeout_ms as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -139,8 +176,9 @@ impl Config {
         if topics.windows(2).any(|w| w[0] == w[1]) {
             return Err(ConfigError::SameTopics);
         }
-        if !(self.simulator_rate >= 0.0 && self.simulator_rate.is_finite()) {
-            return Err(ConfigError::Zero("simulator-rate"));
+        let rate = self.simulator_rate;
+        if !(rate == 0.0 || (MIN_SIMULATOR_RATE..=MAX_SIMULATOR_RATE).contains(&rate)) {
+            return Err(ConfigError::SimulatorRate);
         }
         Ok(())
     }
@@ -154,6 +192,10 @@ impl Config {
             (&self.topic_cancelled, Cancelled),
             (&self.topic_notifications, Notifications),
         ]
+    }
+
+    pub fn kafka_stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.kafka_stall_timeout_ms)
     }
 
     pub fn ping_interval(&self) -> Duration {
@@ -205,7 +247,34 @@ mod tests {
         assert!(with(&["--topic-partitions", "0"]).is_err());
         assert!(with(&["--client-queue", "0"]).is_err());
         assert!(with(&["--topic-order-updated", "order.created"]).is_err());
+        assert!(with(&["--kafka-stall-timeout-ms", "0"]).is_err());
+        for rate in ["1e-300", "0.0001", "-1", "NaN", "inf", "20000"] {
+            let flag = format!("--simulator-rate={rate}");
+            assert!(
+                matches!(with(&[&flag]), Err(ConfigError::SimulatorRate)),
+                "{rate}"
+            );
+        }
+        for rate in ["0", "0.001", "0.5", "10000"] {
+            assert!(with(&["--simulator-rate", rate]).is_ok(), "{rate}");
+        }
         assert!(Config::try_parse_from(["relay", "--listen", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn demo_mode_listens_on_loopback_unless_told_otherwise() {
+        assert!(parse(&["--demo", "--listen", "127.0.0.1:80"]).validate().is_ok());
+        assert!(parse(&["--demo", "--listen", "[::1]:80"]).validate().is_ok());
+        assert!(matches!(
+            parse(&["--demo", "--listen", "0.0.0.0:80"]).validate(),
+            Err(ConfigError::DemoExposed(_))
+        ));
+        assert!(parse(&["--demo", "--demo-public", "--listen", "0.0.0.0:80"])
+            .validate()
+            .is_ok());
+        // Outside demo mode any address is fine.
+        let secret = ["--jwt-secret", "0123456789abcdef", "--listen", "0.0.0.0:80"];
+        assert!(parse(&secret).validate().is_ok());
     }
 
     #[test]

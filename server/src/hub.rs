@@ -400,7 +400,7 @@ impl Hub {
 
     /// Records that a message was consumed without producing an event (a
     /// rejected message): the position still moves past it.
-    pub fn advance(&self, pos: Pos) {
+    pub fn skip(&self, pos: Pos) {
         let mut guard = self.lock();
         guard.position.advance(pos);
         self.unpark(&mut guard);
@@ -409,8 +409,15 @@ impl Hub {
     /// Applies one consumed order event and delivers it; then answers the
     /// subscriptions that were waiting for this position (after delivery:
     /// their replay holds the event unless their cursor already covers it).
+    /// A position the relay has already been through is ignored: a
+    /// replacement consumer (see `kafka::supervisor`) starts where its
+    /// predecessor stopped, and this makes "applied once" hold even if they
+    /// overlapped.
     pub fn apply_order(&self, event: OrderEvent, pos: Pos) {
         let mut guard = self.lock();
+        if guard.position.covers(pos) {
+            return;
+        }
         self.apply_in(&mut guard, event, pos);
         self.unpark(&mut guard);
     }

@@ -8,12 +8,13 @@
 //! - [`cursor`]: Kafka-position cursors and their opaque text form.
 //! - [`model`]: the read model: orders, owners, current status (pure).
 //! - [`history`]: recent events and resume-by-cursor selection (pure).
+//! - [`watchdog`]: when a consumer counts as stalled, and when as unhealthy (pure).
 //! - [`queue`]: a connection's bounded, collapsing outbound queue.
 //! - [`hub`]: read model + history + connection registry behind one lock;
 //!   routing and fan-out to bounded per-connection queues.
 //! - [`metrics`]: counters and gauges, Prometheus text.
-//! - [`kafka`]: the rdkafka adapters: topic set-up, the consumer loop, the
-//!   producer for commands, the embedded broker.
+//! - [`kafka`]: the rdkafka adapters: topic set-up, the reader thread and its
+//!   supervisor, the producer for commands, the embedded broker.
 //! - [`ws`]: the WebSocket endpoint: one task per connection.
 //! - [`http`]: the HTTP API, health, readiness and metrics routes, errors.
 //! - [`simulator`]: the demo's stand-in order service (`--demo` only).
@@ -34,4 +35,5 @@ pub mod metrics;
 pub mod model;
 pub mod queue;
 pub mod simulator;
+pub mod watchdog;
 pub mod ws;

@@ -15,6 +15,14 @@ pub enum Resume {
     Snapshot,
 }
 
+/// Why the consumer was rebuilt, for `relay_kafka_consumer_rebuilds_total{reason}`.
+#[derive(Debug, Clone, Copy)]
+pub enum Rebuild {
+    Stalled,
+    Died,
+    Blind,
+}
+
 const TOPIC_LABELS: [&str; 4] = [
     "order.created",
     "order.updated",
@@ -38,6 +46,7 @@ pub struct Metrics {
     pub slow_disconnects: AtomicU64,
     pub expiry_closes: AtomicU64,
     pub consumer_lag: AtomicI64,
+    rebuilds: [AtomicU64; 3],
     pub ready: AtomicI64,
     pub orders: AtomicI64,
     pub history: AtomicI64,
@@ -80,6 +89,10 @@ impl Metrics {
 
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn rebuild(&self, why: Rebuild) {
+        self.rebuilds[why as usize].fetch_add(1, Relaxed);
     }
 
     /// Reads one rejected-message counter (tests and logs).
@@ -186,6 +199,12 @@ impl Metrics {
             "gauge",
             "Messages behind the high watermark, summed over the order topics.",
             &plain(i(&self.consumer_lag)),
+        );
+        family(
+            "relay_kafka_consumer_rebuilds_total",
+            "counter",
+            "Kafka consumers replaced by the watchdog: stalled (messages waiting, none read), died, or blind (no lag readable and nothing read).",
+            &labelled("reason", &["stalled", "died", "blind"], &self.rebuilds),
         );
         family(
             "relay_ready",

@@ -34,6 +34,17 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// A send that takes longer than this means the client stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Tokens that live longer than this are treated as living this long: an
+/// `exp` near `u64::MAX` must not overflow the timer.
+const LONGEST_TOKEN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// When a token that expires at `expires_at` (seconds since the epoch, now
+/// being `now_secs`) must close its connection.
+fn token_deadline(now: Instant, expires_at: u64, now_secs: u64) -> Instant {
+    let left = Duration::from_secs(expires_at.saturating_sub(now_secs)).min(LONGEST_TOKEN);
+    now + left
+}
+
 /// Authenticates, then upgrades. No token, or a bad one: 401 and no upgrade.
 pub async fn endpoint(
     State(app): State<Arc<AppState>>,
@@ -111,9 +122,7 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
     } else {
         // One timer for the token's expiry, moved only by an `auth:refresh`:
         // re-arming a timer on every wake-up would cost more than the frame.
-        let deadline = |expires_at: u64| {
-            Instant::now() + Duration::from_secs(expires_at.saturating_sub(now_secs()))
-        };
+        let deadline = |expires_at: u64| token_deadline(Instant::now(), expires_at, now_secs());
         let expiry = sleep_until(deadline(user.expires_at));
         tokio::pin!(expiry);
         // Registered once, like the timer: a fresh `changed()` at every
@@ -267,4 +276,17 @@ async fn send_all(socket: &mut WebSocket, drained: Drained) -> Result<(), ()> {
         socket.flush().await
     })
     .await
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn any_token_expiry_gives_a_deadline_without_overflow() {
+        let now = Instant::now();
+        assert_eq!(token_deadline(now, 100, 40), now + Duration::from_secs(60));
+        assert_eq!(token_deadline(now, 10, 40), now);
+        assert_eq!(token_deadline(now, u64::MAX, 40), now + LONGEST_TOKEN);
+    }
 }

@@ -33,6 +33,8 @@ fn help_lists_every_setting_of_the_contract_with_its_environment_variable() {
         ("--client-queue", "CLIENT_QUEUE"),
         ("--static-dir", "STATIC_DIR"),
         ("--simulator-rate", "SIMULATOR_RATE"),
+        ("--kafka-stall-timeout-ms", "KAFKA_STALL_TIMEOUT_MS"),
+        ("--demo-public", "DEMO_PUBLIC"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
         assert!(help.contains(&format!("env: {env}")), "--help lacks {env}");
@@ -48,7 +50,7 @@ type BadSetting = (
 
 #[test]
 fn a_bad_setting_is_one_line_and_status_2() {
-    let cases: [BadSetting; 4] = [
+    let cases: [BadSetting; 7] = [
         ("no secret outside demo mode", &[], &[]),
         (
             "an address that is not one",
@@ -59,6 +61,21 @@ fn a_bad_setting_is_one_line_and_status_2() {
         (
             "a negative simulator rate",
             &["--demo", "--simulator-rate", "-1"],
+            &[],
+        ),
+        (
+            "a tiny positive simulator rate (it used to panic)",
+            &["--demo", "--simulator-rate", "1e-300"],
+            &[],
+        ),
+        (
+            "demo mode on a public address without --demo-public",
+            &["--demo", "--listen", "0.0.0.0:0"],
+            &[],
+        ),
+        (
+            "a stall timeout of zero",
+            &["--demo", "--kafka-stall-timeout-ms", "0"],
             &[],
         ),
     ];

@@ -414,3 +414,49 @@ async fn readiness_waits_for_the_backlog_and_an_early_subscriber_gets_all_of_it(
     assert_eq!(common::metric(&metrics, "relay_ready"), 1.0);
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_that_overtook_their_created_events_reach_the_buyer_once_each() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    let (mut ann, _) = relay.subscribed("ann", Role::User).await;
+    let update = |id: &str| {
+        format!(
+            r#"{{"orderId":"{id}","status":"processing","previousStatus":"pending","updatedAt":"2025-11-12T11:00:00.000Z"}}"#
+        )
+    };
+    let users = ["ann", "ben", "cat"];
+    for i in 0..30 {
+        let id = format!("o{i}");
+        producer.send("order.updated", &id, update(&id)).await;
+    }
+    for i in 0..30 {
+        let id = format!("o{i}");
+        producer
+            .send("order.created", &id, created(&id, users[i % 3]))
+            .await;
+    }
+    producer.send("order.created", "last", created("last", "ann")).await;
+    let mut seen = Vec::new();
+    loop {
+        let frame = describe(&ann.next().await);
+        if frame == "order:created:last:pending" {
+            break;
+        }
+        seen.push(frame);
+    }
+    let mut want: Vec<String> = (0..30)
+        .step_by(3)
+        .flat_map(|i| {
+            [
+                format!("order:created:o{i}:pending"),
+                format!("order:updated:o{i}:processing"),
+            ]
+        })
+        .collect();
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want);
+    relay.stop().await;
+}

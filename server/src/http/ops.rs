@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use protocol::http::{LoginRequest, LoginResponse};
@@ -15,9 +15,18 @@ use crate::app::AppState;
 /// How long a demo token lives. Clients refresh it over the socket before then.
 pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(8 * 3600);
 
-/// `GET /healthz`: 200 while the process runs.
-pub async fn healthz() -> &'static str {
-    "ok\n"
+/// `GET /healthz`: 200 while the process runs and its Kafka consumer works;
+/// 503 when the consumer is stuck and rebuilding it has not helped (restart
+/// the relay).
+pub async fn healthz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
+    if app.consumer.is_healthy() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Kafka consumer stalled and could not be rebuilt: restart the relay\n",
+        )
+    }
 }
 
 /// `GET /readyz`: 200 once caught up with Kafka, else 503.
@@ -29,15 +38,37 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
-    (
+/// `GET /metrics`: Prometheus text format; behind a bearer token when
+/// `--metrics-token` is set.
+pub async fn metrics(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    if let Some(expected) = &app.config.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|given| same(given.as_bytes(), expected.as_bytes())) {
+            return Err(AppError::new(
+                StatusCode::UNAUTHORIZED,
+                protocol::frames::codes::INVALID_TOKEN,
+                "/metrics needs the metrics token (--metrics-token) as a bearer token",
+            ));
+        }
+    }
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         app.metrics.render(),
-    )
+    ))
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `POST /api/dev/login` (demo mode only): a token for any user id.

@@ -82,10 +82,7 @@ pub async fn cancel(
             ),
         })?
     };
-    let order = app
-        .hub
-        .order_for(&user, &order_id)
-        .ok_or_else(|| AppError::not_found("order"))?;
+    let order = current(&app, &user, &order_id)?;
     if !order.status.is_cancellable() {
         return Err(AppError::conflict(format!(
             "order is {}: only pending or processing orders can be cancelled",
@@ -103,6 +100,20 @@ pub async fn cancel(
     Ok((StatusCode::ACCEPTED, Json(cancellation)))
 }
 
+/// The order a command acts on, as the caller may see it. Commands act only
+/// on a caught-up read model: while the relay is loading or behind Kafka
+/// (`/readyz` 503), the order's status may be stale, and a cancel of an
+/// order that has shipped, or a move from a status it has left, would be
+/// accepted. So they answer 503 `not_ready` then, as listing does.
+fn current(app: &AppState, user: &crate::auth::User, order_id: &str) -> Result<Order, AppError> {
+    if !app.hub.is_ready() {
+        return Err(AppError::not_ready());
+    }
+    app.hub
+        .order_for(user, order_id)
+        .ok_or_else(|| AppError::not_found("order"))
+}
+
 /// `PATCH /api/admin/orders/{id}`: admins move an order forward.
 pub async fn advance(
     State(app): State<Arc<AppState>>,
@@ -115,10 +126,7 @@ pub async fn advance(
             "only admins can change an order's status",
         ));
     }
-    let order = app
-        .hub
-        .order_for(&user, &order_id)
-        .ok_or_else(|| AppError::not_found("order"))?;
+    let order = current(&app, &user, &order_id)?;
     if !order.status.can_advance_to(change.status) {
         return Err(AppError::conflict(format!(
             "cannot move an order from {} to {}: only forward moves along pending → processing → shipped → delivered",

@@ -1,240 +1,306 @@
-//! The consumer: reads every partition of the four topics, validates each
-//! message and hands it to the hub; tracks lag and readiness.
+//! The reader: one `BaseConsumer` polled on a dedicated OS thread, handing
+//! each message to the hub.
+//!
+//! Why a thread and not rdkafka's `StreamConsumer`: the stream sleeps until
+//! librdkafka calls it back on its queue's empty → non-empty transition, and
+//! a wake-up that is missed (fede1024/rust-rdkafka#665) leaves it asleep for
+//! good while messages pile up behind it: the stall of docs/DECISIONS.md
+//! ("The consumer polls on its own thread"). A blocking `poll` with a short
+//! timeout cannot miss one: it returns as soon as a message is queued, and
+//! at worst re-checks after the timeout. The hub is synchronous, so the
+//! thread applies messages itself, in order, with no channel in between.
 //!
 //! Each relay node must see every event (any node may hold any user's
 //! connection), so partitions are assigned, not balanced through the group.
-//! The order topics are read from the beginning at every start: that rebuilds
-//! the read model and the history, and makes cursors from before a restart
-//! valid after it. Notifications are live-only and read from the end.
+//! A reader starts where it is told ([`Start`]): from the beginning at
+//! start-up (that rebuilds the read model and the history, and keeps cursors
+//! from before a restart valid), or at the relay's own position when the
+//! supervisor replaces a stalled reader.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use protocol::kafka::{decode, Input, TopicKind};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use super::{client_config, topics, REQUEST_TIMEOUT};
+use super::client_config;
 use crate::config::Config;
 use crate::cursor::{PartitionId, Pos};
 use crate::hub::Hub;
 
-/// One partition of an order topic, by name and by cursor id.
+/// How long one `poll` blocks when nothing arrives; also how quickly the
+/// thread notices it was asked to stop.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// One partition of one of the four topics.
 #[derive(Debug, Clone)]
-struct OrderPartition {
-    topic: String,
-    partition: i32,
-    id: PartitionId,
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+    pub kind: TopicKind,
 }
 
-/// Assigns every partition and starts the consume and lag loops.
-pub async fn start(
-    config: &Config,
-    brokers: &str,
-    hub: Arc<Hub>,
-    shutdown: watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, KafkaError> {
-    let consumer: StreamConsumer = client_config(brokers)
-        .set("group.id", &config.kafka_group_id)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false")
-        // Deliver a message as soon as it is there: latency matters more than
-        // fetch batching for a relay.
-        .set("fetch.wait.max.ms", config.kafka_fetch_wait_ms.to_string())
-        .set("fetch.error.backoff.ms", "100")
-        .create()?;
+impl TopicPartition {
+    /// The cursor id of an order partition; `None` for notifications.
+    pub fn id(&self) -> Option<PartitionId> {
+        PartitionId::new(self.kind, self.partition)
+    }
+}
 
-    let mut assignment = TopicPartitionList::new();
-    let mut order_partitions = Vec::new();
-    let mut kinds = HashMap::new();
-    for (name, kind) in config.topics() {
-        kinds.insert(name.to_owned(), kind);
-        for partition in topics::partitions(&consumer, name).await {
-            let offset = match PartitionId::new(kind, partition) {
-                Some(id) => {
-                    order_partitions.push(OrderPartition {
-                        topic: name.to_owned(),
-                        partition,
-                        id,
-                    });
-                    Offset::Beginning
-                }
-                None => Offset::End,
-            };
-            assignment.add_partition_offset(name, partition, offset)?;
+/// Where a new reader starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start {
+    /// Order topics from the beginning, notifications from the end.
+    Beginning,
+    /// Order topics at the hub's position, notifications after the last one
+    /// read (or from the end if none was).
+    Resume,
+}
+
+/// Injected faults, for the watchdog's tests (hidden flags).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fault {
+    /// Pause every partition after this many messages (0: at once), as if
+    /// librdkafka had stopped delivering.
+    pub stall_after: Option<u64>,
+}
+
+/// The consumer settings and topics every reader is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub brokers: String,
+    pub group_id: String,
+    pub fetch_wait_ms: u32,
+    pub max_message_bytes: usize,
+    pub partitions: Vec<TopicPartition>,
+}
+
+impl Settings {
+    pub fn new(config: &Config, brokers: &str, partitions: Vec<TopicPartition>) -> Settings {
+        Settings {
+            brokers: brokers.to_owned(),
+            group_id: config.kafka_group_id.clone(),
+            fetch_wait_ms: config.kafka_fetch_wait_ms,
+            max_message_bytes: config.max_message_bytes,
+            partitions,
         }
     }
-    consumer.assign(&assignment)?;
-    tracing::info!(
-        partitions = assignment.count(),
-        "Kafka consumer connected successfully; subscribed to topics"
-    );
 
-    let consumer = Arc::new(consumer);
-    let limit = config.max_message_bytes;
-    let consume = tokio::spawn(consume(
-        Arc::clone(&consumer),
-        Arc::clone(&hub),
-        kinds,
-        limit,
-        shutdown.clone(),
-    ));
-    let lag = tokio::spawn(track_lag(consumer, hub, order_partitions, shutdown));
-    Ok(vec![consume, lag])
+    fn consumer(&self) -> Result<BaseConsumer, KafkaError> {
+        client_config(&self.brokers)
+            .set("group.id", &self.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            // Deliver a message as soon as it is there: latency matters more
+            // than fetch batching for a relay.
+            .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
+            .set("fetch.error.backoff.ms", "100")
+            .create()
+    }
 }
 
-async fn consume(
-    consumer: Arc<StreamConsumer>,
+/// The next offset of each notification partition read so far, so that a
+/// replacement reader neither repeats nor skips a notification.
+#[derive(Debug, Default)]
+pub struct NotificationPositions(Mutex<HashMap<i32, i64>>);
+
+impl NotificationPositions {
+    fn record(&self, partition: i32, offset: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let next = map.entry(partition).or_insert(0);
+        *next = (*next).max(offset + 1);
+    }
+
+    fn next(&self, partition: i32) -> Option<i64> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&partition).copied()
+    }
+}
+
+/// A running reader thread.
+pub struct Reader {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Reader {
+    /// Creates a consumer, assigns every partition from `start`, and starts
+    /// polling it on a new thread.
+    pub fn spawn(
+        settings: &Settings,
+        start: Start,
+        hub: Arc<Hub>,
+        notifications: Arc<NotificationPositions>,
+        fault: Fault,
+    ) -> Result<Reader, KafkaError> {
+        let consumer = settings.consumer()?;
+        let mut assignment = TopicPartitionList::new();
+        let position = hub.position();
+        for tp in &settings.partitions {
+            let offset = match (tp.id(), start) {
+                (Some(_), Start::Beginning) => Offset::Beginning,
+                (Some(id), Start::Resume) => match position.next(id) {
+                    0 => Offset::Beginning,
+                    next => Offset::Offset(next),
+                },
+                (None, Start::Beginning) => Offset::End,
+                (None, Start::Resume) => notifications
+                    .next(tp.partition)
+                    .map_or(Offset::End, Offset::Offset),
+            };
+            assignment.add_partition_offset(&tp.topic, tp.partition, offset)?;
+        }
+        consumer.assign(&assignment)?;
+        let kinds: HashMap<String, TopicKind> = settings
+            .partitions
+            .iter()
+            .map(|tp| (tp.topic.clone(), tp.kind))
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let poll = Poll {
+            consumer,
+            hub,
+            notifications,
+            kinds,
+            limit: settings.max_message_bytes,
+            stop: Arc::clone(&stop),
+            fault,
+        };
+        let thread = std::thread::Builder::new()
+            .name("kafka-reader".into())
+            .spawn(move || poll.run())
+            .map_err(|e| {
+                tracing::error!("cannot start the Kafka reader thread: {e}");
+                KafkaError::Subscription(format!("cannot start the reader thread: {e}"))
+            })?;
+        Ok(Reader { stop, thread })
+    }
+
+    /// False once the thread has ended (it only ends when asked to, or by a
+    /// panic).
+    pub fn is_running(&self) -> bool {
+        !self.thread.is_finished()
+    }
+
+    /// Asks the thread to stop and waits for it (at most one poll timeout
+    /// plus the message being applied). Returns false if it panicked.
+    pub fn stop(self) -> bool {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().is_ok()
+    }
+}
+
+/// What the reader thread owns.
+struct Poll {
+    consumer: BaseConsumer,
     hub: Arc<Hub>,
+    notifications: Arc<NotificationPositions>,
     kinds: HashMap<String, TopicKind>,
     limit: usize,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            message = consumer.recv() => match message {
-                Ok(message) => handle(&hub, &kinds, limit, &message),
-                Err(e) => {
-                    tracing::warn!("Kafka consumer error: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop: Arc<AtomicBool>,
+    fault: Fault,
+}
+
+impl Poll {
+    fn run(self) {
+        let mut handled = 0u64;
+        if self.fault.stall_after == Some(0) {
+            self.inject_stall();
+        }
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.consumer.poll(POLL_TIMEOUT) {
+                None => {}
+                Some(Ok(message)) => {
+                    self.handle(&message);
+                    handled += 1;
+                    if self.fault.stall_after == Some(handled) {
+                        self.inject_stall();
+                    }
                 }
+                Some(Err(e)) => {
+                    tracing::warn!("Kafka consumer error: {e}");
+                    std::thread::sleep(POLL_TIMEOUT);
+                }
+            }
+        }
+    }
+
+    fn inject_stall(&self) {
+        match self.consumer.assignment() {
+            Ok(assignment) => match self.consumer.pause(&assignment) {
+                Ok(()) => tracing::warn!("fault injection: every partition paused"),
+                Err(e) => tracing::error!("fault injection failed: {e}"),
             },
+            Err(e) => tracing::error!("fault injection failed: {e}"),
         }
     }
-}
 
-/// Validates one message and routes it. Total: a bad message is logged with
-/// its topic, partition and offset, counted, and skipped.
-fn handle(
-    hub: &Hub,
-    kinds: &HashMap<String, TopicKind>,
-    limit: usize,
-    message: &BorrowedMessage<'_>,
-) {
-    let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-    let Some(&kind) = kinds.get(topic) else {
-        return;
-    };
-    hub.metrics().consumed(kind);
-    let pos = PartitionId::new(kind, partition).map(|part| Pos { part, offset });
-    match decode(kind, message.payload().unwrap_or_default(), limit) {
-        Ok(Input::Order(event)) => {
-            tracing::info!(
-                topic,
-                partition,
-                offset,
-                "Order {} event received - OrderID: {}, Status: {}",
-                event.frame_name().trim_start_matches("order:"),
-                event.order_id(),
-                event.status().as_str()
-            );
-            if let Some(pos) = pos {
-                hub.apply_order(event, pos);
-            }
-        }
-        Ok(Input::Notification {
-            user_id,
-            notification,
-        }) => {
-            tracing::info!(topic, partition, offset, "Notification for user {user_id}");
-            hub.notify(&user_id, &notification);
-        }
-        Err(reject) => {
-            tracing::warn!(
-                topic,
-                partition,
-                offset,
-                reason = reject.reason(),
-                "rejected Kafka message: {reject}"
-            );
-            hub.metrics().rejected(&reject);
-            if let Some(pos) = pos {
-                hub.advance(pos);
-            }
-        }
-    }
-}
-
-/// Compares the relay's position with the brokers' high watermarks: sets the
-/// lag gauge, and readiness. Ready means keeping up: nothing left to read, or
-/// everything read that was in the log at the previous check (under steady
-/// traffic a few messages are always in flight; they must not flap
-/// `/readyz`). Checks often until ready, then less often. A broker that
-/// cannot be asked makes the relay not ready: it cannot know it is caught up.
-async fn track_lag(
-    consumer: Arc<StreamConsumer>,
-    hub: Arc<Hub>,
-    partitions: Vec<OrderPartition>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut previous: Option<Vec<(PartitionId, i64)>> = None;
-    loop {
-        let probe = Arc::clone(&consumer);
-        let list = partitions.clone();
-        // The end of each log as the broker lists it. (tansu 0.6 lists the
-        // start of its newest record batch, so it may say "caught up" a few
-        // messages early; nothing is lost by that: a snapshot and the live
-        // stream join without a gap, and a resume waits for its cursor. See
-        // docs/DECISIONS.md.)
-        let highs = tokio::task::spawn_blocking(move || {
-            list.iter()
-                .map(|p| {
-                    probe
-                        .fetch_watermarks(&p.topic, p.partition, REQUEST_TIMEOUT)
-                        .map(|(low, high)| (p.id, low, high))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await;
-        let ready = match highs {
-            Ok(Ok(marks)) => {
-                let lows: Vec<_> = marks.iter().map(|(id, low, _)| (*id, *low)).collect();
-                hub.log_starts(&lows);
-                let highs: Vec<_> = marks.iter().map(|(id, _, high)| (*id, *high)).collect();
-                let position = hub.position();
-                let lag: i64 = highs
-                    .iter()
-                    .map(|(id, high)| (high - position.next(*id)).max(0))
-                    .sum();
-                hub.metrics()
-                    .consumer_lag
-                    .store(lag, std::sync::atomic::Ordering::Relaxed);
-                let kept_up = previous.as_ref().is_some_and(|before| {
-                    before.iter().all(|(id, high)| position.next(*id) >= *high)
-                });
-                previous = Some(highs);
-                lag == 0 || kept_up
-            }
-            Ok(Err(e)) => {
-                tracing::warn!("cannot read high watermarks: {e}");
-                previous = None;
-                false
-            }
-            Err(_) => {
-                previous = None;
-                false
-            }
+    /// Validates one message and routes it. Total: a bad message is logged
+    /// with its topic, partition and offset, counted, and skipped.
+    fn handle(&self, message: &BorrowedMessage<'_>) {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        let Some(&kind) = self.kinds.get(topic) else {
+            return;
         };
-        if ready != hub.is_ready() {
-            tracing::info!(ready, "readiness changed");
-        }
-        hub.set_ready(ready);
-        let pause = if ready {
-            Duration::from_secs(2)
-        } else {
-            Duration::from_millis(200)
-        };
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(pause) => {}
+        let hub = &*self.hub;
+        hub.metrics().consumed(kind);
+        let pos = PartitionId::new(kind, partition).map(|part| Pos { part, offset });
+        match decode(kind, message.payload().unwrap_or_default(), self.limit) {
+            Ok(Input::Order(event)) => {
+                // Debug until loaded: a start-up replays the whole log.
+                let (name, status) = (event.frame_name(), event.status().as_str());
+                let name = name.trim_start_matches("order:");
+                if hub.is_loaded() {
+                    tracing::info!(
+                        topic,
+                        partition,
+                        offset,
+                        "Order {name} event received - OrderID: {}, Status: {status}",
+                        event.order_id()
+                    );
+                } else {
+                    tracing::debug!(
+                        topic,
+                        partition,
+                        offset,
+                        "Order {name} event received - OrderID: {}, Status: {status}",
+                        event.order_id()
+                    );
+                }
+                if let Some(pos) = pos {
+                    hub.apply_order(event, pos);
+                }
+            }
+            Ok(Input::Notification {
+                user_id,
+                notification,
+            }) => {
+                tracing::info!(topic, partition, offset, "Notification for user {user_id}");
+                self.notifications.record(partition, offset);
+                hub.notify(&user_id, &notification);
+            }
+            Err(reject) => {
+                tracing::warn!(
+                    topic,
+                    partition,
+                    offset,
+                    reason = reject.reason(),
+                    "rejected Kafka message: {reject}"
+                );
+                hub.metrics().rejected(&reject);
+                match pos {
+                    Some(pos) => hub.skip(pos),
+                    None => self.notifications.record(partition, offset),
+                }
+            }
         }
     }
 }

@@ -2,14 +2,17 @@
 //! do with a message is the hub's business.
 //!
 //! - [`topics`]: creating missing topics and listing their partitions.
-//! - [`consumer`]: reads every partition of the four topics and feeds the hub;
-//!   tracks lag and readiness.
+//! - [`consumer`]: the reader: a consumer polled on its own thread, reading
+//!   every partition of the four topics into the hub.
+//! - [`supervisor`]: lag, readiness, and the watchdog that replaces a reader
+//!   that stalls or dies.
 //! - [`producer`]: publishes the events of HTTP commands, acknowledged.
 //! - [`embedded`]: librdkafka's mock cluster, for `relay --demo` with no broker.
 
 pub mod consumer;
 pub mod embedded;
 pub mod producer;
+pub mod supervisor;
 pub mod topics;
 
 use std::time::Duration;
