@@ -19,6 +19,12 @@ pub mod codes {
     pub const TOO_LARGE: &str = "too_large";
     pub const INVALID_TOKEN: &str = "invalid_token";
     pub const FORBIDDEN: &str = "forbidden";
+    /// The connection sends frames faster than `--client-frames-per-sec`:
+    /// the frame was dropped; slow down.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// HTTP, before the upgrade: the user (429) or the relay (503) holds as
+    /// many connections as allowed. Back off and retry.
+    pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
 }
 
 /// WebSocket close codes the relay uses (4000–4999 are the application's).

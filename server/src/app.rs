@@ -3,9 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::kafka::supervisor::{self, ConsumerHealth};
 use crate::kafka::{producer::Publisher, topics};
+use crate::limits::Connections;
 use crate::metrics::Metrics;
 
 /// What every handler shares.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     pub publisher: Publisher,
+    /// Open WebSocket connections per user and in total, against the caps.
+    pub connections: Arc<Connections>,
     /// False when the consumer is stuck beyond repair (`/healthz` 503).
     pub consumer: Arc<ConsumerHealth>,
     /// Flips to `true` once at shutdown; connection tasks watch it.
@@ -92,15 +95,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    // No Nagle: a frame goes out when written. With it, a frame written while
-    // the client still delays its ACK for the previous one could wait up to
-    // ~40 ms. (The benchmark, at 5 frames/s per connection, showed no
-    // difference; bursts to one connection are what it protects.)
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY: {e}");
-        }
-    });
+    let connections = Connections::new(config.max_connections_per_user, config.max_connections);
     let state = Arc::new(AppState {
         config,
         keys: Keys::new(&secret),
@@ -108,6 +103,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         metrics,
         publisher,
         consumer,
+        connections,
         shutdown: shutdown_rx.clone(),
     });
     let mut tasks = vec![supervisor];
@@ -118,14 +114,13 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         )));
     }
     let router = crate::http::router(Arc::clone(&state));
-    let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            })
-            .await
-    });
+    let header_timeout = Duration::from_millis(state.config.http_header_timeout_ms);
+    let server = tokio::spawn(crate::serve::serve(
+        listener,
+        router,
+        header_timeout,
+        shutdown_rx,
+    ));
     tracing::info!("relay listening on http://{addr}");
     Ok(Running {
         addr,

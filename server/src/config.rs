@@ -103,6 +103,33 @@ pub struct Config {
     #[arg(long, env = "CLIENT_QUEUE", default_value_t = 4096)]
     pub client_queue: usize,
 
+    /// Most WebSocket connections one user may hold at once (tabs, devices);
+    /// one more is refused before the upgrade with 429
+    /// `too_many_connections`.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_USER", default_value_t = 20)]
+    pub max_connections_per_user: usize,
+
+    /// Most WebSocket connections the relay holds at once; one more is
+    /// refused before the upgrade with 503 `too_many_connections`.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 100_000)]
+    pub max_connections: usize,
+
+    /// Client frames one connection may send per second (bursts of a
+    /// second's worth allowed); more are answered with `rate_limited` error
+    /// frames and dropped.
+    #[arg(long, env = "CLIENT_FRAMES_PER_SEC", default_value_t = 20)]
+    pub client_frames_per_sec: u32,
+
+    /// Time a client has to send a request's head (request line and
+    /// headers), in ms; also how long a kept-alive HTTP connection may sit
+    /// idle. Like nginx's `client_header_timeout`.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub http_header_timeout_ms: u64,
+
+    /// Time the relay has to answer one HTTP request, in ms (408 after).
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub http_request_timeout_ms: u64,
+
     /// Seconds between WebSocket pings; a client silent for three of them is dropped.
     #[arg(long, env = "PING_INTERVAL_SECS", default_value_t = 15)]
     pub ping_interval_secs: u64,
@@ -166,6 +193,11 @@ impl Config {
             ("client-queue", self.client_queue),
             ("ping-interval-secs", self.ping_interval_secs as usize),
             ("kafka-stall-timeout-ms", self.kafka_stall_timeout_ms as usize),
+            ("max-connections-per-user", self.max_connections_per_user),
+            ("max-connections", self.max_connections),
+            ("client-frames-per-sec", self.client_frames_per_sec as usize),
+            ("http-header-timeout-ms", self.http_header_timeout_ms as usize),
+            ("http-request-timeout-ms", self.http_request_timeout_ms as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

@@ -12,6 +12,8 @@
 //! - [`queue`]: a connection's bounded, collapsing outbound queue.
 //! - [`hub`]: read model + history + connection registry behind one lock;
 //!   routing and fan-out to bounded per-connection queues.
+//! - [`limits`]: connection caps and the client frame rate (pure).
+//! - [`serve`]: the HTTP server loop, with header and keep-alive timeouts.
 //! - [`metrics`]: counters and gauges, Prometheus text.
 //! - [`kafka`]: the rdkafka adapters: topic set-up, the reader thread and its
 //!   supervisor, the producer for commands, the embedded broker.
@@ -31,9 +33,11 @@ pub mod history;
 pub mod http;
 pub mod hub;
 pub mod kafka;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod queue;
+pub mod serve;
 pub mod simulator;
 pub mod watchdog;
 pub mod ws;

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub deliveries: AtomicU64,
     pub connections: AtomicI64,
     pub connections_total: AtomicU64,
+    refused: [AtomicU64; 2],
+    pub throttled_frames: AtomicU64,
     pub auth_failures: AtomicU64,
     bad_frames: [AtomicU64; 4],
     resumes: [AtomicU64; 2],
@@ -89,6 +91,15 @@ impl Metrics {
 
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// Counts a connection refused before the upgrade by a cap.
+    pub fn refused(&self, why: crate::limits::Refused) {
+        let index = match why {
+            crate::limits::Refused::PerUser => 0,
+            crate::limits::Refused::Total => 1,
+        };
+        self.refused[index].fetch_add(1, Relaxed);
     }
 
     pub fn rebuild(&self, why: Rebuild) {
@@ -157,6 +168,18 @@ impl Metrics {
             "counter",
             "WebSocket connections accepted.",
             &plain(u(&self.connections_total)),
+        );
+        family(
+            "relay_ws_refused_total",
+            "counter",
+            "WebSocket upgrades refused by a connection cap, by which (per_user: 429, total: 503).",
+            &labelled("limit", &["per_user", "total"], &self.refused),
+        );
+        family(
+            "relay_ws_throttled_frames_total",
+            "counter",
+            "Client frames dropped for exceeding --client-frames-per-sec.",
+            &plain(u(&self.throttled_frames)),
         );
         family(
             "relay_auth_failures_total",

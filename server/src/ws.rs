@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use protocol::frames::{close, codes, ConnectionInfo, ErrorBody};
 use protocol::{ClientEvent, ServerEvent};
@@ -22,6 +23,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::app::AppState;
 use crate::auth::{now_secs, User};
 use crate::http::AppError;
+use crate::limits::{FrameRate, Refused, Slot};
 use crate::queue::Drained;
 
 /// A client that sends this many bad frames on one connection is cut off.
@@ -63,6 +65,32 @@ pub async fn endpoint(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // Refused before the upgrade, so the client sees a status it can act on.
+    let slot = match app.connections.acquire(&user.id) {
+        Ok(slot) => slot,
+        Err(refused) => {
+            app.metrics.refused(refused);
+            let (status, message) = match refused {
+                Refused::PerUser => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "this user already holds {} connections (--max-connections-per-user): close one or retry later",
+                        app.config.max_connections_per_user
+                    ),
+                ),
+                Refused::Total => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "this relay holds as many connections as it may (--max-connections): retry later or elsewhere".to_owned(),
+                ),
+            };
+            let mut response =
+                AppError::new(status, codes::TOO_MANY_CONNECTIONS, message).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        }
+    };
     // Frames a little over the limit still reach us, so the client gets an
     // `error` frame for them; far bigger ones are cut at the protocol level.
     let hard_limit = app.config.max_frame_bytes.saturating_mul(4);
@@ -79,7 +107,7 @@ pub async fn endpoint(
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(hard_limit.max(WRITE_BUFFER) * 64)
-        .on_upgrade(move |socket| connection(socket, user, app))
+        .on_upgrade(move |socket| connection(socket, user, app, slot))
 }
 
 /// Why the loop ended.
@@ -98,7 +126,9 @@ enum Step {
     End(End),
 }
 
-async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
+async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>, slot: Slot) {
+    // Given back when this task ends, however it ends.
+    let _slot = slot;
     let hub = &app.hub;
     let (conn_id, queue) = hub.register(&user);
     app.metrics.connections.fetch_add(1, Relaxed);
@@ -116,6 +146,8 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
     let mut last_heard = Instant::now();
     let mut bad_frames = 0u32;
+    let mut rate = FrameRate::new(app.config.client_frames_per_sec, std::time::Instant::now());
+    let mut rate_told: Option<Instant> = None;
 
     let end = if send(&mut socket, hello.into()).await.is_err() {
         End::Gone
@@ -154,6 +186,11 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>) {
                 message = socket.recv() => {
                     last_heard = Instant::now();
                     let step = match message {
+                        // Over the frame rate: dropped unread, one error frame a second at most.
+                        Some(Ok(Message::Text(_) | Message::Binary(_))) if !rate.allow(last_heard.into_std()) => {
+                            app.metrics.throttled_frames.fetch_add(1, Relaxed);
+                            throttled_reply(&mut rate_told, last_heard, &rate)
+                        }
                         // Boxed: a rare path, kept out of the idle connection's state.
                         Some(Ok(Message::Text(text))) => Box::pin(on_text(&app, &mut user, conn_id, &text, &mut bad_frames)).await,
                         Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, codes::BAD_JSON, "binary frames are not supported: send JSON text"),
@@ -239,6 +276,22 @@ async fn on_text(
             Err(e) => Step::Reply(error_frame(e.code(), &e.to_string())),
         },
     }
+}
+
+/// The answer to a frame over the rate: an error frame, unless one went out
+/// in the last second.
+fn throttled_reply(told: &mut Option<Instant>, now: Instant, rate: &FrameRate) -> Step {
+    if told.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
+        return Step::Continue;
+    }
+    *told = Some(now);
+    Step::Reply(error_frame(
+        codes::RATE_LIMITED,
+        &format!(
+            "too many frames: this one was dropped; send again in {} ms",
+            rate.retry_after().as_millis().max(1)
+        ),
+    ))
 }
 
 fn bad_frame(app: &AppState, bad_frames: &mut u32, code: &str, message: &str) -> Step {

@@ -59,3 +59,165 @@ async fn metrics_behind_a_token_refuse_anyone_without_it() {
     assert!(page.text().await.unwrap().contains("relay_ws_connections"));
     relay.stop().await;
 }
+
+/// Tries an upgrade as `user`; the HTTP status and JSON body of a refusal.
+async fn refused(relay: &Relay, user: &str) -> Option<(u16, serde_json::Value, Option<String>)> {
+    let url = format!("ws://{}/ws?token={}", relay.base, relay.token(user, Role::User));
+    match tokio_tungstenite::connect_async(url).await {
+        Ok(_) => None,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let status = response.status().as_u16();
+            let retry = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = response.body().clone().unwrap_or_default();
+            Some((status, serde_json::from_slice(&body).unwrap(), retry))
+        }
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_past_the_cap_is_refused_before_the_upgrade_while_others_connect() {
+    let broker = Broker::start().await;
+    let mut config = common::config(&broker);
+    config.max_connections_per_user = 3;
+    config.max_connections = 5;
+    let relay = Relay::start_with(&broker, config).await;
+    let mut mallory = Vec::new();
+    for _ in 0..3 {
+        mallory.push(relay.connect("mallory", Role::User).await);
+    }
+    for _ in 0..50 {
+        let (status, body, retry) = refused(&relay, "mallory").await.expect("refused");
+        assert_eq!(status, 429);
+        assert_eq!(body["error"]["code"], "too_many_connections", "{body}");
+        assert_eq!(retry.as_deref(), Some("5"));
+    }
+    // Others still get in, up to the relay's total.
+    let _alice = relay.connect("alice", Role::User).await;
+    let _bob = relay.connect("bob", Role::User).await;
+    let (status, body, _) = refused(&relay, "carol").await.expect("refused");
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "too_many_connections");
+    // A closed connection gives its slot back.
+    drop(mallory.pop());
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while refused(&relay, "mallory").await.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the slot never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = relay.metrics().await;
+    assert!(metric(&page, "relay_ws_refused_total{limit=\"per_user\"}") >= 50.0);
+    assert!(metric(&page, "relay_ws_refused_total{limit=\"total\"}") >= 1.0);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_closed_within_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let broker = Broker::start().await;
+    let mut config = common::config(&broker);
+    config.http_header_timeout_ms = 1000;
+    let relay = Relay::start_with(&broker, config).await;
+    let started = tokio::time::Instant::now();
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(&relay.base).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    // The relay still answers everyone else meanwhile.
+    assert_eq!(reqwest::get(relay.http("/healthz")).await.unwrap().status(), 200);
+    for mut stream in slow {
+        let mut buf = [0u8; 512];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the relay closed the half-sent request");
+        // Closed (0 bytes), reset, or a 408 before closing.
+        if let Ok(n) = read {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{text}");
+        }
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(6), "closed after {took:?}");
+    // An idle kept-alive connection is closed the same way.
+    let mut idle = tokio::net::TcpStream::connect(&relay.base).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match idle.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the idle keep-alive connection stayed open");
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_client_frames_is_throttled_and_does_not_slow_another_users_delivery() {
+    let broker = Broker::start().await;
+    let mut config = common::config(&broker);
+    config.client_frames_per_sec = 10;
+    let relay = Relay::start_with(&broker, config).await;
+    let (mut flooder, _) = relay.subscribed("mallory", Role::User).await;
+    let (mut ann, _) = relay.subscribed("ann", Role::User).await;
+    let producer = broker.producer();
+    let subscribe = ClientEvent::SubscribeOrders { cursor: None }.to_json();
+    let flood = tokio::spawn(async move {
+        // Each subscribe would cost a snapshot under the hub's lock.
+        for _ in 0..3000 {
+            flooder.send_text(&subscribe).await;
+        }
+        let mut limited = 0;
+        let mut snapshots = 0;
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_millis(1500), futures_util::StreamExt::next(&mut flooder.ws)).await
+        {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                match ServerEvent::from_json(&text).unwrap() {
+                    ServerEvent::Error(e) if e.code == "rate_limited" => limited += 1,
+                    ServerEvent::OrdersSnapshot(_) => snapshots += 1,
+                    _ => {}
+                }
+            }
+        }
+        (limited, snapshots)
+    });
+    for i in 0..20 {
+        let id = format!("a{i}");
+        let sent = tokio::time::Instant::now();
+        producer
+            .send(
+                "order.created",
+                &id,
+                format!(r#"{{"orderId":"{id}","buyerId":"ann","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#),
+            )
+            .await;
+        match ann.next().await {
+            ServerEvent::Order { .. } => {}
+            other => panic!("ann got {other:?}"),
+        }
+        let took = sent.elapsed();
+        assert!(took < Duration::from_secs(2), "ann's event took {took:?} during the flood");
+    }
+    let (limited, snapshots) = flood.await.unwrap();
+    assert!(limited >= 1, "no rate_limited error frame");
+    assert!(snapshots <= 40, "{snapshots} snapshots answered out of 3000 subscribes");
+    let page = relay.metrics().await;
+    assert!(metric(&page, "relay_ws_throttled_frames_total") >= 2900.0);
+    relay.stop().await;
+}

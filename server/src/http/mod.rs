@@ -9,12 +9,14 @@ pub mod ops;
 pub mod orders;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, get, patch, post};
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
 
 pub use error::AppError;
 
@@ -44,7 +46,11 @@ pub fn router(app: Arc<AppState>) -> Router {
                 "this route does not take that method: see the API table in the README",
             )
         })
-        .layer(DefaultBodyLimit::max(app.config.max_body_bytes));
+        .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(app.config.http_request_timeout_ms),
+        ));
     if let Some(dir) = &app.config.static_dir {
         // The browser client: unknown paths get index.html so client-side
         // routes survive a reload.
