@@ -78,12 +78,17 @@ async function main() {
       '--disable-component-update', '--disable-sync'],
   });
   const loads = new Map();
+  // Console errors a page logs: a CSP violation or a script error fails the run.
+  const consoleErrors = [];
   async function signIn(name) {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     const page = await context.newPage();
     loads.set(name, 0);
     page.on('load', () => loads.set(name, loads.get(name) + 1));
-    page.on('pageerror', (e) => console.error(`[${name}] page error: ${e}`));
+    page.on('pageerror', (e) => { console.error(`[${name}] page error: ${e}`); consoleErrors.push(`${name}: ${e}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) consoleErrors.push(`${name}: ${m.text()}`);
+    });
     await page.goto(base);
     await page.click(`button.account:has-text("${name}")`);
     await page.waitForSelector('.order[data-order-id]', { timeout: 20000 });
@@ -221,6 +226,12 @@ async function main() {
     await expectBadge(alice, order.orderId, 'processing', 'Processing');
     await alice.locator('.chip-connected').waitFor({ timeout: 20000 });
     await shot(alice, '7-resumed');
+  });
+
+  await test('the pages ran under the Content-Security-Policy with no violation or script error', async () => {
+    const page = await (await fetch(base)).headers;
+    if (!(page.get('content-security-policy') || '').includes("script-src 'self'")) throw new Error('no CSP on the page');
+    if (consoleErrors.length) throw new Error(consoleErrors.join('\n'));
   });
 
   await test('no page was reloaded', async () => {

@@ -159,10 +159,21 @@ pub(crate) fn warn(line: &str) {
     eprintln!("{line}");
 }
 
+/// What the console shows of a frame: the frame as it arrived in debug
+/// builds (re-encoding it would cost bundle size for nothing); only the
+/// order id in release builds, which log no order data (addresses, items,
+/// amounts) to a console anyone at the machine can read.
+fn shown<'a>(text: &'a str, order_id: &'a str) -> &'a str {
+    if cfg!(debug_assertions) {
+        text
+    } else {
+        order_id
+    }
+}
+
 /// Decodes one text frame and calls the callback for its kind. A frame that
 /// does not decode is logged and dropped: a bad frame never stops the
-/// subscription. Logs show the frame as it arrived (re-encoding it for the
-/// console would cost bundle size for nothing).
+/// subscription.
 pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
     let event = match ServerEvent::from_json(text) {
         Ok(event) => event,
@@ -175,7 +186,10 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
     };
     match event {
         ServerEvent::ConnectionSuccess(info) => {
-            log(&format!("[WebSocket] Connection success: {text}"));
+            log(&format!(
+                "[WebSocket] Connection success: {}",
+                shown(text, &info.user_id)
+            ));
             (callbacks.on_identified)(info);
         }
         ServerEvent::OrdersSnapshot(snapshot) => {
@@ -187,20 +201,32 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
         }
         ServerEvent::Order { event, cursor } => match event {
             OrderEvent::Created(order) => {
-                log(&format!("[WebSocket] Order created: {text}"));
+                log(&format!(
+                    "[WebSocket] Order created: {}",
+                    shown(text, &order.order_id)
+                ));
                 (callbacks.on_created)(order, cursor);
             }
             OrderEvent::Updated(update) => {
-                log(&format!("[WebSocket] Order updated: {text}"));
+                log(&format!(
+                    "[WebSocket] Order updated: {}",
+                    shown(text, &update.order_id)
+                ));
                 (callbacks.on_updated)(update, cursor);
             }
             OrderEvent::Cancelled(cancellation) => {
-                log(&format!("[WebSocket] Order cancelled: {text}"));
+                log(&format!(
+                    "[WebSocket] Order cancelled: {}",
+                    shown(text, &cancellation.order_id)
+                ));
                 (callbacks.on_cancelled)(cancellation, cursor);
             }
         },
         ServerEvent::Notification(notification) => {
-            log(&format!("[WebSocket] Notification: {text}"));
+            log(&format!(
+                "[WebSocket] Notification: {}",
+                shown(text, "for this user")
+            ));
             (callbacks.on_notification)(notification);
         }
         ServerEvent::Error(body) => {

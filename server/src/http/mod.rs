@@ -3,7 +3,9 @@
 //! - [`error`]: `AppError` (JSON error bodies), the `Caller` and `Body` extractors.
 //! - [`orders`]: the order API: list, checkout, cancel, admin status change.
 //! - [`ops`]: health, readiness, metrics, demo login.
+//! - [`assets`]: the browser client: precompressed, cached, under a CSP.
 
+pub mod assets;
 pub mod error;
 pub mod ops;
 pub mod orders;
@@ -15,7 +17,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, get, patch, post};
 use axum::Router;
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::AppError;
@@ -52,10 +53,9 @@ pub fn router(app: Arc<AppState>) -> Router {
             Duration::from_millis(app.config.http_request_timeout_ms),
         ));
     if let Some(dir) = &app.config.static_dir {
-        // The browser client: unknown paths get index.html so client-side
-        // routes survive a reload.
-        let index = ServeFile::new(dir.join("index.html"));
-        router = router.fallback_service(ServeDir::new(dir).fallback(index));
+        router = router.fallback_service(assets::router(dir));
     }
-    router.with_state(app)
+    router
+        .layer(axum::middleware::from_fn(assets::security_headers))
+        .with_state(app)
 }
