@@ -85,6 +85,9 @@ pub enum ServerEvent {
     },
     Notification(Notification),
     Error(ErrorBody),
+    /// The answer to a client's `ping`: proof, visible to browser code, that
+    /// the relay is there (WebSocket pings are not).
+    Pong,
 }
 
 /// Everything a browser may send to the relay.
@@ -92,6 +95,9 @@ pub enum ServerEvent {
 pub enum ClientEvent {
     SubscribeOrders { cursor: Option<String> },
     AuthRefresh { token: String },
+    /// An application-level heartbeat: the relay answers `pong`. A client
+    /// sends it when it has heard nothing for a while (docs/PROTOCOL.md §3.6).
+    Ping,
 }
 
 /// Why a frame could not be read. The relay answers each with an `error`
@@ -180,6 +186,7 @@ impl ServerEvent {
             ServerEvent::Order { event, .. } => event.frame_name(),
             ServerEvent::Notification(_) => "notification",
             ServerEvent::Error(_) => "error",
+            ServerEvent::Pong => "pong",
         }
     }
 
@@ -191,6 +198,7 @@ impl ServerEvent {
             ServerEvent::Order { event, cursor } => order_frame(event, cursor),
             ServerEvent::Notification(n) => notification_frame(n),
             ServerEvent::Error(body) => frame(name, body, None),
+            ServerEvent::Pong => frame(name, &Empty {}, None),
         }
     }
 
@@ -214,6 +222,7 @@ impl ServerEvent {
             )?)),
             "notification" => Ok(ServerEvent::Notification(data(name, raw.data)?)),
             "error" => Ok(ServerEvent::Error(data(name, raw.data)?)),
+            "pong" => Ok(ServerEvent::Pong),
             other => Err(FrameError::UnknownEvent(other.to_owned())),
         }
     }
@@ -230,11 +239,16 @@ struct RefreshData {
     token: String,
 }
 
+/// The `data` of frames that carry nothing.
+#[derive(Serialize)]
+struct Empty {}
+
 impl ClientEvent {
     pub fn name(&self) -> &'static str {
         match self {
             ClientEvent::SubscribeOrders { .. } => "subscribe:orders",
             ClientEvent::AuthRefresh { .. } => "auth:refresh",
+            ClientEvent::Ping => "ping",
         }
     }
 
@@ -255,6 +269,7 @@ impl ClientEvent {
                 },
                 None,
             ),
+            ClientEvent::Ping => frame(name, &Empty {}, None),
         }
     }
 
@@ -274,6 +289,8 @@ impl ClientEvent {
             "auth:refresh" => Ok(ClientEvent::AuthRefresh {
                 token: data::<RefreshData>(name, raw.data)?.token,
             }),
+            // Any `data` (or none) is fine: a ping carries nothing.
+            "ping" => Ok(ClientEvent::Ping),
             other => Err(FrameError::UnknownEvent(other.to_owned())),
         }
     }

@@ -275,6 +275,7 @@ async fn on_text(
             )),
             Err(e) => Step::Reply(error_frame(e.code(), &e.to_string())),
         },
+        Ok(ClientEvent::Ping) => Step::Reply(ServerEvent::Pong.to_json()),
     }
 }
 

@@ -221,3 +221,15 @@ async fn a_flood_of_client_frames_is_throttled_and_does_not_slow_another_users_d
     assert!(metric(&page, "relay_ws_throttled_frames_total") >= 2900.0);
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_frame_is_answered_with_a_pong_frame() {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let (mut client, _) = relay.subscribed("ann", Role::User).await;
+    for data in [r#"{"event":"ping"}"#, r#"{"event":"ping","data":{}}"#] {
+        client.send_text(data).await;
+        assert_eq!(client.next().await, ServerEvent::Pong);
+    }
+    relay.stop().await;
+}

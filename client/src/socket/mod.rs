@@ -229,6 +229,8 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
             ));
             (callbacks.on_notification)(notification);
         }
+        // The answer to our heartbeat: hearing it is all it is for.
+        ServerEvent::Pong => {}
         ServerEvent::Error(body) => {
             warn(&format!(
                 "[WebSocket] The relay refused a frame: {} ({})",
@@ -438,6 +440,12 @@ enum Woke {
 /// Reads frames until the link closes or stays silent for the heartbeat
 /// window, and renews the token when it is due. Returns how the link ended
 /// and whether any frame was heard.
+///
+/// Liveness without churn: after a third of the window with nothing heard,
+/// the client sends `ping` (the relay answers `pong`), and again after two
+/// thirds; only a window with no frame at all, pongs included, ends the
+/// link. An idle page therefore keeps one socket for hours, and a relay that
+/// stopped answering is noticed within the window (docs/PROTOCOL.md §3.6).
 async fn listen(
     link: &mut link::Link,
     config: &SocketConfig,
@@ -445,11 +453,13 @@ async fn listen(
     tokens: &Tokens,
 ) -> (Ended, bool) {
     let window = f64::from(config.heartbeat_ms);
+    let quiet = window / 3.0;
     let mut heard = false;
-    let mut deadline = now_ms() + window;
+    let mut heard_at = now_ms();
+    let mut pings = 0u32;
     // One timer at a time: when it fires early (frames arrived meanwhile) it
-    // is re-armed for the rest of the window instead of one timer per frame.
-    let mut timer = Box::pin(sleep(config.heartbeat_ms));
+    // is re-armed for the rest of the wait instead of one timer per frame.
+    let mut timer = Box::pin(sleep(quiet.ceil() as u32));
     // Kept across frames, so a renewal in flight is not restarted by each.
     let mut renewal = Box::pin(tokens.renewal());
     loop {
@@ -463,18 +473,24 @@ async fn listen(
         match woke {
             Woke::Link(Incoming::Frame(text)) => {
                 heard = true;
-                deadline = now_ms() + window;
+                heard_at = now_ms();
+                pings = 0;
                 handle_frame(&text, cb);
             }
             Woke::Link(Incoming::Closed { code, reason }) => {
                 return (Ended::Closed { code, reason }, heard);
             }
             Woke::Heartbeat => {
-                let left = deadline - now_ms();
-                if left <= 0.0 {
+                let now = now_ms();
+                if now - heard_at >= window {
                     return (Ended::Silent, heard);
                 }
-                timer = Box::pin(sleep(left.ceil() as u32));
+                if now - heard_at >= quiet * f64::from(pings + 1) {
+                    pings += 1;
+                    link.send(ClientEvent::Ping.to_json()).await;
+                }
+                let wake = (heard_at + quiet * f64::from(pings + 1)).min(heard_at + window);
+                timer = Box::pin(sleep((wake - now).max(1.0).ceil() as u32));
             }
             Woke::Renewed(fresh) => {
                 if let Some(token) = fresh {

@@ -4,11 +4,11 @@
 
 use protocol::frames::close;
 
-/// How often the relay pings is 15 s; a connection silent for three times
-/// that is taken as dead. Browsers answer pings without telling the page, so
-/// any frame counts as a sign of life, and on a quiet connection the relay's
-/// pings alone do not: this window is also the longest a half-open socket
-/// can go unnoticed.
+/// A connection with no frame for this long is taken as dead. Browsers
+/// answer the relay's WebSocket pings without telling the page, so the page
+/// asks itself: after a third of the window with nothing heard it sends
+/// `ping`, and the relay's `pong` counts as a sign of life. This window is
+/// also the longest a half-open socket can go unnoticed.
 pub const HEARTBEAT_MS: u32 = 45_000;
 
 /// Exponential backoff with jitter between reconnect attempts.

@@ -85,6 +85,13 @@ pub fn failing_login() -> DemoLogin {
 /// Mounts the app with `session`, renewing a demo session's token through
 /// `demo_login`, before the socket opens.
 pub async fn mount_session(session: Session, demo_login: DemoLogin) -> Page {
+    mount_with_heartbeat(session, demo_login, 60_000).await
+}
+
+/// Mounts the app with a heartbeat window of `heartbeat_ms` (the client
+/// pings after a third of it with nothing heard, and gives up after all of
+/// it).
+pub async fn mount_with_heartbeat(session: Session, demo_login: DemoLogin, heartbeat_ms: u32) -> Page {
     let container: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&container).unwrap();
     let (transport, server) = Transport::test();
@@ -98,7 +105,7 @@ pub async fn mount_session(session: Session, demo_login: DemoLogin) -> Page {
                 initial_ms: 400,
                 max_ms: 800,
             },
-            heartbeat_ms: 60_000,
+            heartbeat_ms,
         },
         persist: false,
         demo_login,

@@ -68,6 +68,7 @@ fn every_server_event() -> Vec<ServerEvent> {
             message: "Your parcel is near".into(),
         }),
         ServerEvent::Error(ErrorBody::new(codes::BAD_JSON, "oops")),
+        ServerEvent::Pong,
     ]
 }
 
@@ -89,9 +90,18 @@ fn every_client_frame_round_trips() {
         ClientEvent::AuthRefresh {
             token: "jwt".into(),
         },
+        ClientEvent::Ping,
     ] {
         assert_eq!(ClientEvent::from_json(&event.to_json()).unwrap(), event);
     }
+}
+
+#[test]
+fn a_ping_may_carry_any_data_or_none_and_is_answered_by_an_empty_pong() {
+    for text in [r#"{"event":"ping"}"#, r#"{"event":"ping","data":{}}"#, r#"{"event":"ping","data":7}"#] {
+        assert_eq!(ClientEvent::from_json(text).unwrap(), ClientEvent::Ping, "{text}");
+    }
+    assert_eq!(ServerEvent::Pong.to_json(), r#"{"event":"pong","data":{}}"#);
 }
 
 #[test]
