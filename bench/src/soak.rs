@@ -70,7 +70,11 @@ async fn metrics_page(relay: &str) -> String {
 
 /// Latency percentiles (ms) per minute of publishing.
 fn per_minute(latencies: &[Latency]) -> Vec<Value> {
-    let minutes = latencies.iter().map(|l| l.published_s / 60).max().map_or(0, |m| m + 1);
+    let minutes = latencies
+        .iter()
+        .map(|l| l.published_s / 60)
+        .max()
+        .map_or(0, |m| m + 1);
     let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); minutes as usize];
     for l in latencies {
         buckets[(l.published_s / 60) as usize].push(l.micros);
@@ -115,7 +119,12 @@ pub async fn run(soak: Soak<'_>) -> anyhow::Result<Value> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let page = metrics_page(soak.relay).await;
-    samples.push(sample(&soak, started.elapsed().as_secs_f64(), conns.delivered(), &page));
+    samples.push(sample(
+        &soak,
+        started.elapsed().as_secs_f64(),
+        conns.delivered(),
+        &page,
+    ));
     let delivered = conns.delivered();
     let latencies = conns.finish().await;
     let overall = stats::percentiles(
@@ -147,7 +156,10 @@ mod tests {
 
     #[test]
     fn percentiles_are_grouped_by_the_minute_of_publishing() {
-        let l = |published_s, ms: u32| Latency { published_s, micros: ms * 1000 };
+        let l = |published_s, ms: u32| Latency {
+            published_s,
+            micros: ms * 1000,
+        };
         let minutes = per_minute(&[l(0, 1), l(59, 3), l(60, 10), l(185, 7)]);
         assert_eq!(minutes.len(), 3);
         assert_eq!(minutes[0]["deliveries"], 2);

@@ -93,8 +93,12 @@ pub enum ServerEvent {
 /// Everything a browser may send to the relay.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
-    SubscribeOrders { cursor: Option<String> },
-    AuthRefresh { token: String },
+    SubscribeOrders {
+        cursor: Option<String>,
+    },
+    AuthRefresh {
+        token: String,
+    },
     /// An application-level heartbeat: the relay answers `pong`. A client
     /// sends it when it has heard nothing for a while (docs/PROTOCOL.md §3.6).
     Ping,

@@ -192,12 +192,21 @@ impl Config {
             ("history-limit", self.history_limit),
             ("client-queue", self.client_queue),
             ("ping-interval-secs", self.ping_interval_secs as usize),
-            ("kafka-stall-timeout-ms", self.kafka_stall_timeout_ms as usize),
+            (
+                "kafka-stall-timeout-ms",
+                self.kafka_stall_timeout_ms as usize,
+            ),
             ("max-connections-per-user", self.max_connections_per_user),
             ("max-connections", self.max_connections),
             ("client-frames-per-sec", self.client_frames_per_sec as usize),
-            ("http-header-timeout-ms", self.http_header_timeout_ms as usize),
-            ("http-request-timeout-ms", self.http_request_timeout_ms as usize),
+            (
+                "http-header-timeout-ms",
+                self.http_header_timeout_ms as usize,
+            ),
+            (
+                "http-request-timeout-ms",
+                self.http_request_timeout_ms as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -295,15 +304,21 @@ mod tests {
 
     #[test]
     fn demo_mode_listens_on_loopback_unless_told_otherwise() {
-        assert!(parse(&["--demo", "--listen", "127.0.0.1:80"]).validate().is_ok());
-        assert!(parse(&["--demo", "--listen", "[::1]:80"]).validate().is_ok());
+        assert!(parse(&["--demo", "--listen", "127.0.0.1:80"])
+            .validate()
+            .is_ok());
+        assert!(parse(&["--demo", "--listen", "[::1]:80"])
+            .validate()
+            .is_ok());
         assert!(matches!(
             parse(&["--demo", "--listen", "0.0.0.0:80"]).validate(),
             Err(ConfigError::DemoExposed(_))
         ));
-        assert!(parse(&["--demo", "--demo-public", "--listen", "0.0.0.0:80"])
-            .validate()
-            .is_ok());
+        assert!(
+            parse(&["--demo", "--demo-public", "--listen", "0.0.0.0:80"])
+                .validate()
+                .is_ok()
+        );
         // Outside demo mode any address is fine.
         let secret = ["--jwt-secret", "0123456789abcdef", "--listen", "0.0.0.0:80"];
         assert!(parse(&secret).validate().is_ok());

@@ -55,13 +55,9 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("could not set TCP_NODELAY: {e}");
         }
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .map_request(|request: axum::http::Request<Incoming>| {
-                    request.map(axum::body::Body::new)
-                }),
-        );
+        let service = TowerToHyperService::new(router.clone().map_request(
+            |request: axum::http::Request<Incoming>| request.map(axum::body::Body::new),
+        ));
         let (mut stop, open) = (shutdown.clone(), open_rx.clone());
         tokio::spawn(async move {
             let mut builder = Builder::new(TokioExecutor::new());
@@ -69,7 +65,8 @@ pub async fn serve(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout);
-            let mut conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+            let mut conn =
+                pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
             let mut stopping = pin!(async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
             });

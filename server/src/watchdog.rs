@@ -134,7 +134,10 @@ mod tests {
         assert_eq!(dog.observe(at(start, 30), 7, None), Verdict::Blind);
         assert_eq!(dog.observe(at(start, 59), 7, None), Verdict::Fine);
         for minute in 1..10 {
-            assert_eq!(dog.observe(at(start, 30 + 30 * minute), 7, None), Verdict::Blind);
+            assert_eq!(
+                dog.observe(at(start, 30 + 30 * minute), 7, None),
+                Verdict::Blind
+            );
             assert!(dog.is_healthy());
         }
     }

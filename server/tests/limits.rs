@@ -14,18 +14,29 @@ async fn a_token_that_never_expires_connects_and_its_connection_is_counted_down_
     let relay = Relay::start(&broker).await;
     let token = relay.keys.issue_until("eve", Role::User, u64::MAX);
     let url = format!("ws://{}/ws?token={token}", relay.base);
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
     let mut client = common::Client { ws };
-    assert!(matches!(client.next().await, ServerEvent::ConnectionSuccess(_)));
+    assert!(matches!(
+        client.next().await,
+        ServerEvent::ConnectionSuccess(_)
+    ));
     client
         .send(&ClientEvent::SubscribeOrders { cursor: None })
         .await;
-    assert!(matches!(client.next().await, ServerEvent::OrdersSnapshot(_)));
+    assert!(matches!(
+        client.next().await,
+        ServerEvent::OrdersSnapshot(_)
+    ));
     assert_eq!(metric(&relay.metrics().await, "relay_ws_connections"), 1.0);
     drop(client);
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
     while metric(&relay.metrics().await, "relay_ws_connections") != 0.0 {
-        assert!(tokio::time::Instant::now() < deadline, "the gauge never went down");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the gauge never went down"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     relay.stop().await;
@@ -62,7 +73,11 @@ async fn metrics_behind_a_token_refuse_anyone_without_it() {
 
 /// Tries an upgrade as `user`; the HTTP status and JSON body of a refusal.
 async fn refused(relay: &Relay, user: &str) -> Option<(u16, serde_json::Value, Option<String>)> {
-    let url = format!("ws://{}/ws?token={}", relay.base, relay.token(user, Role::User));
+    let url = format!(
+        "ws://{}/ws?token={}",
+        relay.base,
+        relay.token(user, Role::User)
+    );
     match tokio_tungstenite::connect_async(url).await {
         Ok(_) => None,
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
@@ -105,7 +120,10 @@ async fn one_user_past_the_cap_is_refused_before_the_upgrade_while_others_connec
     drop(mallory.pop());
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
     while refused(&relay, "mallory").await.is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "the slot never came back");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let page = relay.metrics().await;
@@ -132,7 +150,10 @@ async fn half_sent_requests_are_closed_within_the_header_timeout() {
         slow.push(stream);
     }
     // The relay still answers everyone else meanwhile.
-    assert_eq!(reqwest::get(relay.http("/healthz")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(relay.http("/healthz")).await.unwrap().status(),
+        200
+    );
     for mut stream in slow {
         let mut buf = [0u8; 512];
         let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
@@ -184,8 +205,11 @@ async fn a_flood_of_client_frames_is_throttled_and_does_not_slow_another_users_d
         }
         let mut limited = 0;
         let mut snapshots = 0;
-        while let Ok(Some(Ok(message))) =
-            tokio::time::timeout(Duration::from_millis(1500), futures_util::StreamExt::next(&mut flooder.ws)).await
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(
+            Duration::from_millis(1500),
+            futures_util::StreamExt::next(&mut flooder.ws),
+        )
+        .await
         {
             if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
                 match ServerEvent::from_json(&text).unwrap() {
@@ -212,11 +236,17 @@ async fn a_flood_of_client_frames_is_throttled_and_does_not_slow_another_users_d
             other => panic!("ann got {other:?}"),
         }
         let took = sent.elapsed();
-        assert!(took < Duration::from_secs(2), "ann's event took {took:?} during the flood");
+        assert!(
+            took < Duration::from_secs(2),
+            "ann's event took {took:?} during the flood"
+        );
     }
     let (limited, snapshots) = flood.await.unwrap();
     assert!(limited >= 1, "no rate_limited error frame");
-    assert!(snapshots <= 40, "{snapshots} snapshots answered out of 3000 subscribes");
+    assert!(
+        snapshots <= 40,
+        "{snapshots} snapshots answered out of 3000 subscribes"
+    );
     let page = relay.metrics().await;
     assert!(metric(&page, "relay_ws_throttled_frames_total") >= 2900.0);
     relay.stop().await;

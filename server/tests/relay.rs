@@ -437,7 +437,9 @@ async fn updates_that_overtook_their_created_events_reach_the_buyer_once_each() 
             .send("order.created", &id, created(&id, users[i % 3]))
             .await;
     }
-    producer.send("order.created", "last", created("last", "ann")).await;
+    producer
+        .send("order.created", "last", created("last", "ann"))
+        .await;
     let mut seen = Vec::new();
     loop {
         let frame = describe(&ann.next().await);

@@ -44,7 +44,9 @@ async fn a_stalled_consumer_is_rebuilt_at_its_position_and_every_client_gets_eve
     for i in 0..30 {
         let user = users[i % users.len()];
         let id = format!("o{i}");
-        producer.send("order.created", &id, created(&id, user)).await;
+        producer
+            .send("order.created", &id, created(&id, user))
+            .await;
         producer.send("order.updated", &id, updated(&id)).await;
         let mine = expected.entry(user).or_default();
         mine.push(format!("order:created:{id}:pending"));
@@ -75,8 +77,13 @@ async fn a_stalled_consumer_is_rebuilt_at_its_position_and_every_client_gets_eve
     );
 
     // Nothing more for anyone: one more event shows what comes next.
-    producer.send("order.created", "last", created("last", "ann")).await;
-    assert_eq!(describe(&clients[0].1.next().await), "order:created:last:pending");
+    producer
+        .send("order.created", "last", created("last", "ann"))
+        .await;
+    assert_eq!(
+        describe(&clients[0].1.next().await),
+        "order:created:last:pending"
+    );
     // The admin saw all 60 events; each created event once (an update that
     // overtook its created event is sent again just before it, §1.5).
     let mut admin_saw: HashMap<String, usize> = HashMap::new();
@@ -89,17 +96,27 @@ async fn a_stalled_consumer_is_rebuilt_at_its_position_and_every_client_gets_eve
     }
     assert_eq!(admin_saw.len(), 60, "{admin_saw:?}");
     for (event, times) in &admin_saw {
-        let limit = if event.starts_with("order:created") { 1 } else { 2 };
+        let limit = if event.starts_with("order:created") {
+            1
+        } else {
+            2
+        };
         assert!(*times <= limit, "{event} {times} times");
     }
 
     let page = relay.metrics().await;
     assert_eq!(
-        metric(&page, "relay_kafka_consumer_rebuilds_total{reason=\"stalled\"}"),
+        metric(
+            &page,
+            "relay_kafka_consumer_rebuilds_total{reason=\"stalled\"}"
+        ),
         1.0
     );
     assert_eq!(
-        metric(&page, "relay_kafka_consumer_rebuilds_total{reason=\"died\"}"),
+        metric(
+            &page,
+            "relay_kafka_consumer_rebuilds_total{reason=\"died\"}"
+        ),
         0.0
     );
     // The lag gauge follows at the next check.
@@ -127,7 +144,9 @@ async fn a_stall_that_rebuilding_cannot_fix_turns_healthz_503() {
     let producer = broker.producer();
     for i in 0..5 {
         let id = format!("o{i}");
-        producer.send("order.created", &id, created(&id, "ann")).await;
+        producer
+            .send("order.created", &id, created(&id, "ann"))
+            .await;
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -142,6 +161,11 @@ async fn a_stall_that_rebuilding_cannot_fix_turns_healthz_503() {
     }
     assert_eq!(relay.readyz().await, 503);
     let page = relay.metrics().await;
-    assert!(metric(&page, "relay_kafka_consumer_rebuilds_total{reason=\"stalled\"}") >= 2.0);
+    assert!(
+        metric(
+            &page,
+            "relay_kafka_consumer_rebuilds_total{reason=\"stalled\"}"
+        ) >= 2.0
+    );
     relay.stop().await;
 }

@@ -29,10 +29,11 @@ async fn a_quiet_link_answered_by_pongs_stays_open_and_a_silent_one_is_resumed()
     let session = Session::new("test-token", "alice", Role::User);
     let mut page = mount_with_heartbeat(session, failing_login(), WINDOW_MS).await;
     page.server.open();
-    page.server.send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
-        orders: vec![],
-        cursor: "c-7".into(),
-    }));
+    page.server
+        .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
+            orders: vec![],
+            cursor: "c-7".into(),
+        }));
     tick().await;
     assert_eq!(page.chip(), "Connected");
     let ping = ClientEvent::Ping.to_json();
@@ -63,7 +64,10 @@ async fn a_quiet_link_answered_by_pongs_stays_open_and_a_silent_one_is_resumed()
     })
     .await;
     let noticed = js_sys::Date::now() - silent_from;
-    assert!(noticed < f64::from(2 * WINDOW_MS), "noticed after {noticed} ms");
+    assert!(
+        noticed < f64::from(2 * WINDOW_MS),
+        "noticed after {noticed} ms"
+    );
     assert_eq!(page.server.sent(), [ping.clone(), ping]);
     page.server.open();
     until_within("reconnected", 3000.0, || page.chip() == "Connected").await;

@@ -91,7 +91,11 @@ pub async fn mount_session(session: Session, demo_login: DemoLogin) -> Page {
 /// Mounts the app with a heartbeat window of `heartbeat_ms` (the client
 /// pings after a third of it with nothing heard, and gives up after all of
 /// it).
-pub async fn mount_with_heartbeat(session: Session, demo_login: DemoLogin, heartbeat_ms: u32) -> Page {
+pub async fn mount_with_heartbeat(
+    session: Session,
+    demo_login: DemoLogin,
+    heartbeat_ms: u32,
+) -> Page {
     let container: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&container).unwrap();
     let (transport, server) = Transport::test();

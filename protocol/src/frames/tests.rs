@@ -98,8 +98,16 @@ fn every_client_frame_round_trips() {
 
 #[test]
 fn a_ping_may_carry_any_data_or_none_and_is_answered_by_an_empty_pong() {
-    for text in [r#"{"event":"ping"}"#, r#"{"event":"ping","data":{}}"#, r#"{"event":"ping","data":7}"#] {
-        assert_eq!(ClientEvent::from_json(text).unwrap(), ClientEvent::Ping, "{text}");
+    for text in [
+        r#"{"event":"ping"}"#,
+        r#"{"event":"ping","data":{}}"#,
+        r#"{"event":"ping","data":7}"#,
+    ] {
+        assert_eq!(
+            ClientEvent::from_json(text).unwrap(),
+            ClientEvent::Ping,
+            "{text}"
+        );
     }
     assert_eq!(ServerEvent::Pong.to_json(), r#"{"event":"pong","data":{}}"#);
 }
