@@ -53,13 +53,14 @@ impl TopicPartition {
     }
 }
 
-/// Where a new reader starts.
+/// Where a new reader starts on the order topics. Notifications always
+/// start at [`NotificationPositions`]: the log's end as the supervisor
+/// found it at start-up, then after the last one read.
 #[derive(Debug, Clone, Copy)]
 pub enum Start {
-    /// Order topics from the beginning, notifications from the end.
+    /// From the beginning.
     Beginning,
-    /// Order topics at the hub's position, notifications after the last one
-    /// read (or from the end if none was).
+    /// At the hub's position.
     Resume,
 }
 
@@ -119,6 +120,13 @@ impl NotificationPositions {
         *next = (*next).max(offset + 1);
     }
 
+    /// Starts a partition at `next` (its log end at start-up), unless
+    /// something was read there already.
+    pub fn start_at(&self, partition: i32, next: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(partition).or_insert(next);
+    }
+
     fn next(&self, partition: i32) -> Option<i64> {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.get(&partition).copied()
@@ -151,8 +159,7 @@ impl Reader {
                     0 => Offset::Beginning,
                     next => Offset::Offset(next),
                 },
-                (None, Start::Beginning) => Offset::End,
-                (None, Start::Resume) => notifications
+                (None, _) => notifications
                     .next(tp.partition)
                     .map_or(Offset::End, Offset::Offset),
             };

@@ -87,6 +87,7 @@ pub async fn start(
     }
     let settings = Settings::new(config, brokers, partitions);
     let notifications = Arc::new(NotificationPositions::default());
+    notifications_from_now(&probe, &settings, &notifications).await;
     let fault = Fault {
         stall_after: config.fault_stall_consumer_after,
     };
@@ -117,6 +118,28 @@ pub async fn start(
         }),
     };
     Ok((tokio::spawn(supervisor.run(shutdown)), health))
+}
+
+/// Notifications are live-only: each partition starts at its end as the
+/// broker lists it now, so that every notification produced after the relay
+/// started is delivered. (Assigning `Offset::End` instead resolves the end
+/// later, asynchronously: a notification produced in between was lost.) A
+/// partition whose end cannot be read starts at `Offset::End`.
+async fn notifications_from_now(
+    probe: &BaseConsumer,
+    settings: &Settings,
+    positions: &NotificationPositions,
+) {
+    for tp in settings.partitions.iter().filter(|tp| tp.id().is_none()) {
+        match probe.fetch_watermarks(&tp.topic, tp.partition, REQUEST_TIMEOUT) {
+            Ok((_, high)) => positions.start_at(tp.partition, high),
+            Err(e) => tracing::warn!(
+                topic = tp.topic,
+                partition = tp.partition,
+                "cannot read the end of the notifications log ({e}); starting at its end when assigned"
+            ),
+        }
+    }
 }
 
 /// The client that lists partitions and reads watermarks: its own

@@ -284,10 +284,12 @@ impl Client {
         self.ws.send(Message::text(text)).await.expect("send");
     }
 
-    /// The next frame, as a typed event; pings are skipped.
+    /// The next frame, as a typed event; pings are skipped (the relay's
+    /// pings do not extend the wait).
     pub async fn next(&mut self) -> ServerEvent {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("a frame in time")
                 .expect("connection open")
