@@ -550,3 +550,93 @@ async fn the_server_assigns_ids_and_money_and_an_admin_can_cancel_any_order() {
     );
     relay.stop().await;
 }
+
+/// The attack: during a reload after a restart, a buyer cancels an order
+/// that has already shipped, and an admin moves it back. The read model
+/// still holds the order's old status, so these must wait for a caught-up
+/// relay: 503 `not_ready` until then, 409 after; never 202, and nothing
+/// published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_on_an_order_answer_503_during_a_20000_message_reload_and_never_act_on_stale_state(
+) {
+    let broker = Broker::start().await;
+    // A first relay creates the topics; then the history builds up.
+    Relay::start(&broker).await.stop().await;
+    let producer = broker.producer();
+    let created = |id: &str, buyer: &str| {
+        format!(
+            r#"{{"orderId":"{id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
+        )
+    };
+    producer
+        .send("order.created", "o1", created("o1", "alice"))
+        .await;
+    let filler: Vec<String> = (0..20_000).map(|i| format!("f{i}")).collect();
+    for chunk in filler.chunks(2000) {
+        futures_util::future::join_all(
+            chunk
+                .iter()
+                .map(|id| producer.send("order.created", id, created(id, "bob"))),
+        )
+        .await;
+    }
+    producer
+        .send(
+            "order.updated",
+            "o1",
+            r#"{"orderId":"o1","status":"shipped","updatedAt":"2025-11-12T11:00:00.000Z"}"#,
+        )
+        .await;
+
+    let relay = Relay::launch(&broker, common::config(&broker)).await;
+    let api = Api::new(&relay);
+    let mut answers = Vec::new();
+    loop {
+        let cancel = api
+            .call("POST", "/api/orders/o1/cancel", ALICE, None)
+            .await
+            .status();
+        let back = api
+            .call(
+                "PATCH",
+                "/api/admin/orders/o1",
+                ADMIN,
+                Some(json!({"status": "processing"})),
+            )
+            .await
+            .status();
+        answers.push((cancel, back));
+        if cancel != StatusCode::SERVICE_UNAVAILABLE && back != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(answers.len() < 2000, "never caught up");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        answers[0],
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE
+        ),
+        "the first commands came before the reload ended"
+    );
+    for (cancel, back) in &answers {
+        assert!(
+            [StatusCode::SERVICE_UNAVAILABLE, StatusCode::CONFLICT].contains(cancel),
+            "{answers:?}"
+        );
+        assert!(
+            [StatusCode::SERVICE_UNAVAILABLE, StatusCode::CONFLICT].contains(back),
+            "{answers:?}"
+        );
+    }
+    let page = relay.metrics().await;
+    assert_eq!(common::metric(&page, "relay_commands_published_total"), 0.0);
+    let orders = relay.orders("alice", Role::User).await;
+    assert_eq!(orders.orders[0].status, OrderStatus::Shipped);
+    eprintln!(
+        "{} tries answered 503 before the relay caught up",
+        answers.len() - 1
+    );
+    relay.stop().await;
+}
