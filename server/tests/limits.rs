@@ -31,14 +31,10 @@ async fn a_token_that_never_expires_connects_and_its_connection_is_counted_down_
     ));
     assert_eq!(metric(&relay.metrics().await, "relay_ws_connections"), 1.0);
     drop(client);
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
-    while metric(&relay.metrics().await, "relay_ws_connections") != 0.0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the gauge never went down"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::eventually("the gauge never went down", || async {
+        metric(&relay.metrics().await, "relay_ws_connections") == 0.0
+    })
+    .await;
     relay.stop().await;
 }
 
@@ -118,14 +114,10 @@ async fn one_user_past_the_cap_is_refused_before_the_upgrade_while_others_connec
     assert_eq!(body["error"]["code"], "too_many_connections");
     // A closed connection gives its slot back.
     drop(mallory.pop());
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
-    while refused(&relay, "mallory").await.is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the slot never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::eventually("the slot never came back", || async {
+        refused(&relay, "mallory").await.is_none()
+    })
+    .await;
     let page = relay.metrics().await;
     assert!(metric(&page, "relay_ws_refused_total{limit=\"per_user\"}") >= 50.0);
     assert!(metric(&page, "relay_ws_refused_total{limit=\"total\"}") >= 1.0);

@@ -17,6 +17,7 @@
 //! from before a restart valid), or at the relay's own position when the
 //! supervisor replaces a stalled reader.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -173,6 +174,7 @@ impl Reader {
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let poll = Poll {
+            loaded: Cell::new(false),
             consumer,
             hub,
             notifications,
@@ -207,6 +209,9 @@ impl Reader {
 
 /// What the reader thread owns.
 struct Poll {
+    /// Latched from [`Hub::is_loaded`] (which never turns back): once set,
+    /// the hot path no longer takes the hub's lock to choose a log level.
+    loaded: Cell<bool>,
     consumer: BaseConsumer,
     hub: Arc<Hub>,
     notifications: Arc<NotificationPositions>,
@@ -265,7 +270,8 @@ impl Poll {
                 // Debug until loaded: a start-up replays the whole log.
                 let (name, status) = (event.frame_name(), event.status().as_str());
                 let name = name.trim_start_matches("order:");
-                if hub.is_loaded() {
+                if self.loaded.get() || hub.is_loaded() {
+                    self.loaded.set(true);
                     tracing::info!(
                         topic,
                         partition,

@@ -37,6 +37,20 @@ pub async fn orders_at(base: &str, token: &str) -> OrdersSnapshot {
 /// How long any single expected thing may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Polls `done` every 50 ms until it holds; fails the test after
+/// [`PATIENCE`], saying `what` never happened.
+pub async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
