@@ -563,11 +563,7 @@ async fn commands_on_an_order_answer_503_during_a_20000_message_reload_and_never
     // A first relay creates the topics; then the history builds up.
     Relay::start(&broker).await.stop().await;
     let producer = broker.producer();
-    let created = |id: &str, buyer: &str| {
-        format!(
-            r#"{{"orderId":"{id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
-        )
-    };
+    let created = common::created;
     producer
         .send("order.created", "o1", created("o1", "alice"))
         .await;

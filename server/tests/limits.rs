@@ -217,11 +217,7 @@ async fn a_flood_of_client_frames_is_throttled_and_does_not_slow_another_users_d
         let id = format!("a{i}");
         let sent = tokio::time::Instant::now();
         producer
-            .send(
-                "order.created",
-                &id,
-                format!(r#"{{"orderId":"{id}","buyerId":"ann","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#),
-            )
+            .send("order.created", &id, common::created(&id, "ann"))
             .await;
         match ann.next().await {
             ServerEvent::Order { .. } => {}

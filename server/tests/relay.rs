@@ -2,18 +2,12 @@
 
 mod common;
 
-use common::{describe, Broker, Relay};
+use common::{created, describe, Broker, Relay};
 use protocol::{ClientEvent, OrderEvent, Role, ServerEvent};
 
 const SEED_CREATED: &str = r#"{"orderId":"abc123","buyerId":"alice","items":[{"productId":"p1","name":"Kettle","quantity":1,"price":99.99}],"subtotal":99.99,"tax":10.00,"total":109.99,"status":"pending","shippingAddress":{"city":"Lyon"},"createdAt":"2025-11-12T10:30:00.000Z"}"#;
 const SEED_UPDATED: &str = r#"{"orderId":"abc123","status":"shipped","previousStatus":"processing","updatedAt":"2025-11-12T11:00:00.000Z","message":"Your order has been shipped"}"#;
 const SEED_CANCELLED: &str = r#"{"orderId":"abc123","reason":"Customer requested cancellation","cancelledAt":"2025-11-12T11:15:00.000Z"}"#;
-
-fn created(order_id: &str, buyer: &str) -> String {
-    format!(
-        r#"{{"orderId":"{order_id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_receives_exactly_their_events_in_order_others_none_admin_all() {

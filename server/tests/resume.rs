@@ -3,15 +3,9 @@
 
 mod common;
 
-use common::{describe, Broker, Client, Relay};
+use common::{created, describe, Broker, Client, Relay};
 use protocol::frames::close;
 use protocol::{ClientEvent, Role, ServerEvent};
-
-fn created(order_id: &str, buyer: &str) -> String {
-    format!(
-        r#"{{"orderId":"{order_id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
-    )
-}
 
 fn shipped(order_id: &str) -> String {
     format!(

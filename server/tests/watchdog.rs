@@ -8,14 +8,8 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{describe, metric, Broker, Relay};
+use common::{created, describe, metric, Broker, Relay};
 use protocol::Role;
-
-fn created(order_id: &str, buyer: &str) -> String {
-    format!(
-        r#"{{"orderId":"{order_id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
-    )
-}
 
 fn updated(order_id: &str) -> String {
     format!(

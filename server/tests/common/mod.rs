@@ -34,6 +34,13 @@ pub async fn orders_at(base: &str, token: &str) -> OrdersSnapshot {
         .unwrap()
 }
 
+/// A minimal `order.created` payload (§1.2) for `buyer`.
+pub fn created(order_id: &str, buyer: &str) -> String {
+    format!(
+        r#"{{"orderId":"{order_id}","buyerId":"{buyer}","total":5,"createdAt":"2025-11-12T10:30:00.000Z"}}"#
+    )
+}
+
 /// How long any single expected thing may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
