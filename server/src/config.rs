@@ -81,6 +81,13 @@ pub struct Config {
     #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
     pub max_message_bytes: usize,
 
+    /// How far in the future an order event may be dated, in seconds, against
+    /// the earlier of the relay's clock and the message's Kafka timestamp.
+    /// Later ones are refused (`future_time`): one bad date would otherwise
+    /// freeze the order's status.
+    #[arg(long, env = "MAX_EVENT_SKEW_SECS", default_value_t = 300)]
+    pub max_event_skew_secs: u64,
+
     /// Largest client WebSocket frame accepted, in bytes.
     #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
     pub max_frame_bytes: usize,

@@ -32,6 +32,15 @@ impl PartitionId {
         };
         Some(PartitionId { topic, partition })
     }
+
+    /// Which order topic, by kind (topic names are configurable).
+    pub fn kind(&self) -> &'static str {
+        match self.topic {
+            0 => "order.created",
+            1 => "order.updated",
+            _ => "order.cancelled",
+        }
+    }
 }
 
 /// The place of one message: partition and offset.

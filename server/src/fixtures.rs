@@ -4,6 +4,9 @@ use protocol::{Order, OrderCancellation, OrderEvent, OrderStatus, OrderUpdate, T
 
 use crate::cursor::{PartitionId, Pos};
 
+/// A bound on event times that accepts every event (no clock skew check).
+pub const ANY_TIME: Timestamp = Timestamp(i64::MAX);
+
 /// Offset `offset` of partition 0 of topic `topic` (0 created, 1 updated, 2 cancelled).
 pub fn pos(topic: u8, offset: i64) -> Pos {
     Pos {

@@ -119,10 +119,12 @@ impl History {
             let order_id = entry.event.order_id();
             // Routing first: for a user, most entries are other users' orders
             // and cost one lookup.
-            if let Viewer::User(user) = viewer {
-                if model.owner(order_id) != Some(user) {
-                    continue;
-                }
+            let user = match viewer {
+                Viewer::Admin => None,
+                Viewer::User(user) => Some(user),
+            };
+            if !model.may_see(&entry.event, user) {
+                continue;
             }
             let fresh = !from.covers(entry.pos)
                 || model

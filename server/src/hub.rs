@@ -21,14 +21,14 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use protocol::frames::{notification_frame, order_frame, OrdersSnapshot};
-use protocol::{Notification, Order, OrderEvent, Role, ServerEvent, StatusAt};
+use protocol::{Notification, Order, OrderEvent, Role, ServerEvent, StatusAt, Timestamp};
 use tokio::sync::watch;
 
 use crate::auth::User;
 use crate::cursor::{Cursor, PartitionId, Pos};
 use crate::history::{History, Viewer};
 use crate::metrics::{Metrics, Resume};
-use crate::model::ReadModel;
+use crate::model::{ReadModel, Refused, Route};
 use crate::queue::{Collapse, Frames, Pushed, Queue};
 
 #[derive(Debug)]
@@ -409,22 +409,47 @@ impl Hub {
     /// Applies one consumed order event and delivers it; then answers the
     /// subscriptions that were waiting for this position (after delivery:
     /// their replay holds the event unless their cursor already covers it).
+    /// `latest` is the latest event time accepted (see [`ReadModel::apply`]).
     /// A position the relay has already been through is ignored: a
     /// replacement consumer (see `kafka::supervisor`) starts where its
     /// predecessor stopped, and this makes "applied once" hold even if they
-    /// overlapped.
-    pub fn apply_order(&self, event: OrderEvent, pos: Pos) {
+    /// overlapped. A refused event is logged, counted and skipped.
+    pub fn apply_order(&self, event: OrderEvent, pos: Pos, latest: Timestamp) {
         let mut guard = self.lock();
         if guard.position.covers(pos) {
             return;
         }
-        self.apply_in(&mut guard, event, pos);
+        self.apply_in(&mut guard, event, pos, latest);
         self.unpark(&mut guard);
     }
 
-    fn apply_in(&self, core: &mut Core, mut event: OrderEvent, pos: Pos) {
+    fn refuse(&self, pos: Pos, order_id: &str, refused: &Refused) {
+        tracing::warn!(
+            topic_kind = pos.part.kind(),
+            partition = pos.part.partition,
+            offset = pos.offset,
+            order_id,
+            reason = refused.reason(),
+            "refused order event: {refused}"
+        );
+        self.metrics.rejected(refused.reason());
+    }
+
+    fn apply_in(&self, core: &mut Core, mut event: OrderEvent, pos: Pos, latest: Timestamp) {
         let seq = core.history.next_seq();
-        let applied = core.model.apply(&mut event, pos, seq);
+        let applied = match core.model.apply(&mut event, pos, seq, latest) {
+            Ok(applied) => applied,
+            Err(refused) => {
+                self.refuse(pos, event.order_id(), &refused);
+                core.position.advance(pos);
+                return;
+            }
+        };
+        for (seq, refused) in &applied.refused {
+            if let Some(entry) = core.history.get(*seq) {
+                self.refuse(entry.pos, entry.event.order_id(), refused);
+            }
+        }
         // Released events carry the cursor from before this event: a client
         // that gets them but not the created event after them must still be
         // owed both on resume.
@@ -449,6 +474,11 @@ impl Hub {
                 },
             }),
         };
+        let buyer = match applied.route {
+            Route::Held => return,
+            Route::Admins => None,
+            Route::Owner(buyer) => Some(buyer),
+        };
         // Events consumed before this order's created event, delivered again
         // now that the order is visible (see `model::Applied::released`),
         // in one batch *before* the created event: its cursor is the one that
@@ -459,7 +489,7 @@ impl Hub {
             .filter_map(|seq| core.history.get(*seq))
             .map(|entry| {
                 let mut earlier = (*entry.event).clone();
-                if let Some(buyer) = &applied.buyer {
+                if let Some(buyer) = &buyer {
                     earlier.set_buyer_id(buyer);
                 }
                 order_frame(&earlier, before.as_deref().unwrap_or(&cursor)).into()
@@ -478,7 +508,7 @@ impl Hub {
         for conns in core.admins.values_mut() {
             conns.retain(deliver);
         }
-        let Some(buyer) = applied.buyer else {
+        let Some(buyer) = buyer else {
             metrics.unroutable.fetch_add(1, Relaxed);
             tracing::warn!(
                 order_id = event.order_id(),

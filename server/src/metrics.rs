@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use protocol::kafka::{Reject, TopicKind};
 
+use crate::model::Refused;
+
 /// Kinds of resume, for `relay_resumes_total{kind}`.
 #[derive(Debug, Clone, Copy)]
 pub enum Resume {
@@ -29,12 +31,24 @@ const TOPIC_LABELS: [&str; 4] = [
     "order.cancelled",
     "notifications",
 ];
+/// Why a Kafka message was refused: by the decoder, then by the read model.
+const REJECT_LABELS: [&str; 9] = [
+    Reject::REASONS[0],
+    Reject::REASONS[1],
+    Reject::REASONS[2],
+    Reject::REASONS[3],
+    Reject::REASONS[4],
+    Refused::REASONS[0],
+    Refused::REASONS[1],
+    Refused::REASONS[2],
+    Refused::REASONS[3],
+];
 const FRAME_ERROR_LABELS: [&str; 4] = ["bad_json", "unknown_event", "invalid_data", "too_large"];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
     consumed: [AtomicU64; 4],
-    rejected: [AtomicU64; 5],
+    rejected: [AtomicU64; REJECT_LABELS.len()],
     pub unroutable: AtomicU64,
     pub deliveries: AtomicU64,
     pub connections: AtomicI64,
@@ -70,12 +84,12 @@ impl Metrics {
         self.consumed[topic_index(kind)].fetch_add(1, Relaxed);
     }
 
-    pub fn rejected(&self, reject: &Reject) {
-        let index = Reject::REASONS
-            .iter()
-            .position(|r| *r == reject.reason())
-            .unwrap_or(Reject::REASONS.len() - 1);
-        self.rejected[index].fetch_add(1, Relaxed);
+    /// Counts a refused Kafka message by its reason label (a decoder's
+    /// [`Reject`] or the read model's [`Refused`]).
+    pub fn rejected(&self, reason: &str) {
+        if let Some(index) = REJECT_LABELS.iter().position(|r| *r == reason) {
+            self.rejected[index].fetch_add(1, Relaxed);
+        }
     }
 
     /// Counts a bad client frame by its error code.
@@ -108,7 +122,7 @@ impl Metrics {
 
     /// Reads one rejected-message counter (tests and logs).
     pub fn rejected_count(&self, reason: &str) -> u64 {
-        Reject::REASONS
+        REJECT_LABELS
             .iter()
             .position(|r| *r == reason)
             .map_or(0, |i| self.rejected[i].load(Relaxed))
@@ -143,7 +157,7 @@ impl Metrics {
             "relay_kafka_messages_rejected_total",
             "counter",
             "Kafka messages refused and skipped, by reason.",
-            &labelled("reason", &Reject::REASONS, &self.rejected),
+            &labelled("reason", &REJECT_LABELS, &self.rejected),
         );
         family(
             "relay_events_unroutable_total",
@@ -271,8 +285,8 @@ mod tests {
     fn renders_every_family_with_labels() {
         let metrics = Metrics::default();
         metrics.consumed(TopicKind::Updated);
-        metrics.rejected(&Reject::MissingOrderId);
-        metrics.rejected(&Reject::MissingOrderId);
+        metrics.rejected(Reject::MissingOrderId.reason());
+        metrics.rejected(Reject::MissingOrderId.reason());
         let text = metrics.render();
         assert!(text.contains("relay_kafka_messages_consumed_total{topic=\"order.updated\"} 1"));
         assert!(text.contains("relay_kafka_messages_rejected_total{reason=\"missing_order_id\"} 2"));

@@ -3,9 +3,19 @@
 //! consumption order.
 //!
 //! Events can arrive in any order across the three topics (§1 of the
-//! contract), so an order's record may start with an update or a cancel. Its
-//! status moves only through [`StatusAt::supersedes`]; its owner is the first
-//! buyer any of its events names.
+//! contract), so an order's record may start with an update or a cancel.
+//! The rules a faulty or hostile producer cannot break (§1.4 of
+//! docs/PROTOCOL.md):
+//!
+//! - **Ownership is decided once, by the order's `order.created`.** An event
+//!   consumed before it is held ("early"): it reaches admins now only if it
+//!   names no buyer, and the buyer only once the created event confirms them.
+//!   An event that names another buyer than the owner is refused, and so is
+//!   a second `order.created` with another buyer or other contents.
+//! - **Event times are bounded**: an event dated after `latest` (the caller's
+//!   clock plus the allowed skew) is refused, so one bad date cannot freeze
+//!   an order.
+//! - A status moves only through [`StatusAt::supersedes`].
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,30 +23,104 @@ use protocol::{Order, OrderEvent, OrderStatus, StatusAt, Timestamp};
 
 use crate::cursor::Pos;
 
+/// Why the model refused an event. Each variant is one `reason` label of
+/// `relay_kafka_messages_rejected_total`, beside the decoder's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("names buyer `{named}`, but the order belongs to `{owner}`")]
+    BuyerMismatch { owner: String, named: String },
+    #[error("a second order.created for this order id with another buyer or other contents")]
+    ConflictingCreated,
+    #[error("the same order.created again (a producer retry): already applied")]
+    DuplicateCreated,
+    #[error("dated {at}, after the latest time allowed ({latest}): check the producer's clock")]
+    FutureTime { at: Timestamp, latest: Timestamp },
+}
+
+impl Refused {
+    /// The stable `reason` label used in logs and `/metrics`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refused::BuyerMismatch { .. } => "buyer_mismatch",
+            Refused::ConflictingCreated => "conflicting_created",
+            Refused::DuplicateCreated => "duplicate_created",
+            Refused::FutureTime { .. } => "future_time",
+        }
+    }
+
+    pub const REASONS: [&'static str; 4] = [
+        "buyer_mismatch",
+        "conflicting_created",
+        "duplicate_created",
+        "future_time",
+    ];
+}
+
+/// An event consumed before its order's created event.
+#[derive(Debug)]
+struct Early {
+    seq: u64,
+    /// The buyer the event names, unconfirmed.
+    named: Option<String>,
+    status: StatusAt,
+}
+
 #[derive(Debug, Default)]
 struct Record {
-    /// The `order.created` payload, once seen.
+    /// The `order.created` payload, once seen: its buyer is the owner.
     order: Option<Order>,
-    buyer: Option<String>,
+    /// The current status; set with the created event.
     status: Option<StatusAt>,
     /// Where the created event was consumed: from there on the order is in
-    /// snapshots. Events before it may have reached nobody (a snapshot taken
+    /// snapshots. Events before it reached admins at most (a snapshot taken
     /// then does not show the order), so they are delivered again with it.
     visible_at: Option<Pos>,
-    /// History sequence numbers of events consumed before the created event.
-    early: Vec<u64>,
+    /// Events consumed before the created event, in consumption order.
+    early: Vec<Early>,
+}
+
+impl Record {
+    fn owner(&self) -> Option<&str> {
+        Some(&self.order.as_ref()?.buyer_id)
+    }
+}
+
+/// Who an applied event goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Admins and the order's owner.
+    Owner(String),
+    /// Admins only: the event names no buyer and the order has no owner yet
+    /// (unroutable, §1 of the contract).
+    Admins,
+    /// Nobody yet: an early event that names a buyer waits for the created
+    /// event to confirm them.
+    Held,
 }
 
 /// What routing needs to know after an event was applied.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Applied {
-    /// The buyer to deliver to, if known (admins always get it).
-    pub buyer: Option<String>,
+    pub route: Route,
     /// Set when this event made the order visible (its created event): the
-    /// events of this order consumed before it, to deliver again right after
-    /// it (to admins and the buyer). Re-sending is harmless: applying an
-    /// event twice changes nothing.
+    /// history sequence numbers of the early events it confirmed, to deliver
+    /// right before it (to admins and the owner). Re-sending is harmless:
+    /// applying an event twice changes nothing.
     pub released: Vec<u64>,
+    /// Early events the created event showed to name another buyer: refused
+    /// now, delivered to nobody, for the caller to log and count.
+    pub refused: Vec<(u64, Refused)>,
+}
+
+/// Two `order.created` for one id are the same order when everything but
+/// their times and status agrees (a retried checkout is stamped anew).
+fn same_order(a: &Order, b: &Order) -> bool {
+    a.buyer_id == b.buyer_id
+        && a.items == b.items
+        && a.subtotal == b.subtotal
+        && a.tax == b.tax
+        && a.total == b.total
+        && a.shipping_address == b.shipping_address
 }
 
 /// Current orders, their owners and statuses.
@@ -49,52 +133,126 @@ pub struct ReadModel {
 }
 
 impl ReadModel {
-    /// Applies one event consumed at `pos` and stored in history as `seq`.
-    /// Fills in the event's buyer when the model knows it.
-    pub fn apply(&mut self, event: &mut OrderEvent, pos: Pos, seq: u64) -> Applied {
-        let record = self.orders.entry(event.order_id().to_owned()).or_default();
-        let mut released = Vec::new();
-        match (event.buyer_id(), &record.buyer) {
-            (Some(buyer), None) => {
-                record.buyer = Some(buyer.to_owned());
-                self.by_buyer
-                    .entry(buyer.to_owned())
-                    .or_default()
-                    .push(event.order_id().to_owned());
-            }
-            (_, Some(known)) => event.set_buyer_id(known),
-            (None, None) => {}
-        }
+    /// Applies one event consumed at `pos`, to be stored in history as `seq`
+    /// if it is accepted. `latest` is the latest event time accepted. Fills
+    /// in the event's buyer when the model knows it. A refused event changes
+    /// nothing.
+    pub fn apply(
+        &mut self,
+        event: &mut OrderEvent,
+        pos: Pos,
+        seq: u64,
+        latest: Timestamp,
+    ) -> Result<Applied, Refused> {
         let candidate = StatusAt {
             status: event.status(),
             at: event.time(),
         };
+        if candidate.at > latest {
+            return Err(Refused::FutureTime {
+                at: candidate.at,
+                latest,
+            });
+        }
+        let order_id = event.order_id().to_owned();
+        let record = self.orders.entry(order_id.clone()).or_default();
+        if let OrderEvent::Created(order) = event {
+            if let Some(existing) = &record.order {
+                return Err(if same_order(existing, order) {
+                    Refused::DuplicateCreated
+                } else {
+                    Refused::ConflictingCreated
+                });
+            }
+            let owner = order.buyer_id.clone();
+            let mut status = candidate;
+            let mut released = Vec::new();
+            let mut refused = Vec::new();
+            for early in std::mem::take(&mut record.early) {
+                match early.named {
+                    Some(named) if named != owner => refused.push((
+                        early.seq,
+                        Refused::BuyerMismatch {
+                            owner: owner.clone(),
+                            named,
+                        },
+                    )),
+                    _ => {
+                        if early.status.supersedes(status) {
+                            status = early.status;
+                        }
+                        released.push(early.seq);
+                    }
+                }
+            }
+            record.status = Some(status);
+            record.order = Some(order.clone());
+            record.visible_at = Some(pos);
+            self.by_time.insert((order.created_at, order_id.clone()));
+            self.by_buyer
+                .entry(owner.clone())
+                .or_default()
+                .push(order_id);
+            return Ok(Applied {
+                route: Route::Owner(owner),
+                released,
+                refused,
+            });
+        }
+        let named = event.buyer_id().map(str::to_owned);
+        let Some(owner) = record.owner().map(str::to_owned) else {
+            let route = if named.is_some() {
+                Route::Held
+            } else {
+                Route::Admins
+            };
+            record.early.push(Early {
+                seq,
+                named,
+                status: candidate,
+            });
+            return Ok(Applied {
+                route,
+                released: Vec::new(),
+                refused: Vec::new(),
+            });
+        };
+        if let Some(named) = named.filter(|named| *named != owner) {
+            return Err(Refused::BuyerMismatch { owner, named });
+        }
+        event.set_buyer_id(&owner);
         if record
             .status
             .is_none_or(|current| candidate.supersedes(current))
         {
             record.status = Some(candidate);
         }
-        if let OrderEvent::Created(order) = event {
-            // A repeated created event (a producer retry) changes nothing.
-            if record.order.is_none() {
-                self.by_time
-                    .insert((order.created_at, order.order_id.clone()));
-                record.order = Some(order.clone());
-                record.visible_at = Some(pos);
-                released = std::mem::take(&mut record.early);
-            }
-        } else if record.order.is_none() {
-            record.early.push(seq);
-        }
-        Applied {
-            buyer: record.buyer.clone(),
-            released,
-        }
+        Ok(Applied {
+            route: Route::Owner(owner),
+            released: Vec::new(),
+            refused: Vec::new(),
+        })
     }
 
+    /// The order's owner: the buyer of its `order.created`, once seen.
     pub fn owner(&self, order_id: &str) -> Option<&str> {
-        self.orders.get(order_id)?.buyer.as_deref()
+        self.orders.get(order_id)?.owner()
+    }
+
+    /// Whether `viewer` may ever see this history entry: an event naming a
+    /// buyer other than the owner (or naming one before the owner is known)
+    /// reaches nobody; anything else reaches admins, and the owner once known.
+    pub fn may_see(&self, event: &OrderEvent, admin_or_user: Option<&str>) -> bool {
+        let owner = self.owner(event.order_id());
+        let named_ok = match event.buyer_id() {
+            None => true,
+            Some(named) => owner == Some(named),
+        };
+        named_ok
+            && match admin_or_user {
+                None => true,
+                Some(user) => owner == Some(user),
+            }
     }
 
     /// Where the order's created event was consumed, if it was.
@@ -102,7 +260,7 @@ impl ReadModel {
         self.orders.get(order_id)?.visible_at
     }
 
-    /// The current status, if any event of the order was seen.
+    /// The current status of an order whose created event was seen.
     pub fn status(&self, order_id: &str) -> Option<OrderStatus> {
         Some(self.orders.get(order_id)?.status?.status)
     }

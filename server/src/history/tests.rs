@@ -1,7 +1,7 @@
 use protocol::OrderStatus;
 
 use super::*;
-use crate::fixtures::{created as created_at, pos, updated as updated_at};
+use crate::fixtures::{created as created_at, pos, updated as updated_at, ANY_TIME};
 
 fn created(id: &str, buyer: &str) -> OrderEvent {
     created_at(id, buyer, 1)
@@ -23,7 +23,9 @@ fn consume(
     let mut cursor = Cursor::default();
     let mut cursors = Vec::new();
     for (pos, mut event) in events {
-        model.apply(&mut event, pos, history.next_seq());
+        model
+            .apply(&mut event, pos, history.next_seq(), ANY_TIME)
+            .expect("accepted");
         history.push(pos, Arc::new(event));
         cursor.advance(pos);
         cursors.push(cursor.clone());

@@ -1,7 +1,7 @@
 use protocol::{OrderStatus, OrderUpdate, Timestamp};
 
 use super::*;
-use crate::fixtures::{created as created_at, pos, updated};
+use crate::fixtures::{created as created_at, pos, updated, ANY_TIME};
 
 fn created(id: &str, buyer: &str) -> OrderEvent {
     created_at(id, buyer, 1)
@@ -61,9 +61,9 @@ fn user_never_receives_another_users_order_and_admin_receives_all() {
         hub.subscribe(u, id, None).unwrap();
         rx.insert(u.id.clone(), r);
     }
-    hub.apply_order(created("a1", "alice"), pos(0, 0));
-    hub.apply_order(shipped("a1"), pos(1, 0));
-    hub.apply_order(created("b1", "bob"), pos(0, 1));
+    hub.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
+    hub.apply_order(shipped("a1"), pos(1, 0), ANY_TIME);
+    hub.apply_order(created("b1", "bob"), pos(0, 1), ANY_TIME);
     let got =
         |id: &str, rx: &mut HashMap<String, Arc<Queue>>| names(&drain(rx.get_mut(id).unwrap()));
     assert_eq!(
@@ -87,7 +87,7 @@ fn order_events_wait_for_subscribe_but_notifications_do_not() {
     let hub = hub(16);
     let alice = user("alice", Role::User);
     let (id, mut rx) = hub.register(&alice);
-    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    hub.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
     let note = Notification {
         kind: protocol::NotificationType::Info,
         priority: protocol::Priority::Normal,
@@ -110,14 +110,14 @@ fn resume_by_cursor_replays_only_what_was_missed() {
     let alice = user("alice", Role::User);
     let (id, mut rx) = hub.register(&alice);
     hub.subscribe(&alice, id, None).unwrap();
-    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    hub.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
     let first = drain(&mut rx);
     let ServerEvent::Order { cursor, .. } = first.last().unwrap() else {
         panic!()
     };
     hub.unregister(&alice, id);
-    hub.apply_order(shipped("a1"), pos(1, 0));
-    hub.apply_order(created("b1", "bob"), pos(0, 1));
+    hub.apply_order(shipped("a1"), pos(1, 0), ANY_TIME);
+    hub.apply_order(created("b1", "bob"), pos(0, 1), ANY_TIME);
     let (id, mut rx) = hub.register(&alice);
     assert_eq!(
         hub.subscribe(&alice, id, Some(cursor)),
@@ -149,7 +149,7 @@ fn a_slow_connection_is_dropped_without_blocking_others() {
     hub.subscribe(&alice, fast, None).unwrap();
     drain(&mut fast_rx);
     for i in 0..5 {
-        hub.apply_order(created(&format!("a{i}"), "alice"), pos(0, i));
+        hub.apply_order(created(&format!("a{i}"), "alice"), pos(0, i), ANY_TIME);
         assert_eq!(
             drain(&mut fast_rx).len(),
             1,
@@ -171,7 +171,7 @@ fn when_a_queue_is_full_updates_to_one_order_collapse_to_the_latest() {
     let alice = user("alice", Role::User);
     let (id, mut rx) = hub.register(&alice);
     hub.subscribe(&alice, id, None).unwrap();
-    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    hub.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
     assert_eq!(
         names(&drain(&mut rx)),
         ["orders:snapshot", "order:created:a1"]
@@ -186,9 +186,9 @@ fn when_a_queue_is_full_updates_to_one_order_collapse_to_the_latest() {
             message: None,
         })
     };
-    hub.apply_order(status(OrderStatus::Processing, 2), pos(1, 0));
-    hub.apply_order(status(OrderStatus::Shipped, 3), pos(1, 1));
-    hub.apply_order(status(OrderStatus::Delivered, 4), pos(1, 2));
+    hub.apply_order(status(OrderStatus::Processing, 2), pos(1, 0), ANY_TIME);
+    hub.apply_order(status(OrderStatus::Shipped, 3), pos(1, 1), ANY_TIME);
+    hub.apply_order(status(OrderStatus::Delivered, 4), pos(1, 2), ANY_TIME);
     let events = drain(&mut rx);
     let statuses: Vec<_> = events
         .iter()
@@ -210,14 +210,14 @@ fn an_update_consumed_before_a_snapshot_that_could_not_show_it_comes_with_the_cr
     // taken now cannot show it.
     let mut early = shipped("a1");
     early.set_buyer_id("alice");
-    hub.apply_order(early, pos(1, 0));
+    hub.apply_order(early, pos(1, 0), ANY_TIME);
     let (id, mut rx) = hub.register(&alice);
     hub.subscribe(&alice, id, None).unwrap();
     let ServerEvent::OrdersSnapshot(snapshot) = &drain(&mut rx)[0] else {
         panic!("expected a snapshot")
     };
     assert!(snapshot.orders.is_empty());
-    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    hub.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
     // The early update comes first: the created event's cursor marks both received.
     assert_eq!(
         names(&drain(&mut rx)),
@@ -231,7 +231,7 @@ fn a_subscription_before_the_initial_load_is_answered_once_caught_up() {
     let alice = user("alice", Role::User);
     let (id, mut rx) = hub.register(&alice);
     let (gone, _) = hub.register(&alice);
-    hub.apply_order(created("a1", "alice"), pos(0, 0));
+    hub.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
     assert_eq!(hub.subscribe(&alice, id, None), Some(Subscribed::Deferred));
     assert_eq!(
         hub.subscribe(&alice, gone, None),
@@ -247,7 +247,7 @@ fn a_subscription_before_the_initial_load_is_answered_once_caught_up() {
         panic!("one snapshot, got {frames:?}")
     };
     assert_eq!(snapshot.orders.len(), 1);
-    hub.apply_order(shipped("a1"), pos(0, 1));
+    hub.apply_order(shipped("a1"), pos(0, 1), ANY_TIME);
     assert_eq!(names(&drain(&mut rx)), ["order:updated:a1"]);
 
     // Loaded stays loaded: a broker outage does not park new subscribers.
@@ -269,21 +269,21 @@ fn a_cursor_ahead_of_the_relay_waits_for_it_then_gets_a_replay() {
     let alice = user("alice", Role::User);
     let (id, mut rx) = first.register(&alice);
     first.subscribe(&alice, id, None).unwrap();
-    first.apply_order(created("a1", "alice"), pos(0, 0));
-    first.apply_order(created("a2", "alice"), pos(0, 1));
+    first.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
+    first.apply_order(created("a2", "alice"), pos(0, 1), ANY_TIME);
     let ServerEvent::Order { cursor, .. } = drain(&mut rx).pop().unwrap() else {
         panic!()
     };
     let restarted = hub(16);
-    restarted.apply_order(created("a1", "alice"), pos(0, 0));
+    restarted.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
     let (id, mut rx) = restarted.register(&alice);
     assert_eq!(
         restarted.subscribe(&alice, id, Some(&cursor)),
         Some(Subscribed::Deferred)
     );
     assert!(drain(&mut rx).is_empty());
-    restarted.apply_order(created("a2", "alice"), pos(0, 1));
-    restarted.apply_order(created("a3", "alice"), pos(0, 2));
+    restarted.apply_order(created("a2", "alice"), pos(0, 1), ANY_TIME);
+    restarted.apply_order(created("a3", "alice"), pos(0, 2), ANY_TIME);
     assert_eq!(names(&drain(&mut rx)), ["order:created:a3"]);
 }
 

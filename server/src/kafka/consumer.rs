@@ -25,6 +25,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use protocol::kafka::{decode, Input, TopicKind};
+use protocol::Timestamp;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -80,6 +81,7 @@ pub struct Settings {
     pub group_id: String,
     pub fetch_wait_ms: u32,
     pub max_message_bytes: usize,
+    pub max_event_skew: Duration,
     pub partitions: Vec<TopicPartition>,
 }
 
@@ -90,6 +92,7 @@ impl Settings {
             group_id: config.kafka_group_id.clone(),
             fetch_wait_ms: config.kafka_fetch_wait_ms,
             max_message_bytes: config.max_message_bytes,
+            max_event_skew: Duration::from_secs(config.max_event_skew_secs),
             partitions,
         }
     }
@@ -180,6 +183,7 @@ impl Reader {
             notifications,
             kinds,
             limit: settings.max_message_bytes,
+            skew: settings.max_event_skew,
             stop: Arc::clone(&stop),
             fault,
         };
@@ -217,6 +221,7 @@ struct Poll {
     notifications: Arc<NotificationPositions>,
     kinds: HashMap<String, TopicKind>,
     limit: usize,
+    skew: Duration,
     stop: Arc<AtomicBool>,
     fault: Fault,
 }
@@ -255,6 +260,19 @@ impl Poll {
         }
     }
 
+    /// The latest event time accepted for `message`: the earlier of the
+    /// relay's clock and the message's Kafka timestamp, plus the allowed
+    /// skew. The Kafka timestamp makes the answer the same when the message
+    /// is read again after a restart (an event that was "future" when it was
+    /// written stays refused), and the relay's clock bounds a producer whose
+    /// own clock, and so its message timestamps, runs ahead.
+    fn latest_allowed(&self, message: &BorrowedMessage<'_>) -> Timestamp {
+        let now = crate::http::orders::now().millis();
+        let written = message.timestamp().to_millis().unwrap_or(now);
+        let skew = i64::try_from(self.skew.as_millis()).unwrap_or(i64::MAX);
+        Timestamp(now.min(written).saturating_add(skew))
+    }
+
     /// Validates one message and routes it. Total: a bad message is logged
     /// with its topic, partition and offset, counted, and skipped.
     fn handle(&self, message: &BorrowedMessage<'_>) {
@@ -289,7 +307,7 @@ impl Poll {
                     );
                 }
                 if let Some(pos) = pos {
-                    hub.apply_order(event, pos);
+                    hub.apply_order(event, pos, self.latest_allowed(message));
                 }
             }
             Ok(Input::Notification {
@@ -308,7 +326,7 @@ impl Poll {
                     reason = reject.reason(),
                     "rejected Kafka message: {reject}"
                 );
-                hub.metrics().rejected(&reject);
+                hub.metrics().rejected(reject.reason());
                 match pos {
                     Some(pos) => hub.skip(pos),
                     None => self.notifications.record(partition, offset),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::fixtures::{cancelled, created, updated};
+use crate::fixtures::{cancelled, created, updated, ANY_TIME};
 
 fn pos(offset: i64) -> Pos {
     crate::fixtures::pos(0, offset)
@@ -8,46 +8,55 @@ fn pos(offset: i64) -> Pos {
 fn apply_all(events: &[OrderEvent]) -> ReadModel {
     let mut model = ReadModel::default();
     for (seq, event) in events.iter().enumerate() {
-        model.apply(&mut event.clone(), pos(seq as i64), seq as u64);
+        // Repeats and refusals change nothing, which is what tests check.
+        let _ = model.apply(&mut event.clone(), pos(seq as i64), seq as u64, ANY_TIME);
     }
     model
+}
+
+fn apply(model: &mut ReadModel, event: OrderEvent, seq: u64) -> Result<Applied, Refused> {
+    model.apply(&mut event.clone(), pos(seq as i64), seq, ANY_TIME)
+}
+
+fn owned_by(buyer: &str, released: Vec<u64>) -> Applied {
+    Applied {
+        route: Route::Owner(buyer.into()),
+        released,
+        refused: vec![],
+    }
 }
 
 #[test]
 fn buyer_is_filled_in_from_the_created_event() {
     let mut model = ReadModel::default();
-    model.apply(&mut created("o1", "alice", 1), pos(0), 0);
+    apply(&mut model, created("o1", "alice", 1), 0).unwrap();
     let mut update = updated("o1", None, OrderStatus::Shipped, 2);
-    let applied = model.apply(&mut update, pos(1), 1);
-    assert_eq!(applied.buyer.as_deref(), Some("alice"));
+    let applied = model.apply(&mut update, pos(1), 1, ANY_TIME).unwrap();
+    assert_eq!(applied, owned_by("alice", vec![]));
     assert_eq!(update.buyer_id(), Some("alice"));
     assert_eq!(model.order("o1").unwrap().status, OrderStatus::Shipped);
 }
 
 #[test]
-fn an_update_before_its_created_is_released_to_the_buyer_later() {
+fn an_update_before_its_created_goes_to_admins_and_is_released_to_the_buyer_later() {
     let mut model = ReadModel::default();
-    let early = model.apply(
-        &mut updated("o1", None, OrderStatus::Processing, 5),
-        pos(0),
+    let early = apply(
+        &mut model,
+        updated("o1", None, OrderStatus::Processing, 5),
         7,
     );
     assert_eq!(
         early,
-        Applied {
-            buyer: None,
-            released: vec![]
-        }
+        Ok(Applied {
+            route: Route::Admins,
+            released: vec![],
+            refused: vec![],
+        })
     );
     assert_eq!(model.order("o1"), None, "no payload yet: not in snapshots");
-    let late = model.apply(&mut created("o1", "alice", 1), pos(1), 8);
-    assert_eq!(
-        late,
-        Applied {
-            buyer: Some("alice".into()),
-            released: vec![7]
-        }
-    );
+    assert_eq!(model.status("o1"), None, "no owner yet: no commands");
+    let late = apply(&mut model, created("o1", "alice", 1), 8);
+    assert_eq!(late, Ok(owned_by("alice", vec![7])));
     let order = model.order("o1").unwrap();
     assert_eq!(
         order.status,
@@ -55,6 +64,146 @@ fn an_update_before_its_created_is_released_to_the_buyer_later() {
         "the later event time wins"
     );
     assert_eq!(order.updated_at, Timestamp(5));
+}
+
+#[test]
+fn an_early_event_that_names_a_buyer_is_held_until_the_created_event_confirms_them() {
+    let mut model = ReadModel::default();
+    let early = apply(
+        &mut model,
+        updated("o1", Some("hal"), OrderStatus::Shipped, 5),
+        1,
+    );
+    assert_eq!(early.unwrap().route, Route::Held, "nobody sees it yet");
+    assert_eq!(model.owner("o1"), None);
+    let late = apply(&mut model, created("o1", "hal", 1), 2).unwrap();
+    assert_eq!(late, owned_by("hal", vec![1]));
+    assert_eq!(model.order("o1").unwrap().status, OrderStatus::Shipped);
+}
+
+#[test]
+fn an_early_event_that_names_another_buyer_is_refused_when_the_created_event_arrives() {
+    let mut model = ReadModel::default();
+    let mallory = apply(
+        &mut model,
+        updated("o1", Some("mallory"), OrderStatus::Delivered, 5),
+        1,
+    );
+    assert_eq!(mallory.unwrap().route, Route::Held);
+    let late = apply(&mut model, created("o1", "hal", 1), 2).unwrap();
+    assert_eq!(late.route, Route::Owner("hal".into()));
+    assert_eq!(late.released, Vec::<u64>::new(), "not released to hal");
+    assert_eq!(
+        late.refused,
+        vec![(
+            1,
+            Refused::BuyerMismatch {
+                owner: "hal".into(),
+                named: "mallory".into()
+            }
+        )]
+    );
+    assert_eq!(model.owner("o1"), Some("hal"));
+    assert_eq!(
+        model.order("o1").unwrap().status,
+        OrderStatus::Pending,
+        "the refused status is not applied"
+    );
+    assert!(model.orders_of("mallory").is_empty());
+}
+
+#[test]
+fn an_event_that_names_another_buyer_than_the_owner_is_refused() {
+    let mut model = ReadModel::default();
+    apply(&mut model, created("o1", "hal", 1), 0).unwrap();
+    let refused = apply(&mut model, cancelled_by("o1", "mallory", 5), 1);
+    assert_eq!(
+        refused,
+        Err(Refused::BuyerMismatch {
+            owner: "hal".into(),
+            named: "mallory".into()
+        })
+    );
+    assert_eq!(model.status("o1"), Some(OrderStatus::Pending));
+}
+
+#[test]
+fn a_second_created_event_with_another_buyer_or_contents_is_refused_and_an_identical_one_is_a_duplicate(
+) {
+    let mut model = ReadModel::default();
+    apply(&mut model, created("o1", "hal", 1), 0).unwrap();
+    assert_eq!(
+        apply(&mut model, created("o1", "mallory", 1), 1),
+        Err(Refused::ConflictingCreated)
+    );
+    let OrderEvent::Created(mut other) = created("o1", "hal", 1) else {
+        unreachable!()
+    };
+    other.total = 999.0;
+    assert_eq!(
+        apply(&mut model, OrderEvent::Created(other), 2),
+        Err(Refused::ConflictingCreated)
+    );
+    assert_eq!(
+        apply(&mut model, created("o1", "hal", 77), 3),
+        Err(Refused::DuplicateCreated),
+        "a retry stamped at another time is the same order"
+    );
+    assert_eq!(model.owner("o1"), Some("hal"));
+    assert_eq!(model.order("o1").unwrap().total, 1.0);
+    assert!(model.orders_of("mallory").is_empty());
+}
+
+#[test]
+fn an_event_dated_after_the_latest_allowed_time_is_refused_and_changes_nothing() {
+    let mut model = ReadModel::default();
+    let latest = Timestamp(1_000);
+    let mut create = created("o1", "alice", 1);
+    model.apply(&mut create, pos(0), 0, latest).unwrap();
+    let mut future = updated("o1", None, OrderStatus::Delivered, 1_001);
+    assert_eq!(
+        model.apply(&mut future, pos(1), 1, latest),
+        Err(Refused::FutureTime {
+            at: Timestamp(1_001),
+            latest
+        })
+    );
+    let mut real = updated("o1", None, OrderStatus::Processing, 500);
+    model.apply(&mut real, pos(2), 2, latest).unwrap();
+    assert_eq!(
+        model.status("o1"),
+        Some(OrderStatus::Processing),
+        "a later real update still applies"
+    );
+    let mut future_create = created("o2", "bob", 2_000);
+    assert!(model.apply(&mut future_create, pos(3), 3, latest).is_err());
+    assert_eq!(model.order("o2"), None);
+}
+
+#[test]
+fn who_may_see_an_entry() {
+    let mut model = ReadModel::default();
+    apply(&mut model, created("o1", "hal", 1), 0).unwrap();
+    let named = |buyer| updated("o1", Some(buyer), OrderStatus::Shipped, 2);
+    let unnamed = updated("o1", None, OrderStatus::Shipped, 2);
+    assert!(model.may_see(&named("hal"), None));
+    assert!(model.may_see(&named("hal"), Some("hal")));
+    assert!(model.may_see(&unnamed, Some("hal")));
+    assert!(!model.may_see(&named("mallory"), None), "refused: nobody");
+    assert!(!model.may_see(&named("mallory"), Some("mallory")));
+    assert!(!model.may_see(&unnamed, Some("mallory")));
+    let orphan = |buyer: Option<&str>| updated("o9", buyer, OrderStatus::Shipped, 2);
+    assert!(model.may_see(&orphan(None), None), "unroutable: admins");
+    assert!(
+        !model.may_see(&orphan(Some("hal")), None),
+        "held: nobody yet"
+    );
+}
+
+fn cancelled_by(id: &str, buyer: &str, at: i64) -> OrderEvent {
+    let mut event = cancelled(id, at);
+    event.set_buyer_id(buyer);
+    event
 }
 
 #[test]
