@@ -80,6 +80,7 @@ pub fn cancelled(id: &str, at: i64) -> Action {
 
 pub fn snapshot(orders: Vec<Order>) -> Action {
     Action::OrdersLoaded(OrdersSnapshot {
+        more: false,
         orders,
         cursor: "c-snapshot".into(),
     })

@@ -39,6 +39,7 @@ use client::reduce::reduce;
 use client::socket::{handle_frame, OrderCallbacks};
 use client::{Action, AppState, Session, Store};
 use page::{mount_page, tick, Page};
+use protocol::frames::SnapshotParts;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -259,7 +260,10 @@ async fn reducer_throughput() {
     let store = owner.with(|| Store::new(signed_in()));
     let callbacks =
         OrderCallbacks::dispatching(move |action| store.dispatch(action), move || store.cursor());
-    let full_ms = timed(frames.iter(), |frame| handle_frame(frame, &callbacks)).await;
+    let full_ms = timed(frames.iter(), |frame| {
+        handle_frame(frame, &callbacks, &mut SnapshotParts::default())
+    })
+    .await;
     let through_store = store.with_state(Clone::clone);
     drop(owner);
     console_log!(

@@ -50,10 +50,78 @@ pub struct ConnectionInfo {
 }
 
 /// `orders:snapshot` data, and the body of `GET /api/orders`.
+///
+/// A snapshot bigger than a frame should be is sent in parts (see
+/// [`snapshot_frames`]): every part but the last has `more: true`, and the
+/// client shows the orders of all parts together once the last arrives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrdersSnapshot {
     pub orders: Vec<Order>,
     pub cursor: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
+}
+
+impl OrdersSnapshot {
+    /// A whole snapshot, in one part.
+    pub fn new(orders: Vec<Order>, cursor: String) -> OrdersSnapshot {
+        OrdersSnapshot {
+            orders,
+            cursor,
+            more: false,
+        }
+    }
+}
+
+/// Joins the parts of a snapshot sent in parts, so that a client applies the
+/// whole snapshot at once and never shows a half state. One per connection:
+/// a new connection starts a new snapshot.
+#[derive(Debug, Default)]
+pub struct SnapshotParts {
+    orders: Vec<Order>,
+}
+
+impl SnapshotParts {
+    /// Adds one `orders:snapshot` frame's data: the whole snapshot once this
+    /// was its last part (`more` unset), else `None`.
+    pub fn add(&mut self, part: OrdersSnapshot) -> Option<OrdersSnapshot> {
+        self.orders.extend(part.orders);
+        (!part.more).then(|| OrdersSnapshot::new(std::mem::take(&mut self.orders), part.cursor))
+    }
+}
+
+/// The `orders:snapshot` frames for `orders` at `cursor`: one frame when the
+/// orders fit in `part_bytes`, else parts of at most `part_bytes` of orders
+/// each (an order bigger than that gets a part of its own), in order, every
+/// part but the last marked `more: true`. No orders is one empty part.
+pub fn snapshot_frames(orders: &[Order], cursor: &str, part_bytes: usize) -> Vec<String> {
+    let encoded: Vec<String> = orders
+        .iter()
+        .map(|o| serde_json::to_string(o).expect("orders always serialise"))
+        .collect();
+    let mut parts: Vec<&[String]> = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, order) in encoded.iter().enumerate() {
+        if i > start && size + order.len() + 1 > part_bytes {
+            parts.push(&encoded[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += order.len() + 1;
+    }
+    parts.push(&encoded[start..]);
+    let cursor = serde_json::to_string(cursor).expect("strings always serialise");
+    let last = parts.len() - 1;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let more = if i < last { r#","more":true"# } else { "" };
+            format!(
+                r#"{{"event":"orders:snapshot","data":{{"orders":[{}],"cursor":{cursor}{more}}}}}"#,
+                part.join(",")
+            )
+        })
+        .collect()
 }
 
 /// `{code, message}`: the `error` frame data and the inner HTTP error body.

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
-use protocol::frames::{notification_frame, order_frame, OrdersSnapshot};
-use protocol::{Notification, Order, OrderEvent, Role, ServerEvent, StatusAt, Timestamp};
+use protocol::frames::{notification_frame, order_frame, snapshot_frames, OrdersSnapshot};
+use protocol::{Notification, Order, OrderEvent, Role, StatusAt, Timestamp};
 use tokio::sync::watch;
 
 use crate::auth::User;
@@ -110,6 +110,11 @@ struct Parked {
 /// it gets a snapshot instead (a cursor from a relay on other data, or made
 /// up).
 const PARK_LIMIT: Duration = Duration::from_secs(5);
+
+/// The most order bytes in one `orders:snapshot` frame: a bigger snapshot
+/// goes in parts (§3.2 of docs/PROTOCOL.md), so any snapshot fits the
+/// socket's write buffer, however big its orders and however many.
+pub const SNAPSHOT_PART_BYTES: usize = 256 * 1024;
 
 /// How a `subscribe:orders` was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,10 +337,14 @@ impl Hub {
                 (Frames::Batch(frames), Subscribed::Replayed(count))
             }
             None => {
-                let snapshot =
-                    ServerEvent::OrdersSnapshot(Self::snapshot_of(core, user, self.snapshot_limit));
+                let snapshot = Self::snapshot_of(core, user, self.snapshot_limit);
+                let frames: Vec<Utf8Bytes> =
+                    snapshot_frames(&snapshot.orders, &snapshot.cursor, SNAPSHOT_PART_BYTES)
+                        .into_iter()
+                        .map(Utf8Bytes::from)
+                        .collect();
                 self.metrics.resume(Resume::Snapshot);
-                (Frames::One(snapshot.to_json().into()), Subscribed::Snapshot)
+                (Frames::Batch(frames), Subscribed::Snapshot)
             }
         };
         let registry = core.registry(user);
@@ -357,10 +366,7 @@ impl Hub {
             Role::Admin => core.model.all_orders(limit),
             Role::User => core.model.orders_of(&user.id),
         };
-        OrdersSnapshot {
-            orders,
-            cursor: core.position.to_string(),
-        }
+        OrdersSnapshot::new(orders, core.position.to_string())
     }
 
     /// The current state for `GET /api/orders`.

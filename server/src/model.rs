@@ -114,7 +114,7 @@ pub struct Applied {
 
 /// Two `order.created` for one id are the same order when everything but
 /// their times and status agrees (a retried checkout is stamped anew).
-fn same_order(a: &Order, b: &Order) -> bool {
+pub fn same_order(a: &Order, b: &Order) -> bool {
     a.buyer_id == b.buyer_id
         && a.items == b.items
         && a.subtotal == b.subtotal

@@ -29,78 +29,11 @@ use rand::{Rng, SeedableRng};
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
+use common::{free_port, wait_for_port, DurableBroker};
+
 const USERS: usize = 20;
 const ORDERS: usize = 1000;
 const DISCONNECTS: usize = 100;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// tansu built with SQLite storage (`.ci/install` puts it in TANSU_SQLITE_BIN).
-struct Broker {
-    child: Option<Child>,
-    dir: std::path::PathBuf,
-    addr: String,
-}
-
-impl Broker {
-    async fn start(dir: std::path::PathBuf, addr: String) -> Broker {
-        let mut broker = Broker {
-            child: None,
-            dir,
-            addr,
-        };
-        broker.restart().await;
-        broker
-    }
-
-    async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.unwrap();
-        }
-    }
-
-    async fn restart(&mut self) {
-        self.stop().await;
-        let bin = std::env::var("TANSU_SQLITE_BIN").unwrap_or_else(|_| "tansu".into());
-        let url = format!("tcp://{}", self.addr);
-        let child = Command::new(&bin)
-            .current_dir(&self.dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {bin} ({e}): run .ci/install for tansu with SQLite storage")
-            });
-        self.child = Some(child);
-        wait_for_port(&self.addr).await;
-    }
-}
-
-async fn wait_for_port(addr: &str) {
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing listens on {addr}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The relay as a separate process, so that it can be SIGKILLed.
 async fn spawn_relay(kafka: &str, listen: &str, ping_secs: u64) -> Child {
@@ -375,10 +308,8 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     let owner = Arc::new(owner);
     let expected = truth(&events);
 
-    let dir = std::env::temp_dir().join(format!("chaos-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kafka = format!("127.0.0.1:{}", free_port());
-    let mut broker = Broker::start(dir.clone(), kafka.clone()).await;
+    let mut broker = DurableBroker::start("chaos").await;
+    let kafka = broker.bootstrap.clone();
     let listen = format!("127.0.0.1:{}", free_port());
     let mut relay = spawn_relay(&kafka, &listen, 2).await;
     let producer = common::Producer::connect(&kafka);
@@ -592,7 +523,6 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     assert_eq!(wrong, 0, "a client saw another user's order");
     drop(relay);
     drop(broker);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 async fn readyz(listen: &str) -> u16 {
@@ -615,10 +545,8 @@ async fn until_readyz(listen: &str, status: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broker() {
-    let dir = std::env::temp_dir().join(format!("outage-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kafka = format!("127.0.0.1:{}", free_port());
-    let mut broker = Broker::start(dir.clone(), kafka.clone()).await;
+    let mut broker = DurableBroker::start("outage").await;
+    let kafka = broker.bootstrap.clone();
     let listen = format!("127.0.0.1:{}", free_port());
     // Pings every 15 s: this test client does not read (so does not answer
     // pings) while it waits out the outage; a browser would.
@@ -693,5 +621,4 @@ async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broke
     );
     until_readyz(&listen, 200).await;
     drop(broker);
-    let _ = std::fs::remove_dir_all(dir);
 }

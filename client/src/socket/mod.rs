@@ -29,7 +29,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use futures::future::{self, AbortHandle, Either, LocalBoxFuture};
-use protocol::frames::{ConnectionInfo, OrdersSnapshot};
+use protocol::frames::{ConnectionInfo, OrdersSnapshot, SnapshotParts};
 use protocol::{
     ClientEvent, Notification, Order, OrderCancellation, OrderEvent, OrderUpdate, ServerEvent,
 };
@@ -173,8 +173,9 @@ fn shown<'a>(text: &'a str, order_id: &'a str) -> &'a str {
 
 /// Decodes one text frame and calls the callback for its kind. A frame that
 /// does not decode is logged and dropped: a bad frame never stops the
-/// subscription.
-pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
+/// subscription. A snapshot sent in parts reaches `on_snapshot` once, whole,
+/// with its last part (`parts` holds the ones before it).
+pub fn handle_frame(text: &str, callbacks: &OrderCallbacks, parts: &mut SnapshotParts) {
     let event = match ServerEvent::from_json(text) {
         Ok(event) => event,
         Err(error) => {
@@ -192,12 +193,14 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks) {
             ));
             (callbacks.on_identified)(info);
         }
-        ServerEvent::OrdersSnapshot(snapshot) => {
-            log(&format!(
-                "[WebSocket] Orders snapshot: {} orders",
-                snapshot.orders.len()
-            ));
-            (callbacks.on_snapshot)(snapshot);
+        ServerEvent::OrdersSnapshot(part) => {
+            if let Some(snapshot) = parts.add(part) {
+                log(&format!(
+                    "[WebSocket] Orders snapshot: {} orders",
+                    snapshot.orders.len()
+                ));
+                (callbacks.on_snapshot)(snapshot);
+            }
         }
         ServerEvent::Order { event, cursor } => match event {
             OrderEvent::Created(order) => {
@@ -457,6 +460,7 @@ async fn listen(
     let mut heard = false;
     let mut heard_at = now_ms();
     let mut pings = 0u32;
+    let mut parts = SnapshotParts::default();
     // One timer at a time: when it fires early (frames arrived meanwhile) it
     // is re-armed for the rest of the wait instead of one timer per frame.
     let mut timer = Box::pin(sleep(quiet.ceil() as u32));
@@ -475,7 +479,7 @@ async fn listen(
                 heard = true;
                 heard_at = now_ms();
                 pings = 0;
-                handle_frame(&text, cb);
+                handle_frame(&text, cb, &mut parts);
             }
             Woke::Link(Incoming::Closed { code, reason }) => {
                 return (Ended::Closed { code, reason }, heard);

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use protocol::frames::{ConnectionInfo, ErrorBody, OrdersSnapshot};
+use protocol::frames::{ConnectionInfo, ErrorBody, OrdersSnapshot, SnapshotParts};
 use protocol::{
     Notification, NotificationType, Order, OrderEvent, OrderStatus, OrderUpdate, Priority, Role,
     ServerEvent,
@@ -31,7 +31,7 @@ fn recorder() -> (OrderCallbacks, Rc<RefCell<Vec<Action>>>) {
 
 fn dispatched(frame: &str) -> Vec<Action> {
     let (callbacks, log) = recorder();
-    handle_frame(frame, &callbacks);
+    handle_frame(frame, &callbacks, &mut SnapshotParts::default());
     let actions = log.borrow().clone();
     actions
 }
@@ -49,6 +49,7 @@ fn each_frame_kind_ends_in_its_actions() {
         role: Role::User,
     };
     let snapshot = OrdersSnapshot {
+        more: false,
         orders: vec![order()],
         cursor: "c0".into(),
     };
@@ -246,8 +247,9 @@ fn notifications_get_distinct_ids() {
         message: "Hi".into(),
     })
     .to_json();
-    handle_frame(&frame, &callbacks);
-    handle_frame(&frame, &callbacks);
+    let mut parts = SnapshotParts::default();
+    handle_frame(&frame, &callbacks, &mut parts);
+    handle_frame(&frame, &callbacks, &mut parts);
     let ids: Vec<String> = log
         .borrow()
         .iter()

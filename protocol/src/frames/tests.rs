@@ -33,10 +33,7 @@ fn every_server_event() -> Vec<ServerEvent> {
             socket_id: "s-1".into(),
             role: Role::User,
         }),
-        ServerEvent::OrdersSnapshot(OrdersSnapshot {
-            orders: vec![order()],
-            cursor: "c1".into(),
-        }),
+        ServerEvent::OrdersSnapshot(OrdersSnapshot::new(vec![order()], "c1".into())),
         ServerEvent::Order {
             event: OrderEvent::Created(order()),
             cursor: "c2".into(),
@@ -182,5 +179,63 @@ fn bad_frames_are_typed_errors() {
         ServerEvent::from_json(wrong_type).unwrap_err().code(),
         codes::INVALID_DATA,
         "order events without a cursor are invalid"
+    );
+}
+
+#[test]
+fn a_big_snapshot_is_sent_in_parts_that_reassemble_to_the_whole() {
+    let orders: Vec<Order> = (0..10)
+        .map(|i| Order {
+            order_id: format!("o{i}"),
+            ..order()
+        })
+        .collect();
+    let one = serde_json::to_string(&orders[0]).unwrap().len();
+    let whole = snapshot_frames(&orders, "c9", usize::MAX);
+    assert_eq!(whole.len(), 1);
+    assert_eq!(
+        ServerEvent::from_json(&whole[0]).unwrap(),
+        ServerEvent::OrdersSnapshot(OrdersSnapshot::new(orders.clone(), "c9".into())),
+        "one part is exactly the plain snapshot frame"
+    );
+
+    let frames = snapshot_frames(&orders, "c9", 3 * one + 3);
+    assert_eq!(frames.len(), 4, "3 + 3 + 3 + 1 orders");
+    let mut seen = Vec::new();
+    for (i, frame) in frames.iter().enumerate() {
+        assert!(frame.len() <= 3 * one + 100, "part {i} is bounded");
+        let ServerEvent::OrdersSnapshot(part) = ServerEvent::from_json(frame).unwrap() else {
+            panic!("part {i} is a snapshot")
+        };
+        assert_eq!(part.more, i < 3, "only the last part has no `more`");
+        assert_eq!(part.cursor, "c9");
+        seen.extend(part.orders);
+    }
+    assert_eq!(seen, orders, "in order, none lost, none repeated");
+
+    let mut parts = SnapshotParts::default();
+    let mut whole = None;
+    for (i, frame) in frames.iter().enumerate() {
+        let ServerEvent::OrdersSnapshot(part) = ServerEvent::from_json(frame).unwrap() else {
+            unreachable!()
+        };
+        whole = parts.add(part);
+        assert_eq!(
+            whole.is_some(),
+            i == 3,
+            "nothing to show before the last part"
+        );
+    }
+    assert_eq!(
+        whole,
+        Some(OrdersSnapshot::new(orders.clone(), "c9".into()))
+    );
+
+    let tiny = snapshot_frames(&orders, "c9", 1);
+    assert_eq!(tiny.len(), 10, "an order bigger than a part gets its own");
+    let empty = snapshot_frames(&[], "c0", 10);
+    assert_eq!(
+        ServerEvent::from_json(&empty[0]).unwrap(),
+        ServerEvent::OrdersSnapshot(OrdersSnapshot::new(vec![], "c0".into()))
     );
 }

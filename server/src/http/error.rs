@@ -59,6 +59,10 @@ impl AppError {
         AppError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
     }
 
+    pub fn too_large(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, message)
+    }
+
     pub fn not_ready() -> AppError {
         AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -71,7 +75,7 @@ impl AppError {
         AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "broker_unavailable",
-            "the order broker did not acknowledge the event; nothing was changed, retry later",
+            "the order broker did not acknowledge the event in time: it may or may not have been stored. Retry the same request (a checkout with the same Idempotency-Key), which cannot apply twice",
         )
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use protocol::http::{CancelRequest, CheckoutRequest, OrdersResponse, StatusChange};
 use protocol::{
@@ -25,8 +25,14 @@ use crate::app::AppState;
 /// The tax rate applied at checkout.
 pub const TAX_RATE: f64 = 0.10;
 
-const MAX_ITEMS: usize = 100;
-const MAX_QUANTITY: u32 = 1000;
+/// Checkout limits (§4.2 of docs/PROTOCOL.md). With them the biggest order's
+/// event is about 40 KB, under the default 64 KiB message limit; a relay run
+/// with a lower `--max-message-bytes` refuses bigger orders with 413.
+pub const MAX_ITEMS: usize = 100;
+pub const MAX_QUANTITY: u32 = 1000;
+pub const MAX_PRODUCT_ID_CHARS: usize = 64;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_ADDRESS_BYTES: usize = 4096;
 
 /// `GET /api/orders`: the same content as `orders:snapshot`. Served from
 /// memory once the read model is loaded, also while the broker is away.
@@ -42,16 +48,94 @@ pub async fn list(
 
 /// `POST /api/orders`: checkout. The server assigns the id, the status and
 /// the money fields.
+///
+/// With an `Idempotency-Key` header (§4.2 of docs/PROTOCOL.md) the order id
+/// is derived from the caller and the key, so a retry, on this relay or
+/// another, after a restart or not, names the same order: if the relay
+/// already has it, the retry answers `200` with it and publishes nothing; if
+/// not (the first attempt never reached the broker, or is not consumed yet),
+/// the event is published again and the relay applies whichever copy comes
+/// first (a repeated `order.created` is a duplicate, §1.4).
 pub async fn checkout(
     State(app): State<Arc<AppState>>,
     Caller(user): Caller,
+    headers: HeaderMap,
     Body(request): Body<CheckoutRequest>,
-) -> Result<(StatusCode, Json<Order>), AppError> {
+) -> Result<(StatusCode, HeaderMap, Json<Order>), AppError> {
+    let key = idempotency_key(&headers)?;
     let (items, address) = validate_items(request)?;
-    let order = price(new_order_id(), &user.id, items, address, now());
+    let order_id = match &key {
+        Some(key) => keyed_order_id(&user.id, key),
+        None => new_order_id(),
+    };
+    let order = price(order_id, &user.id, items, address, now());
+    let size = OrderEvent::Created(order.clone()).to_json().len();
+    if size > app.config.max_message_bytes {
+        return Err(AppError::too_large(format!(
+            "this order's event would be {size} bytes, over the {}-byte limit of the order topics: send fewer or shorter lines",
+            app.config.max_message_bytes
+        )));
+    }
+    let mut answer = HeaderMap::new();
+    if key.is_some() {
+        // A keyed retry needs the whole model to know whether it is one.
+        if !app.hub.is_ready() {
+            return Err(AppError::not_ready());
+        }
+        if let Some(existing) = app.hub.order_for(&user, &order.order_id) {
+            if !crate::model::same_order(&existing, &order) {
+                return Err(AppError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for another order: use a new key for a new order",
+                ));
+            }
+            answer.insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok((StatusCode::OK, answer, Json(existing)));
+        }
+    }
     publish(&app, &OrderEvent::Created(order.clone())).await?;
     tracing::info!(order_id = %order.order_id, buyer = %user.id, total = order.total, "order placed");
-    Ok((StatusCode::CREATED, Json(order)))
+    Ok((StatusCode::CREATED, answer, Json(order)))
+}
+
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// The `Idempotency-Key` header, if sent: 1-128 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters, such as a UUID"),
+        )
+    };
+    let key = value.to_str().map_err(|_| bad())?;
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(bad());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The order id a keyed checkout gets: `ord-` and 16 hex digits of
+/// SHA-256(user, key). The same caller and key always give the same id; no
+/// one can aim at another caller's id without knowing their key.
+pub fn keyed_order_id(user_id: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(user_id.as_bytes())
+        .chain_update([0])
+        .chain_update(key.as_bytes())
+        .finalize();
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ord-{hex}")
 }
 
 /// `POST /api/orders/{id}/cancel`: by the owner or an admin, from pending or
@@ -181,6 +265,13 @@ fn validate_items(request: CheckoutRequest) -> Result<Cart, AppError> {
                 "items[{i}]: productId and name are required"
             )));
         }
+        if item.product_id.chars().count() > MAX_PRODUCT_ID_CHARS
+            || item.name.chars().count() > MAX_NAME_CHARS
+        {
+            return Err(AppError::invalid(format!(
+                "items[{i}]: productId is at most {MAX_PRODUCT_ID_CHARS} characters and name at most {MAX_NAME_CHARS}"
+            )));
+        }
         if item.quantity == 0 || item.quantity > MAX_QUANTITY {
             return Err(AppError::invalid(format!(
                 "items[{i}]: quantity must be 1-{MAX_QUANTITY}"
@@ -195,6 +286,11 @@ fn validate_items(request: CheckoutRequest) -> Result<Cart, AppError> {
     }
     if !(request.shipping_address.is_object() || request.shipping_address.is_null()) {
         return Err(AppError::invalid("shippingAddress must be an object"));
+    }
+    if request.shipping_address.get().len() > MAX_ADDRESS_BYTES {
+        return Err(AppError::invalid(format!(
+            "shippingAddress is at most {MAX_ADDRESS_BYTES} bytes of JSON"
+        )));
     }
     Ok((items, request.shipping_address))
 }

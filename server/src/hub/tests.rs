@@ -1,4 +1,4 @@
-use protocol::{OrderStatus, OrderUpdate, Timestamp};
+use protocol::{OrderStatus, OrderUpdate, ServerEvent, Timestamp};
 
 use super::*;
 use crate::fixtures::{created as created_at, pos, updated, ANY_TIME};

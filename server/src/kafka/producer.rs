@@ -26,7 +26,8 @@ impl Publisher {
     pub fn new(config: &Config, brokers: &str) -> Result<Publisher, KafkaError> {
         let producer = client_config(brokers)
             .set("acks", "all")
-            .set("enable.idempotence", "false")
+            // Broker-side retries never write an event twice.
+            .set("enable.idempotence", "true")
             .set("linger.ms", "0")
             .set(
                 "message.timeout.ms",

@@ -58,7 +58,7 @@ where
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -121,6 +121,81 @@ impl Drop for Broker {
     }
 }
 
+/// tansu with SQLite storage (`.ci/install` puts it in TANSU_SQLITE_BIN):
+/// its data survives [`DurableBroker::stop`] and [`DurableBroker::restart`]
+/// on the same port. Killed, and its directory removed, on drop.
+pub struct DurableBroker {
+    child: Option<tokio::process::Child>,
+    dir: std::path::PathBuf,
+    pub bootstrap: String,
+}
+
+impl DurableBroker {
+    /// A new broker in a fresh directory named after `name`.
+    pub async fn start(name: &str) -> DurableBroker {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("{name}-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut broker = DurableBroker {
+            child: None,
+            dir,
+            bootstrap: format!("127.0.0.1:{port}"),
+        };
+        broker.restart().await;
+        broker
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    /// Starts it again (stopping it first if it runs), with the same data.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let bin = std::env::var("TANSU_SQLITE_BIN").unwrap_or_else(|_| "tansu".into());
+        let url = format!("tcp://{}", self.bootstrap);
+        let child = tokio::process::Command::new(&bin)
+            .current_dir(&self.dir)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}): run .ci/install for tansu with SQLite storage")
+            });
+        self.child = Some(child);
+        wait_for_port(&self.bootstrap).await;
+    }
+}
+
+impl Drop for DurableBroker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits until something listens on `addr`.
+pub async fn wait_for_port(addr: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing listens on {addr}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub struct Producer(FutureProducer);
 
 impl Producer {
@@ -179,7 +254,12 @@ pub struct Relay {
 /// Test settings: one partition per topic, so events of different orders
 /// keep their publish order too.
 pub fn config(broker: &Broker) -> Config {
-    let mut config = Config::for_tests(&broker.bootstrap, SECRET);
+    config_at(&broker.bootstrap)
+}
+
+/// [`config`] for the broker at `bootstrap`.
+pub fn config_at(bootstrap: &str) -> Config {
+    let mut config = Config::for_tests(bootstrap, SECRET);
     config.topic_partitions = 1;
     config.ping_interval_secs = 5;
     config
@@ -196,9 +276,20 @@ impl Relay {
         relay
     }
 
+    /// Starts the relay on the broker at `bootstrap` and waits until it is ready.
+    pub async fn start_at(bootstrap: &str) -> Relay {
+        let relay = Relay::launch_at(bootstrap, config_at(bootstrap)).await;
+        relay.wait_ready().await;
+        relay
+    }
+
     /// Starts the relay without waiting for it to catch up with Kafka.
     pub async fn launch(broker: &Broker, config: Config) -> Relay {
-        let running = server::app::start(config, &broker.bootstrap)
+        Relay::launch_at(&broker.bootstrap, config).await
+    }
+
+    pub async fn launch_at(bootstrap: &str, config: Config) -> Relay {
+        let running = server::app::start(config, bootstrap)
             .await
             .expect("relay starts");
         Relay {
