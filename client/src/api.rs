@@ -73,7 +73,21 @@ async fn send(
     token: Option<&str>,
     body: Option<String>,
 ) -> Result<String, RequestError> {
+    send_with(method, url, token, body, &[]).await
+}
+
+/// [`send`] with extra request headers.
+async fn send_with(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<String>,
+    extra: &[(&str, &str)],
+) -> Result<String, RequestError> {
     let headers = Headers::new().map_err(js_error)?;
+    for (name, value) in extra {
+        headers.set(name, value).map_err(js_error)?;
+    }
     if let Some(token) = token {
         headers
             .set("Authorization", &format!("Bearer {token}"))
@@ -156,9 +170,53 @@ pub async fn advance_order(
 
 /// `POST /api/orders`: checkout. The order appears on the page when its
 /// `order:created` event arrives.
+///
+/// One `Idempotency-Key` per checkout, kept across its retries: when the
+/// answer is lost or says 503 (the outcome is unknown), the same request is
+/// sent again after 0.5, 1 and 2 s, and cannot place the order twice
+/// (§4.2 of docs/PROTOCOL.md).
 pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, RequestError> {
-    let text = send("POST", "/api/orders", Some(token), json(request)).await?;
-    decode(&text)
+    let key = idempotency_key();
+    let mut attempt = 0;
+    loop {
+        let sent = send_with(
+            "POST",
+            "/api/orders",
+            Some(token),
+            json(request),
+            &[("Idempotency-Key", &key)],
+        )
+        .await;
+        match sent {
+            Ok(text) => return decode(&text),
+            Err(error) if attempt < CHECKOUT_RETRIES.len() && retryable(&error) => {
+                crate::socket::link::sleep(CHECKOUT_RETRIES[attempt]).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// The pauses before each retry of a checkout, in ms.
+const CHECKOUT_RETRIES: [u32; 3] = [500, 1_000, 2_000];
+
+/// Whether the same request may succeed later: no answer, or 503.
+fn retryable(error: &RequestError) -> bool {
+    matches!(error, RequestError::Network(_)) || error.status() == Some(503)
+}
+
+/// A fresh key: 32 hex digits. Keys are scoped to their user by the relay,
+/// so they only need to be unique, not secret.
+fn idempotency_key() -> String {
+    (0..4)
+        .map(|_| {
+            format!(
+                "{:08x}",
+                (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+            )
+        })
+        .collect()
 }
 
 /// Whether the relay answers 401 to this token (`GET /api/orders`). Only

@@ -408,6 +408,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn snapshot(orders: Vec<Order>, cursor: &str) -> ServerEvent {
     ServerEvent::OrdersSnapshot(OrdersSnapshot {
+        more: false,
         orders,
         cursor: cursor.into(),
     })

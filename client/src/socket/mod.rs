@@ -17,7 +17,7 @@
 //! ([`Transport::Live`] is a WebSocket, `Transport::Test` a channel fed by
 //! the test); the loop, the decoding and the callbacks are the same code.
 
-mod link;
+pub(crate) mod link;
 pub mod policy;
 #[cfg(any(test, feature = "test-support"))]
 mod test_link;

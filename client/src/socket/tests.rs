@@ -307,3 +307,31 @@ fn tokens_start_with_the_given_token() {
     // Clones share the newest token: the loop renews, the app reads it.
     assert_eq!(renewable.current(), "t-3");
 }
+
+#[test]
+fn a_snapshot_in_parts_is_dispatched_once_whole_after_its_last_part() {
+    let orders: Vec<Order> = (0..5)
+        .map(|i| fixtures::order(&format!("o{i}"), i))
+        .collect();
+    let frames = protocol::frames::snapshot_frames(&orders, "c7", 1);
+    assert_eq!(frames.len(), 5);
+    let (callbacks, log) = recorder();
+    let mut parts = SnapshotParts::default();
+    for (i, frame) in frames.iter().enumerate() {
+        handle_frame(frame, &callbacks, &mut parts);
+        let loaded = log
+            .borrow()
+            .iter()
+            .filter(|a| matches!(a, Action::OrdersLoaded(_)))
+            .count();
+        assert_eq!(loaded, usize::from(i == 4), "no half state after part {i}");
+    }
+    let log = log.borrow();
+    let Some(Action::OrdersLoaded(whole)) =
+        log.iter().find(|a| matches!(a, Action::OrdersLoaded(_)))
+    else {
+        panic!("the snapshot was dispatched")
+    };
+    assert_eq!(whole.orders, orders);
+    assert_eq!(whole.cursor, "c7");
+}

@@ -31,6 +31,7 @@ async fn a_quiet_link_answered_by_pongs_stays_open_and_a_silent_one_is_resumed()
     page.server.open();
     page.server
         .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
+            more: false,
             orders: vec![],
             cursor: "c-7".into(),
         }));

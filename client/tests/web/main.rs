@@ -175,6 +175,7 @@ async fn the_chip_follows_the_connection_and_resumes_from_the_cursor() {
     page.server.open();
     page.server
         .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
+            more: false,
             orders: vec![],
             cursor: "c-0".into(),
         }));

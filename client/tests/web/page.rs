@@ -64,6 +64,7 @@ pub async fn open_orders_page(user: &str, role: Role, orders: Vec<Order>) -> Pag
     page.connect_as(user, role).await;
     page.server
         .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
+            more: false,
             orders,
             cursor: "c-0".into(),
         }));
