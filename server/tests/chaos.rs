@@ -265,6 +265,97 @@ fn workload(rng: &mut StdRng) -> (Events, HashMap<String, String>) {
     (events, owner)
 }
 
+/// What the faulty producer published, by the reason the relay must give.
+#[derive(Debug, Default)]
+struct Faults {
+    buyer_mismatch: usize,
+    conflicting_created: usize,
+    duplicate_created: usize,
+    future_time: usize,
+    /// The event keys of faulty events no client may ever receive (a
+    /// duplicate has its original's key: the "twice" count catches it).
+    keys: HashSet<String>,
+}
+
+/// Mixes a faulty producer into `events`: for about one order in ten each,
+/// an update that names another buyer (anywhere in the stream, before or
+/// after the order's created event), a second created event with another
+/// buyer, an exact copy of the created event (both right after the real one:
+/// Kafka keeps their order within the partition), and an update dated a day
+/// ahead. None of them may change what any client sees.
+fn with_faults(
+    rng: &mut StdRng,
+    events: Events,
+    owner: &HashMap<String, String>,
+) -> (Events, Faults) {
+    let mut faults = Faults::default();
+    let tomorrow = Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            + 86_400_000,
+    );
+    let far = Timestamp::parse("2025-11-12T10:00:00Z").unwrap().millis() + 5_000_000;
+    let mut stray = Vec::new();
+    let mut out = Vec::new();
+    for (topic, key, json) in events {
+        let is_created = topic == "order.created";
+        out.push((topic, key.clone(), json.clone()));
+        if !is_created {
+            continue;
+        }
+        let buyer = &owner[&key];
+        let other = if buyer == "u0" { "u1" } else { "u0" };
+        if rng.random_bool(0.1) {
+            let at = Timestamp(far + out.len() as i64);
+            faults
+                .keys
+                .insert(format!("order:created:{key}:{}", at.millis()));
+            out.push((
+                "order.created",
+                key.clone(),
+                format!(
+                    r#"{{"orderId":"{key}","buyerId":"{other}","total":666,"createdAt":"{at}"}}"#
+                ),
+            ));
+            faults.conflicting_created += 1;
+        }
+        if rng.random_bool(0.1) {
+            out.push(("order.created", key.clone(), json));
+            faults.duplicate_created += 1;
+        }
+        if rng.random_bool(0.1) {
+            let at = Timestamp(far + 1_000_000 + out.len() as i64);
+            faults
+                .keys
+                .insert(format!("order:updated:{key}:{}", at.millis()));
+            stray.push((
+                "order.updated",
+                key.clone(),
+                format!(r#"{{"orderId":"{key}","buyerId":"{other}","status":"delivered","updatedAt":"{at}"}}"#),
+            ));
+            faults.buyer_mismatch += 1;
+        }
+        if rng.random_bool(0.1) {
+            faults
+                .keys
+                .insert(format!("order:updated:{key}:{}", tomorrow.millis()));
+            stray.push((
+                "order.updated",
+                key.clone(),
+                format!(r#"{{"orderId":"{key}","status":"delivered","updatedAt":"{tomorrow}"}}"#),
+            ));
+            faults.future_time += 1;
+        }
+    }
+    for event in stray {
+        let at = rng.random_range(0..=out.len());
+        out.insert(at, event);
+    }
+    (out, faults)
+}
+
 /// A published payload as the relay decodes it.
 fn decode_on(topic: &str, json: &str) -> OrderEvent {
     let kind = match topic {
@@ -305,8 +396,9 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         .unwrap_or(7);
     let mut rng = StdRng::seed_from_u64(seed);
     let (events, owner) = workload(&mut rng);
-    let owner = Arc::new(owner);
     let expected = truth(&events);
+    let (published, faults) = with_faults(&mut rng, events.clone(), &owner);
+    let owner = Arc::new(owner);
 
     let mut broker = DurableBroker::start("chaos").await;
     let kafka = broker.bootstrap.clone();
@@ -348,10 +440,10 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let total = events.len();
+    let total = published.len();
     let kick_every = total / DISCONNECTS;
     let mut kicks_sent = 0;
-    for (i, (topic, key, json)) in events.iter().enumerate() {
+    for (i, (topic, key, json)) in published.iter().enumerate() {
         producer.send(topic, key, json).await;
         if i % kick_every == 0 && kicks_sent < DISCONNECTS {
             kicks[rng.random_range(0..kicks.len())].send(()).unwrap();
@@ -459,6 +551,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     // user's, and holds exactly the relay's current orders.
     let (mut missed, mut collapsed, mut twice, mut resent, mut wrong, mut resume_snapshots) =
         (0, 0, 0, 0, 0, 0);
+    let mut faulty_seen = 0;
     for (user, view) in &views {
         let role = if user == "admin" {
             Role::Admin
@@ -503,14 +596,20 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
             }
         }
         wrong += view.wrong_user;
+        faulty_seen += view
+            .seen
+            .keys()
+            .filter(|k| faults.keys.contains(*k))
+            .count();
         resume_snapshots += view.snapshots.saturating_sub(1);
     }
     let kicked: u32 = views.iter().map(|(_, v)| v.lock().unwrap().kicked).sum();
     println!(
-        "chaos (seed {seed}): {total} events, {USERS} users + admin, {kicked} kicks, {} reconnects in all, \
+        "chaos (seed {seed}): {total} events ({} of them faulty), {USERS} users + admin, {kicked} kicks, {} reconnects in all, \
          relay SIGKILLed once, broker restarted once: {missed} missed, {collapsed} collapsed into a later update, {twice} received twice, \
          {resent} early events re-sent after their order (by design), {wrong} seen by the wrong user, \
          {resume_snapshots} resumes answered by a snapshot",
+        total - events.len(),
         reconnects.load(Relaxed)
     );
     assert_eq!(kicked, DISCONNECTS as u32, "the chaos did not happen");
@@ -521,6 +620,41 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     assert_eq!(missed, 0, "events never reached a client that may see them");
     assert_eq!(twice, 0, "events reached a client twice");
     assert_eq!(wrong, 0, "a client saw another user's order");
+    assert_eq!(faulty_seen, 0, "a faulty event reached a client");
+    // Every faulty event was refused with its reason. (At least: the test's
+    // producer is not idempotent, so a broker restart may store a real
+    // created event twice, which is one more duplicate.)
+    let page = reqwest::get(format!("http://{listen}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rejected = |reason: &str| {
+        common::metric(
+            &page,
+            &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
+        ) as usize
+    };
+    println!("faulty producer, refused by reason:");
+    for (reason, sent) in [
+        ("buyer_mismatch", faults.buyer_mismatch),
+        ("conflicting_created", faults.conflicting_created),
+        ("duplicate_created", faults.duplicate_created),
+        ("future_time", faults.future_time),
+    ] {
+        let counted = rejected(reason);
+        println!("  {reason}: {sent} published, {counted} refused");
+        assert!(sent > 0, "the faulty producer sent no {reason}");
+        assert!(
+            counted >= sent,
+            "{reason}: {sent} published, {counted} refused"
+        );
+        assert!(
+            counted <= sent + 3,
+            "{reason}: {sent} published, {counted} refused"
+        );
+    }
     drop(relay);
     drop(broker);
 }
