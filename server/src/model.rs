@@ -4,7 +4,7 @@
 //!
 //! Events can arrive in any order across the three topics (§1 of the
 //! contract), so an order's record may start with an update or a cancel.
-//! The rules a faulty or hostile producer cannot break (§1.4 of
+//! The rules a faulty or hostile producer cannot break (§1.5 of
 //! docs/PROTOCOL.md):
 //!
 //! - **Ownership is decided once, by the order's `order.created`.** An event

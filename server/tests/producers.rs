@@ -1,5 +1,5 @@
 //! Faulty and hostile producers, on a real broker: each test is the attack
-//! as someone with write access to the order topics would run it (§1.4 of
+//! as someone with write access to the order topics would run it (§1.5 of
 //! docs/PROTOCOL.md). The rule under test: ownership is decided once, by the
 //! order's `order.created`, and an event time cannot run ahead of the clock.
 

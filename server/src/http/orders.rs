@@ -30,6 +30,8 @@ pub const TAX_RATE: f64 = 0.10;
 /// with a lower `--max-message-bytes` refuses bigger orders with 413.
 pub const MAX_ITEMS: usize = 100;
 pub const MAX_QUANTITY: u32 = 1000;
+/// The highest unit price: keeps every total a finite number of cents.
+pub const MAX_PRICE: f64 = 1_000_000.0;
 pub const MAX_PRODUCT_ID_CHARS: usize = 64;
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_ADDRESS_BYTES: usize = 4096;
@@ -55,7 +57,7 @@ pub async fn list(
 /// already has it, the retry answers `200` with it and publishes nothing; if
 /// not (the first attempt never reached the broker, or is not consumed yet),
 /// the event is published again and the relay applies whichever copy comes
-/// first (a repeated `order.created` is a duplicate, §1.4).
+/// first (a repeated `order.created` is a duplicate, §1.5).
 pub async fn checkout(
     State(app): State<Arc<AppState>>,
     Caller(user): Caller,
@@ -63,19 +65,17 @@ pub async fn checkout(
     Body(request): Body<CheckoutRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<Order>), AppError> {
     let key = idempotency_key(&headers)?;
-    let (items, address) = validate_items(request)?;
     let order_id = match &key {
         Some(key) => keyed_order_id(&user.id, key),
         None => new_order_id(),
     };
-    let order = price(order_id, &user.id, items, address, now());
-    let size = OrderEvent::Created(order.clone()).to_json().len();
-    if size > app.config.max_message_bytes {
-        return Err(AppError::too_large(format!(
-            "this order's event would be {size} bytes, over the {}-byte limit of the order topics: send fewer or shorter lines",
-            app.config.max_message_bytes
-        )));
-    }
+    let order = new_order(
+        request,
+        order_id,
+        &user.id,
+        now(),
+        app.config.max_message_bytes,
+    )?;
     let mut answer = HeaderMap::new();
     if key.is_some() {
         // A keyed retry needs the whole model to know whether it is one.
@@ -245,6 +245,27 @@ async fn publish(app: &AppState, event: &OrderEvent) -> Result<(), AppError> {
     }
 }
 
+/// The order a checkout places, once its cart passes the limits and its
+/// `order.created` event fits in `max_message_bytes` (the relay's own limit
+/// for consuming it): an order this returns is one the relay will show.
+pub fn new_order(
+    request: CheckoutRequest,
+    order_id: String,
+    buyer: &str,
+    at: Timestamp,
+    max_message_bytes: usize,
+) -> Result<Order, AppError> {
+    let (items, address) = validate_items(request)?;
+    let order = price(order_id, buyer, items, address, at);
+    let size = OrderEvent::Created(order.clone()).to_json().len();
+    if size > max_message_bytes {
+        return Err(AppError::too_large(format!(
+            "this order's event would be {size} bytes, over the {max_message_bytes}-byte limit of the order topics: send fewer or shorter lines"
+        )));
+    }
+    Ok(order)
+}
+
 type Cart = (Vec<OrderItem>, RawJson);
 
 fn validate_items(request: CheckoutRequest) -> Result<Cart, AppError> {
@@ -277,9 +298,9 @@ fn validate_items(request: CheckoutRequest) -> Result<Cart, AppError> {
                 "items[{i}]: quantity must be 1-{MAX_QUANTITY}"
             )));
         }
-        if !(item.price.is_finite() && item.price >= 0.0) {
+        if !(item.price.is_finite() && (0.0..=MAX_PRICE).contains(&item.price)) {
             return Err(AppError::invalid(format!(
-                "items[{i}]: price must be a non-negative number"
+                "items[{i}]: price must be a number from 0 to {MAX_PRICE}"
             )));
         }
         items.push(item);
@@ -366,6 +387,39 @@ mod tests {
             (27.47, 2.75, 30.22)
         );
         assert_eq!(order.status, OrderStatus::Pending);
+    }
+
+    /// Found by the checkout_body fuzz target: a price written as a
+    /// 107-digit number. The relay parsed the order's event back with that
+    /// price one unit in the last place off (serde_json's default float
+    /// parser reads `1.3333333333333331e106` as `1.333333333333333e106`), so the order it consumed
+    /// differed from the one placed. Such prices are now refused, and floats
+    /// parse exactly (`float_roundtrip`).
+    #[test]
+    fn the_fuzzers_checkout_is_refused_and_floats_parse_exactly() {
+        let literal = "13333333333333330000000000000000000000000000000000000000000000000000000000000000000000006148914691236517204";
+        let exact: f64 = literal.parse().unwrap();
+        let written = serde_json::to_string(&exact).unwrap();
+        assert_eq!(serde_json::from_str::<f64>(&written).unwrap(), exact);
+        let body = format!(
+            r#"{{"items":[{{"productId":"p","name":"n","quantity":6,"price":{literal}}}]}}"#
+        );
+        let request: CheckoutRequest = serde_json::from_str(&body).unwrap();
+        assert!(new_order(request, "ord-0".into(), "b", Timestamp(0), 65_536).is_err());
+    }
+
+    #[test]
+    fn an_accepted_checkout_is_consumed_as_the_very_same_order() {
+        let body = r#"{"items":[{"productId":"p","name":"n","quantity":7,"price":0.1}],"shippingAddress":{"city":"Lyon"}}"#;
+        let request: CheckoutRequest = serde_json::from_str(body).unwrap();
+        let order = new_order(request, "ord-0".into(), "b", Timestamp(0), 65_536).unwrap();
+        let event = OrderEvent::Created(order);
+        let consumed = protocol::kafka::decode(
+            protocol::kafka::TopicKind::Created,
+            event.to_json().as_bytes(),
+            65_536,
+        );
+        assert_eq!(consumed, Ok(protocol::kafka::Input::Order(event)));
     }
 
     #[test]
