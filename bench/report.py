@@ -56,7 +56,11 @@ def main():
     if idle_r:
         o = idle_r[0].get("kb_per_connection")
         b = idle_n[0].get("kb_per_connection") if idle_n else None
-        lines.append(f"| idle: relay memory per connection ({idle_r[0]['connections']:,} connections) | {fmt(o)} KB | {fmt(b)} KB | {ratio(o, b, False)} |")
+        beat = f", heartbeat every {idle_r[0]['ping_ms'] / 1000:g} s" if idle_r[0].get("ping_ms") else ""
+        lines.append(f"| idle: relay memory per connection ({idle_r[0]['connections']:,} connections{beat}) | {fmt(o)} KB | {fmt(b)} KB | {ratio(o, b, False)} |")
+        o = idle_r[0].get("cpu_percent_idle")
+        b = idle_n[0].get("cpu_percent_idle") if idle_n else None
+        lines.append(f"| idle: relay CPU while they idle ({idle_r[0].get('hold_secs', '?')} s, % of one core) | {fmt(o)} % | {fmt(b)} % | {ratio(o, b, False)} |")
     o, b = best_rate(rows, "rust"), best_rate(rows, "node")
     lines.append(f"| max deliveries/s with p99 < 100 ms, no loss | {fmt(o, 0)} | {fmt(b, 0)} | {ratio(o, b, True)} |")
     for r in by("load", "rust"):

@@ -12,10 +12,12 @@ source .ci/env
 smoke=false
 [ "${1:-}" = "--smoke" ] && smoke=true
 if $smoke; then
-  profile=debug; idle=200; conns=200; per_user=10; rates="200 1000"; seconds=2; missed=200
+  profile=debug; idle=200; hold=3; ping_ms=1000; conns=200; per_user=10; rates="200 1000"; seconds=2; missed=200
   cargo build -q -p server -p bench
 else
-  profile=release; idle=10000; conns=10000; per_user=10; rates="1000 5000 6000 7500 10000 20000 30000 40000"; seconds=10; missed=1000
+  # The idle step holds its connections 30 s, each pinging every 15 s as a
+  # page does against the default 45 s heartbeat window.
+  profile=release; idle=10000; hold=30; ping_ms=15000; conns=10000; per_user=10; rates="1000 5000 6000 7500 10000 20000 30000 40000"; seconds=10; missed=1000
   cargo build -q --release -p server -p bench
 fi
 # Both relays get the same consumer fetch wait: a broker may hold a fetch that
@@ -86,8 +88,8 @@ labels=(rust)
 # The two relays take turns at each step, so a drift of the machine's load
 # during the run hits both alike.
 for label in "${labels[@]}"; do
-  echo "== $label: idle $idle connections" >&2
-  step "$label" idle --connections "$idle"
+  echo "== $label: idle $idle connections for ${hold}s, heartbeat ping every ${ping_ms} ms" >&2
+  step "$label" idle --connections "$idle" --hold-secs "$hold" --ping-ms "$ping_ms"
 done
 for rate in $rates; do
   for label in "${labels[@]}"; do

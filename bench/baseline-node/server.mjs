@@ -219,6 +219,11 @@ wss.on('connection', (ws, _req, claims) => {
         // No read model in the baseline: always an empty snapshot, then live events.
         if (ws.readyState === 1) ws.send(SNAPSHOT_FRAME);
         return;
+      case 'ping':
+        // The relay protocol's application heartbeat (docs/PROTOCOL.md §3.6),
+        // answered as ours does, so the idle step loads both alike.
+        if (ws.readyState === 1) ws.send('{"event":"pong","data":{}}');
+        return;
       case 'auth:refresh': {
         const next = verifyJwt(msg.data && msg.data.token);
         if (!next || next.sub !== ws.userId) return sendError(ws, 'bad_token', 'refresh token invalid or for another user');

@@ -109,13 +109,15 @@ fn stamped(text: &str, tag: &str) -> Option<u64> {
 }
 
 /// Opens `n` connections for users `u0..users`, all subscribed, and starts
-/// reading them.
+/// reading them. With `heartbeat`, each also sends the protocol's `ping`
+/// that often, as a browser's page does (docs/PROTOCOL.md §3.6).
 pub async fn open(
     relay: &str,
     keys: &Keys,
     n: usize,
     users: usize,
     tag: &str,
+    heartbeat: Option<Duration>,
 ) -> anyhow::Result<Conns> {
     let delivered = Arc::new(AtomicUsize::new(0));
     let ready = Arc::new(AtomicUsize::new(0));
@@ -156,9 +158,20 @@ pub async fn open(
             };
             ready.fetch_add(1, Relaxed);
             let mut latencies = Vec::new();
+            let period = heartbeat.unwrap_or(Duration::from_secs(3600));
+            // Spread the first pings over the period, as pages opened at
+            // different times would.
+            let first = period.mul_f64((i % 1000) as f64 / 1000.0);
+            let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
+            let ping = Message::text(ClientEvent::Ping.to_json());
             loop {
                 tokio::select! {
                     _ = stopped.changed() => break,
+                    _ = beat.tick(), if heartbeat.is_some() => {
+                        if ws.send(ping.clone()).await.is_err() {
+                            break;
+                        }
+                    }
                     message = ws.next() => match message {
                         Some(Ok(Message::Text(text))) => {
                             if let Some(at) = stamped(&text, &tag) {

@@ -47,10 +47,19 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// Open N idle connections and report the relay's memory per connection.
+    /// Open N idle connections, hold them, and report the relay's memory per
+    /// connection and its CPU while they idle.
     Idle {
         #[arg(long, default_value_t = 10_000)]
         connections: usize,
+        /// How long to hold them, measuring the relay's CPU.
+        #[arg(long, default_value_t = 30)]
+        hold_secs: u64,
+        /// Each connection sends the protocol's heartbeat `ping` this often,
+        /// in ms, as a page does (15000 for the relay's default 45 s window);
+        /// 0 sends none.
+        #[arg(long, default_value_t = 15_000)]
+        ping_ms: u64,
     },
     /// Publish at a fixed rate to N connections and report deliveries/s and latency.
     Load {
@@ -93,19 +102,42 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let keys = server::auth::Keys::new(args.secret.as_bytes());
     let report = match args.scenario {
-        Scenario::Idle { connections } => {
+        Scenario::Idle {
+            connections,
+            hold_secs,
+            ping_ms,
+        } => {
             let before = args.pid.map(probe::rss_kb).transpose()?;
-            let conns =
-                conns::open(&args.relay, &keys, connections, connections.max(1), "idle").await?;
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            let heartbeat = (ping_ms > 0).then(|| Duration::from_millis(ping_ms));
+            let conns = conns::open(
+                &args.relay,
+                &keys,
+                connections,
+                connections.max(1),
+                "idle",
+                heartbeat,
+            )
+            .await?;
+            let cpu_before = args.pid.map(probe::cpu_ticks).transpose()?;
+            tokio::time::sleep(Duration::from_secs(hold_secs)).await;
+            let cpu_after = args.pid.map(probe::cpu_ticks).transpose()?;
             let after = args.pid.map(probe::rss_kb).transpose()?;
             let per_conn = match (before, after) {
                 (Some(b), Some(a)) => Some((a.saturating_sub(b)) as f64 / connections as f64),
                 _ => None,
             };
+            // Percent of one core while the connections idle (and ping).
+            let cpu_percent = match (cpu_before, cpu_after) {
+                (Some(b), Some(a)) if hold_secs > 0 => Some(
+                    (a - b) as f64 * 100.0 / probe::ticks_per_second() as f64 / hold_secs as f64,
+                ),
+                _ => None,
+            };
             drop(conns);
             json!({"scenario": "idle", "label": args.label, "connections": connections,
-                   "rss_before_kb": before, "rss_after_kb": after, "kb_per_connection": per_conn})
+                   "hold_secs": hold_secs, "ping_ms": ping_ms,
+                   "rss_before_kb": before, "rss_after_kb": after, "kb_per_connection": per_conn,
+                   "cpu_percent_idle": cpu_percent})
         }
         Scenario::Load {
             connections,
@@ -114,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
         } => {
             let users = (connections / per_user.max(1)).max(1);
-            let conns = conns::open(&args.relay, &keys, connections, users, "load").await?;
+            let conns = conns::open(&args.relay, &keys, connections, users, "load", None).await?;
             let cpu_before = args.pid.map(probe::cpu_ticks).transpose()?;
             let started = Instant::now();
             let published = publish::run(

@@ -57,7 +57,10 @@ async function main() {
   const base = `http://${listen}`;
   // A fixed secret, so that signed-in pages stay signed in across a relay restart.
   const startRelay = () => start(path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'), ['--demo', '--listen', listen, '--kafka-brokers', kafka,
-    '--static-dir', path.join(root, 'dist'), '--simulator-rate', '0'],
+    '--static-dir', path.join(root, 'dist'), '--simulator-rate', '0',
+    // Pings every 2 s: the relay announces a 6 s heartbeat window, which the
+    // page follows, so the heartbeat test below takes seconds, not minutes.
+    '--ping-interval-secs', '2'],
   { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-secret-0123456789abcdef' });
   let relay = startRelay();
   await until('relay ready', async () => (await fetch(`${base}/readyz`)).ok);
@@ -80,9 +83,10 @@ async function main() {
   const loads = new Map();
   // Console errors a page logs: a CSP violation or a script error fails the run.
   const consoleErrors = [];
-  async function signIn(name) {
+  async function signIn(name, before = () => {}) {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     const page = await context.newPage();
+    before(name, page);
     loads.set(name, 0);
     page.on('load', () => loads.set(name, loads.get(name) + 1));
     page.on('pageerror', (e) => { console.error(`[${name}] page error: ${e}`); consoleErrors.push(`${name}: ${e}`); });
@@ -94,7 +98,18 @@ async function main() {
     await page.waitForSelector('.order[data-order-id]', { timeout: 20000 });
     return page;
   }
-  const alice = await signIn('alice');
+  // Every WebSocket each page opens, and the heartbeat frames on them.
+  const sockets = new Map();
+  const watchSockets = (name, page) => {
+    sockets.set(name, { opened: 0, pings: 0, pongs: 0 });
+    page.on('websocket', (ws) => {
+      const s = sockets.get(name);
+      s.opened += 1;
+      ws.on('framesent', (f) => { if (String(f.payload).includes('"ping"')) s.pings += 1; });
+      ws.on('framereceived', (f) => { if (String(f.payload).includes('"pong"')) s.pongs += 1; });
+    });
+  };
+  const alice = await signIn('alice', watchSockets);
   const bob = await signIn('bob');
   // Every toast bob's page ever shows, from now on: a toast lives 4 s, so
   // looking at the page at the end would miss one shown earlier.
@@ -226,6 +241,48 @@ async function main() {
     await expectBadge(alice, order.orderId, 'processing', 'Processing');
     await alice.locator('.chip-connected').waitFor({ timeout: 20000 });
     await shot(alice, '7-resumed');
+  });
+
+  await test('an idle page keeps one socket through several heartbeat windows; a relay that stops answering is noticed and the page resumes by cursor', async () => {
+    const metric = async (sample) => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+      return Number(line.split(' ')[1]);
+    };
+    const at = { ...sockets.get('alice') };
+    // 20 s idle: more than three 6 s windows.
+    await new Promise((r) => setTimeout(r, 20000));
+    const idle = sockets.get('alice');
+    if (idle.opened !== at.opened) throw new Error(`the idle page reconnected ${idle.opened - at.opened} times`);
+    if (idle.pings - at.pings < 3 || idle.pongs - at.pongs < 3) {
+      throw new Error(`heartbeat: ${idle.pings - at.pings} pings, ${idle.pongs - at.pongs} pongs in 20 s`);
+    }
+    // The relay stops answering (a hung process: its sockets stay open).
+    const replays = await metric('relay_resumes_total{kind="replay"}');
+    const snapshots = await metric('relay_resumes_total{kind="snapshot"}');
+    const order = (await api('alice', 'user', 'GET', '/api/orders')).orders.find((o) => o.status === 'pending' || o.status === 'processing');
+    relay.kill('SIGSTOP');
+    const stoppedAt = Date.now();
+    try {
+      await alice.locator('.chip-reconnecting').waitFor({ timeout: 15000 });
+      const noticed = (Date.now() - stoppedAt) / 1000;
+      console.log(`  the dead link was noticed after ${noticed.toFixed(1)} s (window 6 s)`);
+      await shot(alice, '7b-relay-hung');
+      // Meanwhile the order service moves the order on.
+      const { Kafka, logLevel } = require(path.join(root, 'bench/baseline-node/node_modules/kafkajs'));
+      const producer = new Kafka({ brokers: [kafka], logLevel: logLevel.NOTHING }).producer();
+      await producer.connect();
+      await producer.send({ topic: 'order.updated', messages: [{ key: order.orderId, value: JSON.stringify({
+        orderId: order.orderId, status: 'shipped', updatedAt: new Date().toISOString(), message: 'Your order has been shipped' }) }] });
+      await producer.disconnect();
+    } finally {
+      relay.kill('SIGCONT');
+    }
+    await expectBadge(alice, order.orderId, 'shipped', 'Shipped');
+    await alice.locator('.chip-connected').waitFor({ timeout: 20000 });
+    if (await metric('relay_resumes_total{kind="snapshot"}') !== snapshots) throw new Error('a page resumed with a snapshot');
+    if (await metric('relay_resumes_total{kind="replay"}') <= replays) throw new Error('no resume by cursor was counted');
+    await shot(alice, '7c-resumed-after-hang');
   });
 
   await test('the pages ran under the Content-Security-Policy with no violation or script error', async () => {

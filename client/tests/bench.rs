@@ -261,7 +261,7 @@ async fn reducer_throughput() {
     let callbacks =
         OrderCallbacks::dispatching(move |action| store.dispatch(action), move || store.cursor());
     let full_ms = timed(frames.iter(), |frame| {
-        handle_frame(frame, &callbacks, &mut SnapshotParts::default())
+        handle_frame(frame, &callbacks, &mut SnapshotParts::default());
     })
     .await;
     let through_store = store.with_state(Clone::clone);

@@ -47,6 +47,12 @@ pub struct ConnectionInfo {
     pub user_id: String,
     pub socket_id: String,
     pub role: Role,
+    /// How long this relay lets a connection stay silent (three ping
+    /// intervals), in ms: a client that hears nothing for this long should
+    /// take the link as dead (§3.6 of docs/PROTOCOL.md). Absent from older
+    /// relays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<u32>,
 }
 
 /// `orders:snapshot` data, and the body of `GET /api/orders`.

@@ -135,14 +135,16 @@ async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>, s
     app.metrics.connections_total.fetch_add(1, Relaxed);
     tracing::info!(user = %user.id, conn = conn_id, "client connected");
 
+    let interval = app.config.ping_interval();
     let hello = ServerEvent::ConnectionSuccess(ConnectionInfo {
         user_id: user.id.clone(),
         socket_id: format!("s{conn_id}"),
         role: user.role,
+        // The silence this relay tolerates (see the ping arm below).
+        heartbeat_ms: Some(u32::try_from(interval.as_millis() * 3).unwrap_or(u32::MAX)),
     })
     .to_json();
     let mut shutdown = app.shutdown.clone();
-    let interval = app.config.ping_interval();
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
     let mut last_heard = Instant::now();
     let mut bad_frames = 0u32;

@@ -316,6 +316,7 @@ fn the_cursor_of_each_order_event_and_snapshot_is_recorded() {
 #[test]
 fn session_and_connection_actions() {
     let admin = ConnectionInfo {
+        heartbeat_ms: None,
         user_id: "root".into(),
         socket_id: "s1".into(),
         role: Role::Admin,

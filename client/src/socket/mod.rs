@@ -174,15 +174,21 @@ fn shown<'a>(text: &'a str, order_id: &'a str) -> &'a str {
 /// Decodes one text frame and calls the callback for its kind. A frame that
 /// does not decode is logged and dropped: a bad frame never stops the
 /// subscription. A snapshot sent in parts reaches `on_snapshot` once, whole,
-/// with its last part (`parts` holds the ones before it).
-pub fn handle_frame(text: &str, callbacks: &OrderCallbacks, parts: &mut SnapshotParts) {
+/// with its last part (`parts` holds the ones before it). Returns the
+/// heartbeat window the relay announced, when the frame was its
+/// `connection:success` with one.
+pub fn handle_frame(
+    text: &str,
+    callbacks: &OrderCallbacks,
+    parts: &mut SnapshotParts,
+) -> Option<u32> {
     let event = match ServerEvent::from_json(text) {
         Ok(event) => event,
         Err(error) => {
             warn(&format!(
                 "[WebSocket] Dropped a frame that does not decode: {error}"
             ));
-            return;
+            return None;
         }
     };
     match event {
@@ -191,7 +197,9 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks, parts: &mut Snapshot
                 "[WebSocket] Connection success: {}",
                 shown(text, &info.user_id)
             ));
+            let heartbeat = info.heartbeat_ms;
             (callbacks.on_identified)(info);
+            return heartbeat;
         }
         ServerEvent::OrdersSnapshot(part) => {
             if let Some(snapshot) = parts.add(part) {
@@ -241,6 +249,7 @@ pub fn handle_frame(text: &str, callbacks: &OrderCallbacks, parts: &mut Snapshot
             ));
         }
     }
+    None
 }
 
 /// Fetches a fresh token for the same user: `None` when that failed.
@@ -440,6 +449,10 @@ enum Woke {
     Renewed(Option<String>),
 }
 
+/// Bounds on a heartbeat window announced by the relay (ms).
+const MIN_HEARTBEAT_MS: u32 = 3_000;
+const MAX_HEARTBEAT_MS: u32 = 300_000;
+
 /// Reads frames until the link closes or stays silent for the heartbeat
 /// window, and renews the token when it is due. Returns how the link ended
 /// and whether any frame was heard.
@@ -455,8 +468,8 @@ async fn listen(
     cb: &OrderCallbacks,
     tokens: &Tokens,
 ) -> (Ended, bool) {
-    let window = f64::from(config.heartbeat_ms);
-    let quiet = window / 3.0;
+    let mut window = f64::from(config.heartbeat_ms);
+    let mut quiet = window / 3.0;
     let mut heard = false;
     let mut heard_at = now_ms();
     let mut pings = 0u32;
@@ -479,7 +492,13 @@ async fn listen(
                 heard = true;
                 heard_at = now_ms();
                 pings = 0;
-                handle_frame(&text, cb, &mut parts);
+                if let Some(announced) = handle_frame(&text, cb, &mut parts) {
+                    // The relay says how much silence it tolerates: follow it,
+                    // within sane bounds, and re-arm the timer for it.
+                    window = f64::from(announced.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS));
+                    quiet = window / 3.0;
+                    timer = Box::pin(sleep(quiet.ceil() as u32));
+                }
             }
             Woke::Link(Incoming::Closed { code, reason }) => {
                 return (Ended::Closed { code, reason }, heard);

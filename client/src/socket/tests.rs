@@ -44,6 +44,7 @@ fn each_frame_kind_ends_in_its_actions() {
     };
     let cancellation = fixtures::cancellation(ID, 3);
     let info = ConnectionInfo {
+        heartbeat_ms: None,
         user_id: "alice".into(),
         socket_id: "s1".into(),
         role: Role::User,

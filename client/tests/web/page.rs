@@ -132,6 +132,7 @@ impl Page {
         self.server.open();
         self.server
             .send(&ServerEvent::ConnectionSuccess(ConnectionInfo {
+                heartbeat_ms: None,
                 user_id: user.into(),
                 socket_id: "s-test".into(),
                 role,

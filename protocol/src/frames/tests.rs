@@ -29,6 +29,7 @@ fn order() -> Order {
 fn every_server_event() -> Vec<ServerEvent> {
     vec![
         ServerEvent::ConnectionSuccess(ConnectionInfo {
+            heartbeat_ms: None,
             user_id: "user456".into(),
             socket_id: "s-1".into(),
             role: Role::User,
