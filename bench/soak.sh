@@ -8,16 +8,18 @@
 #   bash bench/soak.sh --minutes 5      # shorter
 #   bash bench/soak.sh --smoke          # 20 s, 200 connections, debug builds (CI)
 #   RELAY_BIN=path/to/relay bash bench/soak.sh --only rust   # another relay build
+#   bash bench/soak.sh --storage sqlite # tansu on SQLite instead of memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
 
-minutes=30; conns=5000; per_user=10; rate=400; profile=release; only=""
+minutes=30; conns=5000; per_user=10; rate=400; profile=release; only=""; storage=memory
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift ;;
     --smoke) minutes=0; conns=200; rate=50; profile=debug ;;
     --only) only=$2; shift ;;
+    --storage) storage=$2; shift ;;
     *) echo "unknown option $1 (see the top of bench/soak.sh)" >&2; exit 2 ;;
   esac
   shift
@@ -44,8 +46,15 @@ fi
 soak() { # label: a fresh broker, the relay, and the load generator; JSON to $out/soak-<label>.json
   label=$1
   kport=$(free_port); relay_port=$(free_port)
-  tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
-    --storage-engine memory://tansu/ >/dev/null 2>&1 &
+  # memory: tansu keeps its log in memory, and slows as it grows (see
+  # docs/BENCHMARKS.md); sqlite: a fresh database file per run.
+  case $storage in
+    memory) engine=memory://tansu/; dir=. ;;
+    sqlite) dir=$(mktemp -d); engine=sqlite://tansu.db ;;
+    *) echo "unknown storage $storage (memory or sqlite)" >&2; exit 2 ;;
+  esac
+  (cd "$dir" && exec tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
+    --storage-engine "$engine") >/dev/null 2>&1 &
   tansu_pid=$!
   trap 'kill $tansu_pid ${relay_pid:-} 2>/dev/null || true' EXIT
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
@@ -67,7 +76,7 @@ soak() { # label: a fresh broker, the relay, and the load generator; JSON to $ou
 
 labels=(rust node)
 [ -n "$only" ] && labels=("$only")
-echo "== soak: ${labels[*]} side by side, $conns connections, $rate events/s x $per_user, $seconds s" >&2
+echo "== soak: ${labels[*]} side by side, $conns connections, $rate events/s x $per_user, $seconds s, tansu on $storage" >&2
 jobs=()
 trap 'kill "${jobs[@]}" 2>/dev/null || true' EXIT
 for label in "${labels[@]}"; do (soak "$label") & jobs+=($!); done

@@ -64,6 +64,13 @@ pub struct Config {
     #[arg(long, env = "KAFKA_STALL_TIMEOUT_MS", default_value_t = 30_000)]
     pub kafka_stall_timeout_ms: u64,
 
+    /// Make the relay's producer idempotent (Kafka's `enable.idempotence`):
+    /// its retries to the broker never store an event twice. Needs a broker
+    /// that keeps idempotent producers working across its restarts (Apache
+    /// Kafka does; tansu 0.6 does not).
+    #[arg(long, env = "KAFKA_IDEMPOTENCE")]
+    pub kafka_idempotence: bool,
+
     /// Fault injection for tests: the first consumer pauses every partition
     /// after this many messages, as if it had stopped being woken.
     #[arg(long, hide = true)]

@@ -114,7 +114,7 @@ const PARK_LIMIT: Duration = Duration::from_secs(5);
 /// The most order bytes in one `orders:snapshot` frame: a bigger snapshot
 /// goes in parts (§3.2 of docs/PROTOCOL.md), so any snapshot fits the
 /// socket's write buffer, however big its orders and however many.
-pub const SNAPSHOT_PART_BYTES: usize = 256 * 1024;
+pub const SNAPSHOT_PART_BYTES: usize = 1024 * 1024;
 
 /// How a `subscribe:orders` was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

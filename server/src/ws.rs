@@ -126,112 +126,126 @@ enum Step {
     End(End),
 }
 
-async fn connection(mut socket: WebSocket, mut user: User, app: Arc<AppState>, slot: Slot) {
-    // Given back when this task ends, however it ends.
-    let _slot = slot;
-    let hub = &app.hub;
-    let (conn_id, queue) = hub.register(&user);
-    app.metrics.connections.fetch_add(1, Relaxed);
-    app.metrics.connections_total.fetch_add(1, Relaxed);
-    tracing::info!(user = %user.id, conn = conn_id, "client connected");
+/// One connection's task. Its state is what an idle connection costs, so it
+/// is kept small (docs/BENCHMARKS.md, "idle"): a plain `async move` block, so
+/// the arguments are stored once (an `async fn` stores its arguments and
+/// their moved-into locals side by side), and every socket write boxed, so
+/// the largest write future does not size the whole task.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+fn connection(
+    mut socket: WebSocket,
+    mut user: User,
+    app: Arc<AppState>,
+    slot: Slot,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let hub = &app.hub;
+        let (conn_id, queue) = hub.register(&user);
+        app.metrics.connections.fetch_add(1, Relaxed);
+        app.metrics.connections_total.fetch_add(1, Relaxed);
+        tracing::info!(user = %user.id, conn = conn_id, "client connected");
 
-    let interval = app.config.ping_interval();
-    let hello = ServerEvent::ConnectionSuccess(ConnectionInfo {
-        user_id: user.id.clone(),
-        socket_id: format!("s{conn_id}"),
-        role: user.role,
-        // The silence this relay tolerates (see the ping arm below).
-        heartbeat_ms: Some(u32::try_from(interval.as_millis() * 3).unwrap_or(u32::MAX)),
-    })
-    .to_json();
-    let mut shutdown = app.shutdown.clone();
-    let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
-    let mut last_heard = Instant::now();
-    let mut bad_frames = 0u32;
-    let mut rate = FrameRate::new(app.config.client_frames_per_sec, std::time::Instant::now());
-    let mut rate_told: Option<Instant> = None;
+        let interval = app.config.ping_interval();
+        let hello = ServerEvent::ConnectionSuccess(ConnectionInfo {
+            user_id: user.id.clone(),
+            socket_id: format!("s{conn_id}"),
+            role: user.role,
+            // The silence this relay tolerates (see the ping arm below).
+            heartbeat_ms: Some(u32::try_from(interval.as_millis() * 3).unwrap_or(u32::MAX)),
+        })
+        .to_json();
+        let mut shutdown = app.shutdown.clone();
+        let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
+        let mut last_heard = Instant::now();
+        let mut bad_frames = 0u32;
+        let mut rate = FrameRate::new(app.config.client_frames_per_sec, std::time::Instant::now());
+        let mut rate_told: Option<Instant> = None;
 
-    let end = if send(&mut socket, hello.into()).await.is_err() {
-        End::Gone
-    } else {
-        // One timer for the token's expiry, moved only by an `auth:refresh`:
-        // re-arming a timer on every wake-up would cost more than the frame.
-        let deadline = |expires_at: u64| token_deadline(Instant::now(), expires_at, now_secs());
-        let expiry = sleep_until(deadline(user.expires_at));
-        tokio::pin!(expiry);
-        // Registered once, like the timer: a fresh `changed()` at every
-        // wake-up would lock the shutdown channel's waiter list, shared by
-        // every connection, twice per frame sent.
-        let stopping = shutdown.changed();
-        tokio::pin!(stopping);
-        let mut armed_for = user.expires_at;
-        loop {
-            if armed_for != user.expires_at {
-                armed_for = user.expires_at;
-                expiry.as_mut().reset(deadline(armed_for));
-            }
-            tokio::select! {
-                biased;
-                _ = &mut stopping => break End::Close(close::GOING_AWAY, "server shutting down"),
-                _ = &mut expiry => {
-                    app.metrics.expiry_closes.fetch_add(1, Relaxed);
-                    break End::Close(close::TOKEN_EXPIRED, "token expired");
+        let end = if Box::pin(send(&mut socket, hello.into())).await.is_err() {
+            End::Gone
+        } else {
+            // One timer for the token's expiry, moved only by an `auth:refresh`:
+            // re-arming a timer on every wake-up would cost more than the frame.
+            let deadline = |expires_at: u64| token_deadline(Instant::now(), expires_at, now_secs());
+            let expiry = sleep_until(deadline(user.expires_at));
+            tokio::pin!(expiry);
+            // Registered once, like the timer: a fresh `changed()` at every
+            // wake-up would lock the shutdown channel's waiter list, shared by
+            // every connection, twice per frame sent.
+            let stopping = shutdown.changed();
+            tokio::pin!(stopping);
+            let mut armed_for = user.expires_at;
+            loop {
+                if armed_for != user.expires_at {
+                    armed_for = user.expires_at;
+                    expiry.as_mut().reset(deadline(armed_for));
                 }
-                item = queue.recv() => {
-                    let Some(drained) = item else {
-                        break End::Close(close::RESYNC, "too slow: reconnect and resume from your last cursor");
-                    };
-                    if send_all(&mut socket, drained).await.is_err() {
-                        break End::Gone;
+                tokio::select! {
+                    biased;
+                    _ = &mut stopping => break End::Close(close::GOING_AWAY, "server shutting down"),
+                    _ = &mut expiry => {
+                        app.metrics.expiry_closes.fetch_add(1, Relaxed);
+                        break End::Close(close::TOKEN_EXPIRED, "token expired");
                     }
-                }
-                message = socket.recv() => {
-                    last_heard = Instant::now();
-                    let step = match message {
-                        // Over the frame rate: dropped unread, one error frame a second at most.
-                        Some(Ok(Message::Text(_) | Message::Binary(_))) if !rate.allow(last_heard.into_std()) => {
-                            app.metrics.throttled_frames.fetch_add(1, Relaxed);
-                            throttled_reply(&mut rate_told, last_heard, &rate)
+                    item = queue.recv() => {
+                        let Some(drained) = item else {
+                            break End::Close(close::RESYNC, "too slow: reconnect and resume from your last cursor");
+                        };
+                        if Box::pin(send_all(&mut socket, drained)).await.is_err() {
+                            break End::Gone;
                         }
-                        // Boxed: a rare path, kept out of the idle connection's state.
-                        Some(Ok(Message::Text(text))) => Box::pin(on_text(&app, &mut user, conn_id, &text, &mut bad_frames)).await,
-                        Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, codes::BAD_JSON, "binary frames are not supported: send JSON text"),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
-                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
-                    };
-                    match step {
-                        Step::Continue => {}
-                        Step::Reply(frame) => {
-                            if send(&mut socket, frame.into()).await.is_err() {
-                                break End::Gone;
+                    }
+                    message = socket.recv() => {
+                        last_heard = Instant::now();
+                        let step = match message {
+                            // Over the frame rate: dropped unread, one error frame a second at most.
+                            Some(Ok(Message::Text(_) | Message::Binary(_))) if !rate.allow(last_heard.into_std()) => {
+                                app.metrics.throttled_frames.fetch_add(1, Relaxed);
+                                throttled_reply(&mut rate_told, last_heard, &rate)
                             }
+                            // Boxed: a rare path, kept out of the idle connection's state.
+                            Some(Ok(Message::Text(text))) => Box::pin(on_text(&app, &mut user, conn_id, &text, &mut bad_frames)).await,
+                            Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, codes::BAD_JSON, "binary frames are not supported: send JSON text"),
+                            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
+                            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
+                        };
+                        match step {
+                            Step::Continue => {}
+                            Step::Reply(frame) => {
+                                if Box::pin(send(&mut socket, frame.into())).await.is_err() {
+                                    break End::Gone;
+                                }
+                            }
+                            Step::End(end) => break end,
                         }
-                        Step::End(end) => break end,
                     }
-                }
-                _ = ping.tick() => {
-                    if last_heard.elapsed() > interval * 3 {
-                        break End::Close(close::GOING_AWAY, "no answer to pings");
-                    }
-                    if timed(socket.send(Message::Ping(Default::default()))).await.is_err() {
-                        break End::Gone;
+                    _ = ping.tick() => {
+                        if last_heard.elapsed() > interval * 3 {
+                            break End::Close(close::GOING_AWAY, "no answer to pings");
+                        }
+                        if Box::pin(timed(socket.send(Message::Ping(Default::default())))).await.is_err() {
+                            break End::Gone;
+                        }
                     }
                 }
             }
-        }
-    };
-
-    hub.unregister(&user, conn_id);
-    app.metrics.connections.fetch_sub(1, Relaxed);
-    if let End::Close(code, reason) = end {
-        tracing::info!(user = %user.id, conn = conn_id, code, reason, "closing connection");
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
         };
-        let _ = timed(socket.send(Message::Close(Some(frame)))).await;
-    } else {
-        tracing::info!(user = %user.id, conn = conn_id, "client disconnected");
+
+        hub.unregister(&user, conn_id);
+        app.metrics.connections.fetch_sub(1, Relaxed);
+        if let End::Close(code, reason) = end {
+            tracing::info!(user = %user.id, conn = conn_id, code, reason, "closing connection");
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = Box::pin(timed(socket.send(Message::Close(Some(frame))))).await;
+        } else {
+            tracing::info!(user = %user.id, conn = conn_id, "client disconnected");
+        }
+        // Given back when this task ends, however it ends (also when the task
+        // is dropped: the slot is part of its state).
+        drop(slot);
     }
 }
 

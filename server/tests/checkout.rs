@@ -53,7 +53,12 @@ async fn published(relay: &Relay) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_retried_with_its_key_while_the_broker_is_down_makes_one_order() {
     let mut broker = DurableBroker::start("idempotency").await;
-    let relay = Relay::start_at(&broker.bootstrap).await;
+    // Pings every 60 s: this test's client reads nothing during the outage
+    // (a browser would answer the relay's pings meanwhile).
+    let mut config = common::config_at(&broker.bootstrap);
+    config.ping_interval_secs = 60;
+    let relay = Relay::launch_at(&broker.bootstrap, config).await;
+    relay.wait_ready().await;
     let (mut alice, _) = relay.subscribed("alice", Role::User).await;
 
     broker.stop().await;
@@ -69,7 +74,9 @@ async fn a_checkout_retried_with_its_key_while_the_broker_is_down_makes_one_orde
     broker.restart().await;
     relay.wait_ready().await;
     let first = retried(&relay, "alice", "k-1", &cart()).await;
-    assert_eq!(first.status(), StatusCode::CREATED);
+    if first.status() != StatusCode::CREATED {
+        panic!("after the broker's return: {:?}", error_code(first).await);
+    }
     let order: Order = first.json().await.unwrap();
     assert_eq!(
         describe(&alice.next().await),

@@ -26,8 +26,20 @@ impl Publisher {
     pub fn new(config: &Config, brokers: &str) -> Result<Publisher, KafkaError> {
         let producer = client_config(brokers)
             .set("acks", "all")
-            // Broker-side retries never write an event twice.
-            .set("enable.idempotence", "true")
+            // With idempotence, librdkafka's own retries never write an event
+            // twice. Off by default: tansu 0.6 answers every produce of an
+            // idempotent producer with an unknown error after it restarts
+            // while sends were timing out (docs/DECISIONS.md). The relay is
+            // safe either way: a repeated order.created is refused as a
+            // duplicate, and a repeated status event changes nothing.
+            .set(
+                "enable.idempotence",
+                if config.kafka_idempotence {
+                    "true"
+                } else {
+                    "false"
+                },
+            )
             .set("linger.ms", "0")
             .set(
                 "message.timeout.ms",

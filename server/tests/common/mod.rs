@@ -360,7 +360,8 @@ impl Relay {
         client
     }
 
-    /// Connects, subscribes with no cursor and returns the client with its snapshot.
+    /// Connects, subscribes with no cursor and returns the client with its
+    /// snapshot (its parts joined, if it came in parts).
     pub async fn subscribed(
         &self,
         user: &str,
@@ -370,9 +371,16 @@ impl Relay {
         client
             .send(&ClientEvent::SubscribeOrders { cursor: None })
             .await;
-        match client.next().await {
-            ServerEvent::OrdersSnapshot(snapshot) => (client, snapshot),
-            other => panic!("expected orders:snapshot, got {other:?}"),
+        let mut parts = protocol::frames::SnapshotParts::default();
+        loop {
+            match client.next().await {
+                ServerEvent::OrdersSnapshot(part) => {
+                    if let Some(whole) = parts.add(part) {
+                        return (client, whole);
+                    }
+                }
+                other => panic!("expected orders:snapshot, got {other:?}"),
+            }
         }
     }
 
