@@ -5,12 +5,16 @@
 #
 #   bash bench/run.sh           # the full run (release builds; ~7 minutes)
 #   bash bench/run.sh --smoke   # seconds-long, debug builds: CI keeps it from rotting
+#   bash bench/run.sh --only idle   # one kind of step (idle, load or resume), both relays
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
 
-smoke=false
+smoke=false; only=""
 [ "${1:-}" = "--smoke" ] && smoke=true
+# --only idle|load|resume: one kind of step (both relays), e.g. after a change
+# that can only move that figure.
+[ "${1:-}" = "--only" ] && only=${2:-}
 if $smoke; then
   profile=debug; idle=200; hold=3; ping_ms=1000; conns=200; per_user=10; rates="200 1000"; seconds=2; missed=200
   cargo build -q -p server -p bench
@@ -87,17 +91,18 @@ labels=(rust)
 : >"$out/rust.log"; : >"$out/node.log"
 # The two relays take turns at each step, so a drift of the machine's load
 # during the run hits both alike.
-for label in "${labels[@]}"; do
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+want idle && for label in "${labels[@]}"; do
   echo "== $label: idle $idle connections for ${hold}s, heartbeat ping every ${ping_ms} ms" >&2
   step "$label" idle --connections "$idle" --hold-secs "$hold" --ping-ms "$ping_ms"
 done
-for rate in $rates; do
+want load && for rate in $rates; do
   for label in "${labels[@]}"; do
     echo "== $label: $conns connections, $rate events/s x $per_user connections per user" >&2
     step "$label" load --connections "$conns" --per-user "$per_user" --rate "$rate" --seconds "$seconds"
   done
 done
-for label in "${labels[@]}"; do
+want resume && for label in "${labels[@]}"; do
   echo "== $label: resume after $missed missed events" >&2
   step "$label" resume --missed "$missed"
 done
