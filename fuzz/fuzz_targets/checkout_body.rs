@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use protocol::http::CheckoutRequest;
 use protocol::kafka::{decode, Input, TopicKind};
 use protocol::{OrderEvent, Timestamp};
-use server::http::orders::new_order;
+use server::commands::new_order;
 
 const LIMIT: usize = 64 * 1024;
 

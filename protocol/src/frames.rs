@@ -8,24 +8,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::error::ErrorCode;
 use crate::kafka::{OrderCancellation, OrderEvent, OrderUpdate};
 use crate::order::{Notification, Order, Role};
-
-/// Stable codes of `error` frames and HTTP error bodies.
-pub mod codes {
-    pub const BAD_JSON: &str = "bad_json";
-    pub const UNKNOWN_EVENT: &str = "unknown_event";
-    pub const INVALID_DATA: &str = "invalid_data";
-    pub const TOO_LARGE: &str = "too_large";
-    pub const INVALID_TOKEN: &str = "invalid_token";
-    pub const FORBIDDEN: &str = "forbidden";
-    /// The connection sends frames faster than `--client-frames-per-sec`:
-    /// the frame was dropped; slow down.
-    pub const RATE_LIMITED: &str = "rate_limited";
-    /// HTTP, before the upgrade: the user (429) or the relay (503) holds as
-    /// many connections as allowed. Back off and retry.
-    pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
-}
 
 /// WebSocket close codes the relay uses (4000–4999 are the application's).
 pub mod close {
@@ -191,11 +176,11 @@ pub enum FrameError {
 }
 
 impl FrameError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            FrameError::NotJson(_) => codes::BAD_JSON,
-            FrameError::UnknownEvent(_) => codes::UNKNOWN_EVENT,
-            FrameError::InvalidData { .. } => codes::INVALID_DATA,
+            FrameError::NotJson(_) => ErrorCode::BadJson,
+            FrameError::UnknownEvent(_) => ErrorCode::UnknownEvent,
+            FrameError::InvalidData { .. } => ErrorCode::InvalidData,
         }
     }
 }

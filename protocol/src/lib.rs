@@ -11,11 +11,16 @@
 //! - [`kafka`]: what the order service publishes (§1 of the contract) and the
 //!   validating decoder that turns a raw message into a typed [`kafka::Input`]
 //!   or a typed [`kafka::Reject`].
+//! - [`book`]: the order book: how order events merge (status, times,
+//!   newest first), one implementation for the relay and the browser.
+//! - [`error`]: the closed set of error codes (frames, HTTP, metrics).
 //! - [`frames`]: WebSocket frames (§3): one closed enum per direction.
 //! - [`http`]: HTTP request and response bodies (§2, §4).
 //! - [`raw_json`]: JSON carried without being read (shipping addresses).
 #![forbid(unsafe_code)]
 
+pub mod book;
+pub mod error;
 pub mod frames;
 pub mod http;
 pub mod kafka;
@@ -23,6 +28,7 @@ pub mod order;
 pub mod raw_json;
 pub mod time;
 
+pub use error::ErrorCode;
 pub use frames::{ClientEvent, FrameError, ServerEvent};
 pub use kafka::{Input, OrderCancellation, OrderEvent, OrderUpdate, Reject};
 pub use order::{

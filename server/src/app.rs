@@ -12,25 +12,11 @@ use tokio::task::JoinHandle;
 use crate::auth::Keys;
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::kafka::supervisor::{self, ConsumerHealth};
+use crate::kafka::supervisor;
 use crate::kafka::{producer::Publisher, topics};
 use crate::limits::Connections;
 use crate::metrics::Metrics;
-
-/// What every handler shares.
-pub struct AppState {
-    pub config: Config,
-    pub keys: Keys,
-    pub hub: Arc<Hub>,
-    pub metrics: Arc<Metrics>,
-    pub publisher: Publisher,
-    /// Open WebSocket connections per user and in total, against the caps.
-    pub connections: Arc<Connections>,
-    /// False when the consumer is stuck beyond repair (`/healthz` 503).
-    pub consumer: Arc<ConsumerHealth>,
-    /// Flips to `true` once at shutdown; connection tasks watch it.
-    pub shutdown: watch::Receiver<bool>,
-}
+use crate::state::AppState;
 
 /// A started relay.
 pub struct Running {
@@ -101,7 +87,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         keys: Keys::new(&secret),
         hub,
         metrics,
-        publisher,
+        sink: Arc::new(publisher),
         consumer,
         connections,
         shutdown: shutdown_rx.clone(),

@@ -47,11 +47,11 @@ pub enum AuthError {
 
 impl AuthError {
     /// The stable error code sent to the client.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> protocol::ErrorCode {
         match self {
-            AuthError::Missing => "missing_token",
-            AuthError::Expired => "token_expired",
-            AuthError::Invalid(_) => protocol::frames::codes::INVALID_TOKEN,
+            AuthError::Missing => protocol::ErrorCode::MissingToken,
+            AuthError::Expired => protocol::ErrorCode::TokenExpired,
+            AuthError::Invalid(_) => protocol::ErrorCode::InvalidToken,
         }
     }
 }

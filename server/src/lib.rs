@@ -5,6 +5,8 @@
 //! Layout (pure core first, IO adapters after):
 //! - [`config`]: settings from flags and environment, validated once.
 //! - [`auth`]: JWT verification and issuing; the only reader of tokens.
+//! - [`commands`]: checkout, cancel and status change as pure functions
+//!   of the current order and the time; the clock (pure but for `now`).
 //! - [`cursor`]: Kafka-position cursors and their opaque text form.
 //! - [`model`]: the read model: orders, owners, current status (pure).
 //! - [`history`]: recent events and resume-by-cursor selection (pure).
@@ -19,12 +21,16 @@
 //!   supervisor, the producer for commands, the embedded broker.
 //! - [`ws`]: the WebSocket endpoint: one task per connection.
 //! - [`http`]: the HTTP API, health, readiness and metrics routes, errors.
+//! - [`sink`]: the `EventSink` commands publish through (Kafka, or a
+//!   recording sink in tests).
+//! - [`state`]: `AppState`, what every handler shares (a leaf).
 //! - [`simulator`]: the demo's stand-in order service (`--demo` only).
 //! - [`app`]: wires it all together and runs until shutdown.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod auth;
+pub mod commands;
 pub mod config;
 pub mod cursor;
 #[cfg(test)]
@@ -39,5 +45,7 @@ pub mod model;
 pub mod queue;
 pub mod serve;
 pub mod simulator;
+pub mod sink;
+pub mod state;
 pub mod watchdog;
 pub mod ws;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use protocol::kafka::{Reject, TopicKind};
+use protocol::ErrorCode;
 
 use crate::model::Refused;
 
@@ -43,7 +44,12 @@ const REJECT_LABELS: [&str; 9] = [
     Refused::REASONS[2],
     Refused::REASONS[3],
 ];
-const FRAME_ERROR_LABELS: [&str; 4] = ["bad_json", "unknown_event", "invalid_data", "too_large"];
+const FRAME_ERROR_LABELS: [&str; 4] = [
+    ErrorCode::BadJson.as_str(),
+    ErrorCode::UnknownEvent.as_str(),
+    ErrorCode::InvalidData.as_str(),
+    ErrorCode::TooLarge.as_str(),
+];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -93,8 +99,8 @@ impl Metrics {
     }
 
     /// Counts a bad client frame by its error code.
-    pub fn bad_frame(&self, code: &str) {
-        if let Some(index) = FRAME_ERROR_LABELS.iter().position(|c| *c == code) {
+    pub fn bad_frame(&self, code: ErrorCode) {
+        if let Some(index) = FRAME_ERROR_LABELS.iter().position(|c| *c == code.as_str()) {
             self.bad_frames[index].fetch_add(1, Relaxed);
         }
     }

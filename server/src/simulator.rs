@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{OrderCancellation, OrderEvent, OrderItem, OrderStatus, OrderUpdate, RawJson};
+use protocol::{OrderEvent, OrderItem, RawJson};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use tokio::sync::watch;
 
-use crate::app::AppState;
-use crate::http::orders::{after, new_order_id, now, price};
+use crate::commands::{self, checkout};
+use crate::state::AppState;
 
 /// The users the demo sign-in screen offers (plus `admin`).
 pub const DEMO_USERS: [&str; 2] = ["alice", "bob"];
@@ -75,24 +75,17 @@ fn next_event(app: &AppState) -> Option<OrderEvent> {
         return Some(new_order(DEMO_USERS.choose(&mut rng)?));
     }
     let order = open.choose(&mut rng)?;
-    let at = after(order.updated_at);
+    let now = commands::now();
     if roll < 0.35 && order.status.is_cancellable() {
-        return Some(OrderEvent::Cancelled(OrderCancellation {
-            order_id: order.order_id.clone(),
-            buyer_id: Some(order.buyer_id.clone()),
-            reason: Some("Out of stock".into()),
-            cancelled_at: at,
-        }));
+        let reason = Some("Out of stock".to_owned());
+        return commands::cancel(order, reason, now)
+            .ok()
+            .map(OrderEvent::Cancelled);
     }
-    let next: OrderStatus = order.status.next()?;
-    Some(OrderEvent::Updated(OrderUpdate {
-        order_id: order.order_id.clone(),
-        buyer_id: Some(order.buyer_id.clone()),
-        status: next,
-        previous_status: Some(order.status),
-        updated_at: at,
-        message: Some(next.message().into()),
-    }))
+    let next = order.status.next()?;
+    commands::advance(true, order, next, now)
+        .ok()
+        .map(OrderEvent::Updated)
 }
 
 fn new_order(user: &str) -> OrderEvent {
@@ -109,11 +102,18 @@ fn new_order(user: &str) -> OrderEvent {
         .collect();
     let address = serde_json::json!({"name": user, "street": "12 Rue de la Paix", "city": "Lyon", "zip": "69002", "country": "FR"});
     let address = RawJson::to_raw(&address).unwrap_or_default();
-    OrderEvent::Created(price(new_order_id(), user, items, address, now()))
+    let order_id = checkout::new_order_id();
+    OrderEvent::Created(checkout::price(
+        order_id,
+        user,
+        items,
+        address,
+        commands::now(),
+    ))
 }
 
 async fn publish(app: &AppState, event: OrderEvent) {
-    if let Err(e) = app.publisher.publish(&event).await {
+    if let Err(e) = app.sink.publish(&event).await {
         tracing::warn!("simulator could not publish: {e}");
     }
 }

@@ -16,15 +16,16 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::frames::{close, codes, ConnectionInfo, ErrorBody};
+use protocol::frames::{close, ConnectionInfo, ErrorBody};
+use protocol::ErrorCode;
 use protocol::{ClientEvent, ServerEvent};
 use tokio::time::{sleep_until, Instant};
 
-use crate::app::AppState;
 use crate::auth::{now_secs, User};
 use crate::http::AppError;
 use crate::limits::{FrameRate, Refused, Slot};
 use crate::queue::Drained;
+use crate::state::AppState;
 
 /// A client that sends this many bad frames on one connection is cut off.
 const BAD_FRAME_LIMIT: u32 = 20;
@@ -83,8 +84,9 @@ pub async fn endpoint(
                     "this relay holds as many connections as it may (--max-connections): retry later or elsewhere".to_owned(),
                 ),
             };
-            let mut response =
-                AppError::new(status, codes::TOO_MANY_CONNECTIONS, message).into_response();
+            let mut response = AppError::new(ErrorCode::TooManyConnections, message)
+                .with_status(status)
+                .into_response();
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -205,7 +207,7 @@ fn connection(
                             }
                             // Boxed: a rare path, kept out of the idle connection's state.
                             Some(Ok(Message::Text(text))) => Box::pin(on_text(&app, &mut user, conn_id, &text, &mut bad_frames)).await,
-                            Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, codes::BAD_JSON, "binary frames are not supported: send JSON text"),
+                            Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, ErrorCode::BadJson, "binary frames are not supported: send JSON text"),
                             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
                             Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
                         };
@@ -262,7 +264,7 @@ async fn on_text(
             text.len(),
             app.config.max_frame_bytes
         );
-        return bad_frame(app, bad_frames, codes::TOO_LARGE, &message);
+        return bad_frame(app, bad_frames, ErrorCode::TooLarge, &message);
     }
     match ClientEvent::from_json(text) {
         Err(e) => bad_frame(app, bad_frames, e.code(), &e.to_string()),
@@ -286,7 +288,7 @@ async fn on_text(
                 Step::Continue
             }
             Ok(_) => Step::Reply(error_frame(
-                codes::FORBIDDEN,
+                ErrorCode::Forbidden,
                 "auth:refresh must carry a token for the same user",
             )),
             Err(e) => Step::Reply(error_frame(e.code(), &e.to_string())),
@@ -303,7 +305,7 @@ fn throttled_reply(told: &mut Option<Instant>, now: Instant, rate: &FrameRate) -
     }
     *told = Some(now);
     Step::Reply(error_frame(
-        codes::RATE_LIMITED,
+        ErrorCode::RateLimited,
         &format!(
             "too many frames: this one was dropped; send again in {} ms",
             rate.retry_after().as_millis().max(1)
@@ -311,7 +313,7 @@ fn throttled_reply(told: &mut Option<Instant>, now: Instant, rate: &FrameRate) -
     ))
 }
 
-fn bad_frame(app: &AppState, bad_frames: &mut u32, code: &str, message: &str) -> Step {
+fn bad_frame(app: &AppState, bad_frames: &mut u32, code: ErrorCode, message: &str) -> Step {
     app.metrics.bad_frame(code);
     *bad_frames += 1;
     if *bad_frames >= BAD_FRAME_LIMIT {
@@ -320,8 +322,8 @@ fn bad_frame(app: &AppState, bad_frames: &mut u32, code: &str, message: &str) ->
     Step::Reply(error_frame(code, message))
 }
 
-fn error_frame(code: &str, message: &str) -> String {
-    ServerEvent::Error(ErrorBody::new(code, message)).to_json()
+fn error_frame(code: ErrorCode, message: &str) -> String {
+    ServerEvent::Error(ErrorBody::new(code.as_str(), message)).to_json()
 }
 
 async fn timed<T, E>(future: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ()> {

@@ -65,7 +65,7 @@ fn every_server_event() -> Vec<ServerEvent> {
             title: Some("Heads up".into()),
             message: "Your parcel is near".into(),
         }),
-        ServerEvent::Error(ErrorBody::new(codes::BAD_JSON, "oops")),
+        ServerEvent::Error(ErrorBody::new(ErrorCode::BadJson.as_str(), "oops")),
         ServerEvent::Pong,
     ]
 }
@@ -151,21 +151,21 @@ fn unknown_fields_in_frames_are_ignored() {
 #[test]
 fn bad_frames_are_typed_errors() {
     let cases = [
-        ("hello", codes::BAD_JSON),
-        ("[]", codes::BAD_JSON),
-        (r#"{"data":{}}"#, codes::BAD_JSON),
+        ("hello", ErrorCode::BadJson),
+        ("[]", ErrorCode::BadJson),
+        (r#"{"data":{}}"#, ErrorCode::BadJson),
         (
             r#"{"event":"orders:delete","data":{}}"#,
-            codes::UNKNOWN_EVENT,
+            ErrorCode::UnknownEvent,
         ),
-        (r#"{"event":"auth:refresh"}"#, codes::INVALID_DATA),
+        (r#"{"event":"auth:refresh"}"#, ErrorCode::InvalidData),
         (
             r#"{"event":"auth:refresh","data":{"token":5}}"#,
-            codes::INVALID_DATA,
+            ErrorCode::InvalidData,
         ),
         (
             r#"{"event":"subscribe:orders","data":{"cursor":7}}"#,
-            codes::INVALID_DATA,
+            ErrorCode::InvalidData,
         ),
     ];
     for (text, code) in cases {
@@ -178,7 +178,7 @@ fn bad_frames_are_typed_errors() {
     let wrong_type = r#"{"event":"order:updated","data":{"orderId":"o","status":"shipped","updatedAt":"2025-11-12T11:00:00Z"}}"#;
     assert_eq!(
         ServerEvent::from_json(wrong_type).unwrap_err().code(),
-        codes::INVALID_DATA,
+        ErrorCode::InvalidData,
         "order events without a cursor are invalid"
     );
 }

@@ -11,70 +11,55 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use protocol::frames::{codes, ErrorBody};
+use protocol::frames::ErrorBody;
 use protocol::http::ApiError;
+use protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::auth::{bearer, AuthError, User};
+use crate::commands::CommandError;
+use crate::state::AppState;
 
-/// An HTTP error: status, stable code, message.
+/// An HTTP error: status, stable code, message. The status is the code's
+/// own ([`ErrorCode::http_status`]) unless said otherwise.
 #[derive(Debug)]
 pub struct AppError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl AppError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError {
-            status,
+            status: StatusCode::from_u16(code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: message.into(),
         }
     }
 
+    /// The same error with another status (the relay-wide connection cap is
+    /// a 503, one user's a 429).
+    pub fn with_status(mut self, status: StatusCode) -> AppError {
+        self.status = status;
+        self
+    }
+
     pub fn not_found(what: &str) -> AppError {
-        AppError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
-    }
-
-    pub fn conflict(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::CONFLICT, "conflict", message)
-    }
-
-    pub fn invalid(message: impl Into<String>) -> AppError {
-        AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            codes::INVALID_DATA,
-            message,
-        )
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
-    }
-
-    pub fn too_large(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, message)
+        AppError::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     pub fn not_ready() -> AppError {
         AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            ErrorCode::NotReady,
             "the relay is still catching up with Kafka; retry shortly",
         )
     }
 
     pub fn broker_unavailable() -> AppError {
         AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "broker_unavailable",
+            ErrorCode::BrokerUnavailable,
             "the order broker did not acknowledge the event in time: it may or may not have been stored. Retry the same request (a checkout with the same Idempotency-Key), which cannot apply twice",
         )
     }
@@ -83,15 +68,21 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = ApiError {
-            error: ErrorBody::new(self.code, self.message),
+            error: ErrorBody::new(self.code.as_str(), self.message),
         };
         (self.status, Json(body)).into_response()
     }
 }
 
+impl From<CommandError> for AppError {
+    fn from(e: CommandError) -> AppError {
+        AppError::new(e.code(), e.to_string())
+    }
+}
+
 impl From<AuthError> for AppError {
     fn from(e: AuthError) -> AppError {
-        let mut error = AppError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string());
+        let mut error = AppError::new(e.code(), e.to_string());
         // Say what went wrong without echoing library internals.
         if let AuthError::Invalid(_) = e {
             error.message =
@@ -137,12 +128,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             Err(rejection) => {
                 let status = rejection.status();
                 let code = match status {
-                    StatusCode::PAYLOAD_TOO_LARGE => codes::TOO_LARGE,
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-                    StatusCode::UNPROCESSABLE_ENTITY => codes::INVALID_DATA,
-                    _ => codes::BAD_JSON,
+                    StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+                    StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidData,
+                    _ => ErrorCode::BadJson,
                 };
-                Err(AppError::new(status, code, rejection.body_text()))
+                Err(AppError::new(code, rejection.body_text()).with_status(status))
             }
         }
     }

@@ -17,11 +17,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, get, patch, post};
 use axum::Router;
+use protocol::ErrorCode;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::AppError;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::ws;
 
 /// Every route of the relay.
@@ -42,9 +43,8 @@ pub fn router(app: Arc<AppState>) -> Router {
         // axum answers a wrong method with an empty 405; §4 wants JSON.
         .method_not_allowed_fallback(|| async {
             AppError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not take that method: see the API table in the README",
+                ErrorCode::MethodNotAllowed,
+                "this route does not take that method: see the API table in docs/PROTOCOL.md §4",
             )
         })
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
@@ -59,3 +59,6 @@ pub fn router(app: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(assets::security_headers))
         .with_state(app)
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@ use axum::Json;
 use protocol::http::{LoginRequest, LoginResponse};
 
 use super::error::{AppError, Body};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// How long a demo token lives. Clients refresh it over the socket before then.
 pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(8 * 3600);
@@ -51,8 +51,7 @@ pub async fn metrics(
             .and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|given| same(given.as_bytes(), expected.as_bytes())) {
             return Err(AppError::new(
-                StatusCode::UNAUTHORIZED,
-                protocol::frames::codes::INVALID_TOKEN,
+                protocol::ErrorCode::InvalidToken,
                 "/metrics needs the metrics token (--metrics-token) as a bearer token",
             ));
         }
@@ -86,7 +85,8 @@ pub async fn login(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
     if !valid {
-        return Err(AppError::invalid(
+        return Err(AppError::new(
+            protocol::ErrorCode::InvalidData,
             "userId must be 1-64 characters of letters, digits, '-', '_', '.' or '@'",
         ));
     }

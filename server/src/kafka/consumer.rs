@@ -267,7 +267,7 @@ impl Poll {
     /// written stays refused), and the relay's clock bounds a producer whose
     /// own clock, and so its message timestamps, runs ahead.
     fn latest_allowed(&self, message: &BorrowedMessage<'_>) -> Timestamp {
-        let now = crate::http::orders::now().millis();
+        let now = crate::commands::now().millis();
         let written = message.timestamp().to_millis().unwrap_or(now);
         let skew = i64::try_from(self.skew.as_millis()).unwrap_or(i64::MAX);
         Timestamp(now.min(written).saturating_add(skew))

@@ -1,4 +1,4 @@
-//! The producer behind the HTTP commands. A command answers 2xx only after
+//! The producer behind the HTTP commands: the relay's [`EventSink`]. A command answers 2xx only after
 //! the broker acknowledged its event; when the broker cannot be reached in
 //! time the command fails and nothing is published.
 
@@ -10,6 +10,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::client_config;
 use crate::config::Config;
+use crate::sink::{EventSink, Publishing, SinkError};
 
 /// How long a command waits for the broker's acknowledgement.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,7 +20,6 @@ pub struct Publisher {
     created: String,
     updated: String,
     cancelled: String,
-    notifications: String,
 }
 
 impl Publisher {
@@ -51,7 +51,6 @@ impl Publisher {
             created: config.topic_created.clone(),
             updated: config.topic_updated.clone(),
             cancelled: config.topic_cancelled.clone(),
-            notifications: config.topic_notifications.clone(),
         })
     }
 
@@ -65,11 +64,6 @@ impl Publisher {
         self.send(topic, event.order_id(), &event.to_json()).await
     }
 
-    /// Publishes a notification for `user_id` (the demo simulator uses it).
-    pub async fn notify(&self, user_id: &str, json: &str) -> Result<(), KafkaError> {
-        self.send(&self.notifications, user_id, json).await
-    }
-
     async fn send(&self, topic: &str, key: &str, payload: &str) -> Result<(), KafkaError> {
         let record = FutureRecord::to(topic).key(key).payload(payload);
         self.producer
@@ -77,5 +71,15 @@ impl Publisher {
             .await
             .map(|_| ())
             .map_err(|(e, _)| e)
+    }
+}
+
+impl EventSink for Publisher {
+    fn publish<'a>(&'a self, event: &'a OrderEvent) -> Publishing<'a> {
+        Box::pin(async move {
+            Publisher::publish(self, event)
+                .await
+                .map_err(|e| SinkError(e.to_string()))
+        })
     }
 }

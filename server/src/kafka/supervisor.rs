@@ -35,6 +35,14 @@ pub struct ConsumerHealth {
 }
 
 impl ConsumerHealth {
+    /// A consumer reported healthy (before its first check, and in tests
+    /// that run without one).
+    pub fn healthy() -> ConsumerHealth {
+        ConsumerHealth {
+            healthy: AtomicBool::new(true),
+        }
+    }
+
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Relaxed)
     }
@@ -102,9 +110,7 @@ pub async fn start(
         partitions = settings.partitions.len(),
         "Kafka consumer connected successfully; subscribed to topics"
     );
-    let health = Arc::new(ConsumerHealth {
-        healthy: AtomicBool::new(true),
-    });
+    let health = Arc::new(ConsumerHealth::healthy());
     let supervisor = Supervisor {
         probe: Arc::new(probe),
         settings,
