@@ -7,11 +7,10 @@
 //! Whether it was a demo login is kept too: only a demo session's token can
 //! be renewed (see [`crate::socket::Tokens`]).
 
+use client_core::state::Session;
 use protocol::Role;
 use wasm_bindgen::JsValue;
 use web_sys::Storage;
-
-use crate::state::Session;
 
 const TOKEN_KEY: &str = "orders.token";
 const USER_KEY: &str = "orders.user";

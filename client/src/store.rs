@@ -18,12 +18,11 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 
+use client_core::reduce::reduce;
+use client_core::state::{Action, AppState, Connection, Session};
+use client_core::toast::Toast;
 use leptos::prelude::*;
 use protocol::Order;
-
-use crate::reduce::reduce;
-use crate::state::{Action, AppState, Connection, Session};
-use crate::toast::Toast;
 
 /// The app's state container, provided to every component by context.
 /// `Copy`: every field is an arena handle.
@@ -85,7 +84,7 @@ impl Store {
         let list_changed = Trigger::new();
         let order_ids = Memo::new(move |_| {
             list_changed.track();
-            state.with_value(|state| state.order_list.clone())
+            state.with_value(|state| state.orders().ids().to_vec())
         });
         let store = Store {
             state,
@@ -133,36 +132,30 @@ impl Store {
     }
 
     /// After an order event: that order's row, and the list if the event
-    /// added the order (the reducer never moves or removes an order on an
-    /// event, so the list changed exactly when it grew).
+    /// added the order. An order event changes its own order only, and
+    /// never moves or removes one (`client_core::orders`' invariant), so
+    /// the list changed exactly when this order's row is new.
     fn publish_order(&self, state: &AppState, id: &str) {
-        let Some(order) = state.orders.get(id) else {
+        let Some(order) = state.orders().get(id) else {
             // Still pending (its `order:created` has not arrived): not shown.
             return;
         };
-        let (added, shown) = self
+        let added = self
             .rows
-            .try_update_value(|rows| {
-                let added = match rows.get(id) {
-                    Some(row) => {
-                        if row.with_untracked(|shown| shown != order) {
-                            row.set(order.clone());
-                        }
-                        false
+            .try_update_value(|rows| match rows.get(id) {
+                Some(row) => {
+                    if row.with_untracked(|shown| shown != order) {
+                        row.set(order.clone());
                     }
-                    None => {
-                        rows.insert(id.to_owned(), ArcRwSignal::new(order.clone()));
-                        true
-                    }
-                };
-                (added, rows.len())
+                    false
+                }
+                None => {
+                    rows.insert(id.to_owned(), ArcRwSignal::new(order.clone()));
+                    true
+                }
             })
             .unwrap_or_default();
-        if shown != state.order_list.len() {
-            // Cannot happen while the reducer keeps its invariant; publish
-            // everything rather than show a list that is off.
-            self.publish_orders(state);
-        } else if added {
+        if added {
             self.list_changed.notify();
         }
     }
@@ -170,8 +163,9 @@ impl Store {
     /// After a snapshot or a new session: every row, and the list.
     fn publish_orders(&self, state: &AppState) {
         self.rows.update_value(|rows| {
-            rows.retain(|id, _| state.orders.contains_key(id));
-            for (id, order) in &state.orders {
+            let orders = state.orders();
+            rows.retain(|id, _| orders.contains(id));
+            for (id, order) in orders.iter() {
                 match rows.get(id) {
                     Some(row) => {
                         if row.with_untracked(|shown| shown != order) {

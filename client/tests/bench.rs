@@ -274,13 +274,12 @@ async fn reducer_throughput() {
 
     // Both paths end in the same orders, every update was applied once its
     // order arrived, and the list holds each order once.
-    assert_eq!(reduced.orders, through_store.orders);
-    assert_eq!(reduced.order_list, through_store.order_list);
-    assert!(reduced.pending.is_empty());
-    assert_eq!(reduced.order_list.len(), ORDERS);
+    assert_eq!(reduced.orders(), through_store.orders());
+    assert_eq!(reduced.orders().pending_len(), 0);
+    assert_eq!(reduced.orders().ids().len(), ORDERS);
     let cancelled_now = reduced
-        .orders
-        .values()
+        .orders()
+        .newest_first()
         .filter(|o| o.status == OrderStatus::Cancelled)
         .count();
     assert_eq!(cancelled_now, CANCELS);

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client::reduce::reduce;
-use client::state::{Action, AppState, Session};
+use client_core::reduce::reduce;
+use client_core::state::{Action, AppState, Session};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{ClientEvent, OrderEvent, OrderStatus, Role, ServerEvent, StatusAt, Timestamp};
 use rand::rngs::StdRng;
@@ -53,7 +53,7 @@ async fn spawn_relay(kafka: &str, listen: &str, ping_secs: u64) -> Child {
 }
 
 /// One client: its state goes through the browser client's own reducer
-/// (`client::reduce`), plus what the test counts about what arrived.
+/// (`client_core::reduce`), plus what the test counts about what arrived.
 struct View {
     state: AppState,
     /// How many times each event (`frame:order:time`) arrived.
@@ -104,7 +104,7 @@ impl View {
                         status: event.status(),
                         at: event.time(),
                     });
-                if !self.state.orders.contains_key(event.order_id()) {
+                if !self.state.orders().contains(event.order_id()) {
                     self.early.insert(key);
                 }
                 if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
@@ -131,10 +131,11 @@ impl View {
     }
 
     fn state(&self) -> HashMap<String, OrderStatus> {
-        self.state
-            .orders
-            .keys()
-            .map(|id| (id.clone(), self.state.statuses[id].status))
+        let orders = self.state.orders();
+        orders
+            .ids()
+            .iter()
+            .filter_map(|id| Some((id.clone(), orders.status(id)?.status)))
             .collect()
     }
 }

@@ -9,7 +9,7 @@
 //! each end in `dispatch(Action)`.
 //!
 //! While a link is open, a renewable token ([`Tokens`]: a demo login's) is
-//! renewed before it expires ([`crate::token::refresh_delay_ms`]) and sent
+//! renewed before it expires ([`client_core::token::refresh_delay_ms`]) and sent
 //! on the link as `auth:refresh`; reconnects use the newest token, renewed
 //! first if it expired while the link was down.
 //!
@@ -18,31 +18,30 @@
 //! the test); the loop, the decoding and the callbacks are the same code.
 
 pub(crate) mod link;
-pub mod policy;
 #[cfg(any(test, feature = "test-support"))]
 mod test_link;
 #[cfg(test)]
 mod tests;
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::rc::Rc;
+pub use client_core::policy;
 
+use client_core::state::{Action, Connection};
+use client_core::toast::Toast;
+use client_core::token;
 use futures::future::{self, AbortHandle, Either, LocalBoxFuture};
 use protocol::frames::{ConnectionInfo, OrdersSnapshot, SnapshotParts};
 use protocol::{
     ClientEvent, Notification, Order, OrderCancellation, OrderEvent, OrderUpdate, ServerEvent,
 };
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
 
 pub use link::Transport;
 use link::{now_ms, random, sleep, Incoming};
 use policy::{countdown, next_step, Ended, Next, SocketConfig};
 #[cfg(any(test, feature = "test-support"))]
 pub use test_link::{TestServer, TestWire};
-
-use crate::state::{Action, Connection};
-use crate::toast::Toast;
-use crate::token;
 
 /// What the socket tells the app about its own state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

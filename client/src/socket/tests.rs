@@ -4,6 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use client_core::fixtures;
+use client_core::state::{Action, Connection};
+use client_core::toast::{Toast, ToastKind};
 use protocol::frames::{ConnectionInfo, ErrorBody, OrdersSnapshot, SnapshotParts};
 use protocol::{
     Notification, NotificationType, Order, OrderEvent, OrderStatus, OrderUpdate, Priority, Role,
@@ -11,9 +14,6 @@ use protocol::{
 };
 
 use super::{handle_frame, ConnectionEvent, OrderCallbacks, EXPIRED_NOTICE};
-use crate::fixtures;
-use crate::state::{Action, Connection};
-use crate::toast::{Toast, ToastKind};
 
 const ID: &str = "ord-0123456789abcdef";
 

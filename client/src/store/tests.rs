@@ -2,25 +2,25 @@
 //! These tests check that this incremental publishing always shows exactly
 //! the reducer's state: every row, and the id list.
 
+use client_core::fixtures::{cancelled, created, order, snapshot, updated};
+use client_core::state::{Action, AppState, Connection, Session};
+use client_core::toast::{Toast, ToastKind};
 use leptos::prelude::*;
 use protocol::{OrderStatus, Role};
 
 use super::Store;
-use crate::fixtures::{cancelled, created, order, snapshot, updated};
-use crate::state::{Action, AppState, Connection, Session};
-use crate::toast::{Toast, ToastKind};
 
 /// What the view would read equals the reducer's state.
 fn assert_shows_state(store: &Store, after: &str) {
     store.with_state(|state| {
         assert_eq!(
             store.order_ids().get_untracked(),
-            state.order_list,
+            state.orders().ids(),
             "id list after {after}"
         );
         let shown = store.rows.with_value(|rows| rows.len());
-        assert_eq!(shown, state.orders.len(), "row count after {after}");
-        for (id, order) in &state.orders {
+        assert_eq!(shown, state.orders().len(), "row count after {after}");
+        for (id, order) in state.orders().iter() {
             let row = store
                 .row(id)
                 .unwrap_or_else(|| panic!("no row {id} after {after}"));

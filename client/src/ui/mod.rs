@@ -11,17 +11,17 @@ mod toasts;
 
 use std::rc::Rc;
 
+use client_core::format;
+use client_core::state::{Action, AppState, Session};
 use futures::future::LocalBoxFuture;
 use leptos::prelude::*;
 use protocol::Role;
 
 use crate::api;
-use crate::format;
+use crate::session;
 use crate::socket::policy::SocketConfig;
 use crate::socket::{subscribe_to_orders, OrderCallbacks, Subscription, Tokens, Transport};
-use crate::state::{Action, AppState};
 use crate::store::Store;
-use crate::{session, state::Session};
 
 pub use orders::OrdersPage;
 pub use signin::SignIn;

@@ -6,15 +6,16 @@
 //! send the HTTP request: the row changes when the event comes back over the
 //! socket, exactly as it does for changes made elsewhere.
 
+use client_core::format;
+use client_core::state::Connection;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::http::{CheckoutItem, CheckoutRequest};
 use protocol::order::order_number;
 use protocol::{Order, OrderStatus, RawJson};
 
-use crate::state::Connection;
+use crate::api;
 use crate::store::Store;
-use crate::{api, format};
 
 /// The list of orders for the signed-in user (an admin sees all, with
 /// filters).
@@ -241,7 +242,7 @@ fn Filters(
                 .map(|row| row.with_untracked(|o| o.buyer_id.clone()))
                 .collect::<Vec<_>>()
         });
-        crate::reduce::sort_strings(&mut buyers, &mut |a, b| a.cmp(b));
+        client_core::sort::sort_strings(&mut buyers, &mut |a, b| a.cmp(b));
         buyers.dedup();
         buyers
     });

@@ -5,12 +5,12 @@
 //! screen explains how a host page hands over a token (`?token=` or
 //! `<meta name="order-token">`) and accepts a pasted one.
 
+use client_core::state::{Action, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::Role;
 
 use crate::api;
-use crate::state::{Action, Session};
 use crate::store::Store;
 
 /// The demo accounts.

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
+use client_core::state::Action;
+use client_core::toast::Toast;
 use leptos::prelude::*;
 
-use crate::state::Action;
 use crate::store::Store;
-use crate::toast::Toast;
 
 /// All visible toasts.
 #[component]

@@ -1,11 +1,12 @@
 //! Builders for the client's tests (unit, browser and bench alike): times,
-//! orders, order events and order actions. Only with the `test-support`
-//! feature.
+//! orders, order events and order actions, and a signed-in state to run them
+//! through. Only in this crate's tests and with the `test-support` feature.
 
 use protocol::frames::OrdersSnapshot;
-use protocol::{Order, OrderCancellation, OrderItem, OrderStatus, OrderUpdate, Timestamp};
+use protocol::{Order, OrderCancellation, OrderItem, OrderStatus, OrderUpdate, Role, Timestamp};
 
-use crate::state::Action;
+use crate::reduce::reduce;
+use crate::state::{Action, AppState, Session};
 
 use OrderStatus::Pending;
 
@@ -84,4 +85,18 @@ pub fn snapshot(orders: Vec<Order>) -> Action {
         orders,
         cursor: "c-snapshot".into(),
     })
+}
+
+/// alice, signed in, before anything arrived.
+pub fn signed_in() -> AppState {
+    AppState::signed_in(Session::new("token", "alice", Role::User))
+}
+
+/// The state after `actions`, starting from [`signed_in`].
+pub fn run(actions: impl IntoIterator<Item = Action>) -> AppState {
+    let mut state = signed_in();
+    for action in actions {
+        reduce(&mut state, action);
+    }
+    state
 }

@@ -1,14 +1,13 @@
 //! The client's whole state and the closed set of actions that change it.
 //!
 //! Plain data: no signals, no browser types. [`crate::reduce::reduce`] is the
-//! only code that mutates an [`AppState`]; [`crate::store`] projects it into
-//! signals for the view.
-
-use std::collections::HashMap;
+//! only code that mutates an [`AppState`]; the client's store projects it
+//! into signals for the view.
 
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
-use protocol::{Order, OrderCancellation, OrderEvent, OrderUpdate, Role, StatusAt};
+use protocol::{Order, OrderCancellation, OrderEvent, OrderUpdate, Role};
 
+use crate::orders::Orders;
 use crate::toast::{Toast, ToastQueue};
 
 /// Who is signed in. The token is all the relay needs; the user id and role
@@ -82,18 +81,9 @@ pub struct AppState {
     /// Why the user is looking at the sign-in screen, if not by choice
     /// ("Your session has expired…").
     pub notice: Option<String>,
-    /// Every known order, by id.
-    pub orders: HashMap<String, Order>,
-    /// The ids of `orders`, newest first (by `createdAt`, then by id).
-    pub order_list: Vec<String>,
-    /// The status of each known order and the event time it came from. This
-    /// is what the §1 rule compares against; `Order::updated_at` is only
-    /// shown.
-    pub statuses: HashMap<String, StatusAt>,
-    /// Updates and cancellations for orders not known yet (their
-    /// `order:created` has not arrived), merged by the same rule and applied
-    /// when the order shows up in an event or a snapshot.
-    pub pending: HashMap<String, StatusAt>,
+    /// The known orders, newest first, and the updates waiting for theirs.
+    /// Read through [`AppState::orders`]; only the reducer changes them.
+    pub(crate) orders: Orders,
     /// Whether a snapshot has arrived since sign-in: before it the page
     /// shows a loading state, not "no orders".
     pub loaded: bool,
@@ -113,9 +103,14 @@ impl AppState {
         }
     }
 
+    /// The orders: read-only, kept by the reducer.
+    pub fn orders(&self) -> &Orders {
+        &self.orders
+    }
+
     /// The known orders, newest first.
     pub fn orders_newest_first(&self) -> impl Iterator<Item = &Order> {
-        self.order_list.iter().filter_map(|id| self.orders.get(id))
+        self.orders.newest_first()
     }
 }
 

@@ -1,13 +1,11 @@
-//! Table-driven tests of the reducer: one table per concern, each row a
-//! named scenario of actions and the state it must end in.
+//! Table-driven tests of the order rules, driven through the reducer as the
+//! app drives them: one table of named scenarios and the rows they must end
+//! in, plus idempotence and independence from arrival order.
 
-use protocol::frames::ConnectionInfo;
-use protocol::{Order, OrderStatus, Role};
+use protocol::{Order, OrderStatus};
 
-use super::reduce;
-use crate::fixtures::{cancelled, created, order, snapshot, t, updated};
-use crate::state::{Action, AppState, Connection, Session};
-use crate::toast::{Toast, ToastKind};
+use crate::fixtures::{cancelled, created, order, run, snapshot, t, updated};
+use crate::state::{Action, AppState};
 
 use OrderStatus::{Cancelled, Delivered, Pending, Processing, Shipped};
 
@@ -15,18 +13,6 @@ fn with_status(mut order: Order, status: OrderStatus, updated: i64) -> Order {
     order.status = status;
     order.updated_at = t(updated);
     order
-}
-
-fn signed_in() -> AppState {
-    AppState::signed_in(Session::new("token", "alice", Role::User))
-}
-
-fn run(actions: impl IntoIterator<Item = Action>) -> AppState {
-    let mut state = signed_in();
-    for action in actions {
-        reduce(&mut state, action);
-    }
-    state
 }
 
 /// The orders as the page lists them: id and status, newest first.
@@ -249,7 +235,7 @@ fn any_interleaving_of_one_orders_events_ends_in_the_same_state() {
             .into_iter()
             .map(|(id, status)| (id.to_owned(), status))
             .collect();
-        seen.push((listed, state.orders["a"].updated_at));
+        seen.push((listed, state.orders().get("a").map(|o| o.updated_at)));
     });
     assert_eq!(seen.len(), 120);
     assert!(seen.iter().all(|s| s == &seen[0]), "{:?}", seen[0]);
@@ -270,132 +256,20 @@ fn permutations<T: Clone>(rest: &[T], prefix: &mut Vec<T>, visit: &mut dyn FnMut
 }
 
 #[test]
-fn the_cursor_of_each_order_event_and_snapshot_is_recorded() {
-    let cases: Vec<(&str, Vec<Action>, Option<&str>)> = vec![
-        ("nothing yet", vec![], None),
-        ("created", vec![created("a", 1)], Some("c-created-a")),
-        (
-            "updated",
-            vec![updated("a", Shipped, 2)],
-            Some("c-updated-a-2"),
-        ),
-        (
-            "cancelled",
-            vec![cancelled("a", 3)],
-            Some("c-cancelled-a-3"),
-        ),
-        (
-            "snapshot",
-            vec![created("a", 1), snapshot(vec![])],
-            Some("c-snapshot"),
-        ),
-        (
-            "a stale event still moves the cursor",
-            vec![
-                created("a", 1),
-                updated("a", Shipped, 5),
-                updated("a", Pending, 2),
-            ],
-            Some("c-updated-a-2"),
-        ),
-        (
-            "toasts and connection changes do not",
-            vec![
-                created("a", 1),
-                Action::PushToast(Toast::new("x", ToastKind::Info, "x")),
-                Action::ConnectionChanged(Connection::Connected),
-            ],
-            Some("c-created-a"),
-        ),
-    ];
-    for (name, actions, cursor) in cases {
-        assert_eq!(run(actions).cursor.as_deref(), cursor, "{name}");
-    }
-}
-
-#[test]
-fn session_and_connection_actions() {
-    let admin = ConnectionInfo {
-        heartbeat_ms: None,
-        user_id: "root".into(),
-        socket_id: "s1".into(),
-        role: Role::Admin,
-    };
-    let cases: Vec<(&str, Vec<Action>, AppState)> = vec![
-        (
-            "signing in starts from an empty, loading state",
-            vec![
-                created("a", 1),
-                Action::SignedIn(Session::new("t2", "bob", Role::User)),
-            ],
-            AppState::signed_in(Session::new("t2", "bob", Role::User)),
-        ),
-        (
-            "signing out forgets everything and keeps the notice",
-            vec![
-                created("a", 1),
-                Action::ConnectionChanged(Connection::Connected),
-                Action::SignedOut {
-                    notice: Some("expired".into()),
-                },
-            ],
-            AppState {
-                notice: Some("expired".into()),
-                ..AppState::default()
-            },
-        ),
-        (
-            "connection:success names the user and role",
-            vec![Action::Identified(admin.clone())],
-            AppState::signed_in(Session::new("token", "root", Role::Admin)),
-        ),
-        (
-            "a refreshed token replaces the session's token and keeps the orders",
-            vec![created("a", 1), Action::TokenRefreshed("t-fresh".into())],
-            {
-                let mut state = run([created("a", 1)]);
-                if let Some(session) = state.session.as_mut() {
-                    session.token = "t-fresh".into();
-                }
-                state
-            },
-        ),
-        (
-            "a refreshed token after signing out signs nobody in",
-            vec![
-                Action::SignedOut { notice: None },
-                Action::TokenRefreshed("t-late".into()),
-            ],
-            AppState::default(),
-        ),
-        (
-            "the connection state follows the socket",
-            vec![Action::ConnectionChanged(Connection::Reconnecting {
-                in_secs: 3,
-            })],
-            AppState {
-                connection: Connection::Reconnecting { in_secs: 3 },
-                ..signed_in()
-            },
-        ),
-        (
-            "a socket report after sign-out is ignored",
-            vec![
-                Action::SignedOut { notice: None },
-                Action::ConnectionChanged(Connection::Connected),
-                Action::Identified(admin),
-            ],
-            AppState::default(),
-        ),
-    ];
-    for (name, actions, expected) in cases {
-        assert_eq!(run(actions), expected, "{name}");
-    }
-}
-
-#[test]
-fn a_snapshot_marks_the_orders_loaded() {
-    assert!(!signed_in().loaded);
-    assert!(run([snapshot(vec![])]).loaded);
-    assert!(!run([created("a", 1)]).loaded);
+fn the_id_list_and_the_orders_agree() {
+    let state = run([
+        updated("b", Shipped, 5),
+        created("a", 1),
+        snapshot(vec![order("c", 2), order("a", 1)]),
+        created("b", 4),
+        updated("d", Processing, 5),
+    ]);
+    let orders = state.orders();
+    assert_eq!(orders.ids(), ["b", "c", "a"]);
+    assert_eq!(orders.len(), 3);
+    assert!(orders.ids().iter().all(|id| orders.contains(id)));
+    assert_eq!(orders.get("b").map(|o| o.status), Some(Shipped));
+    assert_eq!(orders.status("b").map(|s| s.status), Some(Shipped));
+    assert_eq!(orders.pending_len(), 1, "d waits for its order");
+    assert!(!orders.contains("d"));
 }

@@ -1,23 +1,10 @@
 //! The toast queue, driven through the reducer as the app drives it: cap,
 //! queue, dismissal, and no repeats of a fact already shown.
 
-use protocol::Role;
-
 use super::{Toast, ToastKind, QUEUE_CAP, VISIBLE_CAP};
+use crate::fixtures::{run, signed_in};
 use crate::reduce::reduce;
-use crate::state::{Action, AppState, Session};
-
-fn run(actions: impl IntoIterator<Item = Action>) -> AppState {
-    let mut state = AppState::signed_in(Session::new("token", "alice", Role::User));
-    for action in actions {
-        reduce(&mut state, action);
-    }
-    state
-}
-
-fn signed_in() -> AppState {
-    run([])
-}
+use crate::state::Action;
 
 #[test]
 fn toast_actions() {

@@ -1,0 +1,96 @@
+//! The reducer: the only code that changes an [`AppState`].
+//!
+//! `reduce` is a pure function of the state and one [`Action`]: no IO, no
+//! clock, no randomness. Order events go to [`crate::orders::Orders`],
+//! which holds the order rules (§1 of the contract, the relay's, shared
+//! through `StatusAt::supersedes`); the reducer adds who is signed in, the
+//! cursor, the connection and the toasts:
+//!
+//! - order events and snapshots are ignored once signed out (a late frame
+//!   from the previous session's socket);
+//! - every order event and snapshot moves the cursor, even one whose status
+//!   lost by the rule;
+//! - signing in or out forgets every order;
+//! - applying any action twice changes nothing the second time.
+//!
+//! Because the rule is a total order on `(status, time)` pairs, the end
+//! state does not depend on the order events arrive in.
+
+use crate::state::{Action, AppState, Connection};
+
+/// Applies one action.
+pub fn reduce(state: &mut AppState, action: Action) {
+    match action {
+        Action::SignedIn(session) => {
+            let toasts = std::mem::take(&mut state.toasts);
+            *state = AppState {
+                session: Some(session),
+                toasts,
+                ..AppState::default()
+            };
+        }
+        Action::SignedOut { notice } => {
+            *state = AppState {
+                notice,
+                ..AppState::default()
+            };
+        }
+        Action::Identified(info) => {
+            if let Some(session) = state.session.as_mut() {
+                session.user_id = Some(info.user_id);
+                session.role = info.role;
+            }
+        }
+        Action::TokenRefreshed(token) => {
+            if let Some(session) = state.session.as_mut() {
+                session.token = token;
+            }
+        }
+        Action::ConnectionChanged(connection) => {
+            // A late report from a socket that belonged to a previous session
+            // must not make the sign-in screen look connected.
+            state.connection = if state.session.is_some() {
+                connection
+            } else {
+                Connection::Offline
+            };
+        }
+        Action::OrdersLoaded(snapshot) => {
+            if state.session.is_none() {
+                return;
+            }
+            state.orders.load(snapshot.orders);
+            state.loaded = true;
+            state.cursor = Some(snapshot.cursor);
+        }
+        Action::AddOrder { order, cursor } => {
+            if state.session.is_none() {
+                return;
+            }
+            state.orders.created(order);
+            state.cursor = Some(cursor);
+        }
+        Action::UpdateOrderStatus { update, cursor } => {
+            if state.session.is_none() {
+                return;
+            }
+            state.orders.updated(&update);
+            state.cursor = Some(cursor);
+        }
+        Action::CancelOrder {
+            cancellation,
+            cursor,
+        } => {
+            if state.session.is_none() {
+                return;
+            }
+            state.orders.cancelled(&cancellation);
+            state.cursor = Some(cursor);
+        }
+        Action::PushToast(toast) => state.toasts.push(toast),
+        Action::DismissToast(id) => state.toasts.dismiss(&id),
+    }
+}
+
+#[cfg(test)]
+mod tests;
