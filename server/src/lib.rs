@@ -12,8 +12,12 @@
 //! - [`history`]: recent events and resume-by-cursor selection (pure).
 //! - [`watchdog`]: when a consumer counts as stalled, and when as unhealthy (pure).
 //! - [`queue`]: a connection's bounded, collapsing outbound queue.
-//! - [`hub`]: read model + history + connection registry behind one lock;
-//!   routing and fan-out to bounded per-connection queues.
+//! - [`relay_state`]: read model + history + position as plain data:
+//!   `apply(event) -> Fanout`, `answer(viewer, cursor) -> replay | snapshot`.
+//! - [`registry`]: the live connections and delivery to their queues.
+//! - [`parking`]: subscriptions waiting for the relay to load or catch up
+//!   (given the time, never reading it).
+//! - [`hub`]: the three behind one lock, readiness, metrics: a thin shell.
 //! - [`limits`]: connection caps and the client frame rate (pure).
 //! - [`serve`]: the HTTP server loop, with header and keep-alive timeouts.
 //! - [`metrics`]: counters and gauges, Prometheus text.
@@ -42,7 +46,10 @@ pub mod kafka;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod parking;
 pub mod queue;
+pub mod registry;
+pub mod relay_state;
 pub mod serve;
 pub mod simulator;
 pub mod sink;

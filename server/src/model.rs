@@ -15,10 +15,12 @@
 //! - **Event times are bounded**: an event dated after `latest` (the caller's
 //!   clock plus the allowed skew) is refused, so one bad date cannot freeze
 //!   an order.
-//! - A status moves only through [`StatusAt::supersedes`].
+//! - A status moves only through the order book ([`OrderBook`], shared with
+//!   the browser's reducer): one merge rule, one implementation.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
+use protocol::book::OrderBook;
 use protocol::{Order, OrderEvent, OrderStatus, StatusAt, Timestamp};
 
 use crate::cursor::Pos;
@@ -65,24 +67,16 @@ struct Early {
     status: StatusAt,
 }
 
+/// What the model knows of an order beyond the book: where it became
+/// visible, and the events consumed before its created event.
 #[derive(Debug, Default)]
 struct Record {
-    /// The `order.created` payload, once seen: its buyer is the owner.
-    order: Option<Order>,
-    /// The current status; set with the created event.
-    status: Option<StatusAt>,
     /// Where the created event was consumed: from there on the order is in
     /// snapshots. Events before it reached admins at most (a snapshot taken
     /// then does not show the order), so they are delivered again with it.
     visible_at: Option<Pos>,
     /// Events consumed before the created event, in consumption order.
     early: Vec<Early>,
-}
-
-impl Record {
-    fn owner(&self) -> Option<&str> {
-        Some(&self.order.as_ref()?.buyer_id)
-    }
 }
 
 /// Who an applied event goes to.
@@ -126,9 +120,10 @@ pub fn same_order(a: &Order, b: &Order) -> bool {
 /// Current orders, their owners and statuses.
 #[derive(Debug, Default)]
 pub struct ReadModel {
-    orders: HashMap<String, Record>,
-    /// Orders with a created payload, newest first when iterated in reverse.
-    by_time: BTreeSet<(Timestamp, String)>,
+    /// The orders whose created event was seen, with their current status:
+    /// the same book, and so the same merge rule, as the browser's.
+    book: OrderBook,
+    records: HashMap<String, Record>,
     by_buyer: HashMap<String, Vec<String>>,
 }
 
@@ -155,57 +150,24 @@ impl ReadModel {
             });
         }
         let order_id = event.order_id().to_owned();
-        let record = self.orders.entry(order_id.clone()).or_default();
         if let OrderEvent::Created(order) = event {
-            if let Some(existing) = &record.order {
+            if let Some(existing) = self.book.get(&order_id) {
                 return Err(if same_order(existing, order) {
                     Refused::DuplicateCreated
                 } else {
                     Refused::ConflictingCreated
                 });
             }
-            let owner = order.buyer_id.clone();
-            let mut status = candidate;
-            let mut released = Vec::new();
-            let mut refused = Vec::new();
-            for early in std::mem::take(&mut record.early) {
-                match early.named {
-                    Some(named) if named != owner => refused.push((
-                        early.seq,
-                        Refused::BuyerMismatch {
-                            owner: owner.clone(),
-                            named,
-                        },
-                    )),
-                    _ => {
-                        if early.status.supersedes(status) {
-                            status = early.status;
-                        }
-                        released.push(early.seq);
-                    }
-                }
-            }
-            record.status = Some(status);
-            record.order = Some(order.clone());
-            record.visible_at = Some(pos);
-            self.by_time.insert((order.created_at, order_id.clone()));
-            self.by_buyer
-                .entry(owner.clone())
-                .or_default()
-                .push(order_id);
-            return Ok(Applied {
-                route: Route::Owner(owner),
-                released,
-                refused,
-            });
+            return Ok(self.create(order.clone(), pos));
         }
         let named = event.buyer_id().map(str::to_owned);
-        let Some(owner) = record.owner().map(str::to_owned) else {
+        let Some(owner) = self.owner(&order_id).map(str::to_owned) else {
             let route = if named.is_some() {
                 Route::Held
             } else {
                 Route::Admins
             };
+            let record = self.records.entry(order_id).or_default();
             record.early.push(Early {
                 seq,
                 named,
@@ -221,12 +183,7 @@ impl ReadModel {
             return Err(Refused::BuyerMismatch { owner, named });
         }
         event.set_buyer_id(&owner);
-        if record
-            .status
-            .is_none_or(|current| candidate.supersedes(current))
-        {
-            record.status = Some(candidate);
-        }
+        self.book.apply(&order_id, candidate);
         Ok(Applied {
             route: Route::Owner(owner),
             released: Vec::new(),
@@ -234,9 +191,50 @@ impl ReadModel {
         })
     }
 
+    /// An order's created event: the order enters the book with the early
+    /// events that name its owner (or no one); those naming another buyer
+    /// are refused now.
+    fn create(&mut self, order: Order, pos: Pos) -> Applied {
+        let owner = order.buyer_id.clone();
+        let order_id = order.order_id.clone();
+        let record = self.records.entry(order_id.clone()).or_default();
+        record.visible_at = Some(pos);
+        let mut released = Vec::new();
+        let mut refused = Vec::new();
+        let mut confirmed = Vec::new();
+        for early in std::mem::take(&mut record.early) {
+            match early.named {
+                Some(named) if named != owner => refused.push((
+                    early.seq,
+                    Refused::BuyerMismatch {
+                        owner: owner.clone(),
+                        named,
+                    },
+                )),
+                _ => {
+                    confirmed.push(early.status);
+                    released.push(early.seq);
+                }
+            }
+        }
+        self.book.add(order);
+        for status in confirmed {
+            self.book.apply(&order_id, status);
+        }
+        self.by_buyer
+            .entry(owner.clone())
+            .or_default()
+            .push(order_id);
+        Applied {
+            route: Route::Owner(owner),
+            released,
+            refused,
+        }
+    }
+
     /// The order's owner: the buyer of its `order.created`, once seen.
     pub fn owner(&self, order_id: &str) -> Option<&str> {
-        self.orders.get(order_id)?.owner()
+        Some(&self.book.get(order_id)?.buyer_id)
     }
 
     /// Whether `viewer` may ever see this history entry: an event naming a
@@ -257,23 +255,18 @@ impl ReadModel {
 
     /// Where the order's created event was consumed, if it was.
     pub fn visible_at(&self, order_id: &str) -> Option<Pos> {
-        self.orders.get(order_id)?.visible_at
+        self.records.get(order_id)?.visible_at
     }
 
     /// The current status of an order whose created event was seen.
     pub fn status(&self, order_id: &str) -> Option<OrderStatus> {
-        Some(self.orders.get(order_id)?.status?.status)
+        Some(self.book.get(order_id)?.status)
     }
 
-    /// The order as users see it now, once its created event was seen.
+    /// The order as users see it now (its `updatedAt` is the time of its
+    /// current status), once its created event was seen.
     pub fn order(&self, order_id: &str) -> Option<Order> {
-        let record = self.orders.get(order_id)?;
-        let mut order = record.order.clone()?;
-        if let Some(current) = record.status {
-            order.status = current.status;
-            order.updated_at = order.updated_at.max(current.at);
-        }
-        Some(order)
+        self.book.get(order_id).cloned()
     }
 
     /// One buyer's orders, newest first.
@@ -291,21 +284,16 @@ impl ReadModel {
 
     /// Everyone's orders, newest first, at most `limit`.
     pub fn all_orders(&self, limit: usize) -> Vec<Order> {
-        self.by_time
-            .iter()
-            .rev()
-            .take(limit)
-            .filter_map(|(_, id)| self.order(id))
-            .collect()
+        self.book.newest_first().take(limit).cloned().collect()
     }
 
     /// How many orders have been created.
     pub fn len(&self) -> usize {
-        self.by_time.len()
+        self.book.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_time.is_empty()
+        self.book.is_empty()
     }
 }
 

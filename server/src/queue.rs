@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use protocol::StatusAt;
 use tokio::sync::Notify;
 
@@ -29,21 +29,56 @@ pub struct Collapse {
     pub status: StatusAt,
 }
 
+/// One encoded text frame, shared by every connection it goes to. Built
+/// from strings only, so it is always UTF-8; the WebSocket layer turns it
+/// into its own text type without copying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    pub const fn from_static(text: &'static str) -> Frame {
+        Frame(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// The frame's text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Frame {
+        Frame(Bytes::from(text))
+    }
+}
+
 /// The frames of one slot: sent together and in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frames {
-    One(Utf8Bytes),
-    Batch(Vec<Utf8Bytes>),
+    One(Frame),
+    Batch(Vec<Frame>),
 }
 
-impl From<Utf8Bytes> for Frames {
-    fn from(frame: Utf8Bytes) -> Frames {
+impl From<Frame> for Frames {
+    fn from(frame: Frame) -> Frames {
         Frames::One(frame)
     }
 }
 
-impl From<Vec<Utf8Bytes>> for Frames {
-    fn from(frames: Vec<Utf8Bytes>) -> Frames {
+impl From<Vec<Frame>> for Frames {
+    fn from(frames: Vec<Frame>) -> Frames {
         Frames::Batch(frames)
     }
 }
@@ -71,7 +106,7 @@ struct Slot {
 pub struct Drained(VecDeque<Slot>);
 
 impl Drained {
-    pub fn frames(self) -> impl Iterator<Item = Utf8Bytes> {
+    pub fn frames(self) -> impl Iterator<Item = Frame> {
         self.0.into_iter().flat_map(|slot| {
             let (one, batch) = match slot.frames {
                 Frames::One(frame) => (Some(frame), Vec::new()),
@@ -187,7 +222,7 @@ impl Queue {
     }
 
     /// Takes whatever is queued without waiting (tests and diagnostics).
-    pub fn take(&self) -> Vec<Utf8Bytes> {
+    pub fn take(&self) -> Vec<Frame> {
         Drained(std::mem::take(&mut self.lock().slots))
             .frames()
             .collect()
@@ -222,8 +257,8 @@ mod tests {
         })
     }
 
-    fn frame(text: &'static str) -> Utf8Bytes {
-        Utf8Bytes::from_static(text)
+    fn frame(text: &'static str) -> Frame {
+        Frame::from_static(text)
     }
 
     fn texts(drained: Option<Drained>) -> Vec<String> {

@@ -49,9 +49,7 @@ pub async fn serve(
         };
         // No Nagle: a frame goes out when written. With it, a frame written
         // while the client still delays its ACK for the previous one could
-        // wait up to ~40 ms. (The benchmark, at 5 frames/s per connection,
-        // showed no difference; bursts to one connection are what it
-        // protects.)
+        // wait up to ~40 ms. Bursts to one connection are what it protects.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("could not set TCP_NODELAY: {e}");
         }

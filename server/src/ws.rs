@@ -24,7 +24,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::auth::{now_secs, User};
 use crate::http::AppError;
 use crate::limits::{FrameRate, Refused, Slot};
-use crate::queue::Drained;
+use crate::queue::{Drained, Frame};
 use crate::state::AppState;
 
 /// A client that sends this many bad frames on one connection is cut off.
@@ -103,9 +103,7 @@ pub async fn endpoint(
         // would cost far more than everything else a connection holds. Client
         // frames are small (a bigger one, such as an `auth:refresh`, is read
         // in two or three chunks); outgoing batches are written out at 16 KiB.
-        // The read buffer went 4 KiB → 1 KiB → 256 B: idle connections from
-        // 7.9 to 4.9 to 3.5 KB each, with the smaller task state and queue
-        // (see docs/BENCHMARKS.md).
+        // What each size cost per idle connection: docs/BENCHMARKS.md.
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(hard_limit.max(WRITE_BUFFER) * 64)
@@ -337,13 +335,19 @@ async fn send(socket: &mut WebSocket, frame: Utf8Bytes) -> Result<(), ()> {
     timed(socket.send(Message::Text(frame))).await
 }
 
+/// A queued frame as axum's text type: no copy; the check cannot fail, a
+/// `Frame` is made from strings only.
+fn text(frame: Frame) -> Utf8Bytes {
+    Utf8Bytes::try_from(frame.into_bytes()).unwrap_or_default()
+}
+
 async fn send_all(socket: &mut WebSocket, drained: Drained) -> Result<(), ()> {
     use futures_util::SinkExt;
     // Feed the whole batch, then flush once: one syscall for a replay, not
     // one per event. One timeout for the batch, not one timer per frame.
     timed(async {
         for frame in drained.frames() {
-            socket.feed(Message::Text(frame)).await?;
+            socket.feed(Message::Text(text(frame))).await?;
         }
         socket.flush().await
     })

@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,10 +25,10 @@ use protocol::{ClientEvent, OrderEvent, OrderStatus, Role, ServerEvent, StatusAt
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_tungstenite::tungstenite::Message;
 
-use common::{free_port, wait_for_port, DurableBroker};
+use common::{free_port, DurableBroker};
 
 const USERS: usize = 20;
 const ORDERS: usize = 1000;
@@ -37,19 +36,8 @@ const DISCONNECTS: usize = 100;
 
 /// The relay as a separate process, so that it can be SIGKILLed.
 async fn spawn_relay(kafka: &str, listen: &str, ping_secs: u64) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_relay"))
-        .env("KAFKA_BROKERS", kafka)
-        .env("JWT_SECRET", common::SECRET)
-        .env("LISTEN_ADDR", listen)
-        .env("RUST_LOG", "warn")
-        .env("PING_INTERVAL_SECS", ping_secs.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("relay binary");
-    wait_for_port(listen).await;
-    child
+    let ping = ping_secs.to_string();
+    common::spawn_relay(kafka, listen, &[("PING_INTERVAL_SECS", &ping)]).await
 }
 
 /// One client: its state goes through the browser client's own reducer

@@ -9,10 +9,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use protocol::http::{LoginResponse, OrdersResponse};
-use protocol::{ClientEvent, Role, ServerEvent};
+use protocol::{Role, ServerEvent};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// A demo relay and the URL it printed.
 struct Demo {
@@ -22,17 +22,14 @@ struct Demo {
 
 impl Demo {
     async fn start(simulator_rate: &str, static_dir: &std::path::Path) -> Demo {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_relay"))
+        let mut child = common::relay_command()
             .args(["--demo", "--listen", "127.0.0.1:0"])
             .args(["--simulator-rate", simulator_rate])
             .arg("--static-dir")
             .arg(static_dir)
             .env_remove("KAFKA_BROKERS")
             .env_remove("JWT_SECRET")
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .expect("relay binary");
         // The line a user reads among the logs: where to open the app.
@@ -95,13 +92,7 @@ impl Demo {
             .expect("upgrade");
         let mut client = common::Client { ws };
         client.next().await; // connection:success
-        client
-            .send(&ClientEvent::SubscribeOrders { cursor: None })
-            .await;
-        assert!(matches!(
-            client.next().await,
-            ServerEvent::OrdersSnapshot(_)
-        ));
+        client.subscribe_fresh().await;
         client
     }
 }

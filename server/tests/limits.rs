@@ -22,13 +22,7 @@ async fn a_token_that_never_expires_connects_and_its_connection_is_counted_down_
         client.next().await,
         ServerEvent::ConnectionSuccess(_)
     ));
-    client
-        .send(&ClientEvent::SubscribeOrders { cursor: None })
-        .await;
-    assert!(matches!(
-        client.next().await,
-        ServerEvent::OrdersSnapshot(_)
-    ));
+    client.subscribe_fresh().await;
     assert_eq!(metric(&relay.metrics().await, "relay_ws_connections"), 1.0);
     drop(client);
     common::eventually("the gauge never went down", || async {

@@ -119,7 +119,8 @@ fn an_accepted_checkout_is_consumed_as_the_very_same_order() {
 #[test]
 fn idempotency_keys_are_visible_ascii_up_to_128() {
     let long = "k".repeat(checkout::MAX_IDEMPOTENCY_KEY + 1);
-    let cases: [(Option<&[u8]>, Result<Option<&str>, CommandError>); 5] = [
+    type Case<'a> = (Option<&'a [u8]>, Result<Option<&'a str>, CommandError>);
+    let cases: [Case; 5] = [
         (None, Ok(None)),
         (Some(b"3f2a-9c"), Ok(Some("3f2a-9c"))),
         (Some(b""), Err(CommandError::InvalidIdempotencyKey)),

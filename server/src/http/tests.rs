@@ -175,7 +175,17 @@ async fn cancel_and_advance_publish_strictly_later_events() {
 /// code, and nothing published.
 #[tokio::test]
 async fn every_refusal_has_its_status_and_code() {
-    let cases: [(&str, Method, &str, Option<&str>, &str, u16, &str); 16] = [
+    // What, request (method, path, caller, body), answer (status, code).
+    type Case<'a> = (
+        &'a str,
+        Method,
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        u16,
+        &'a str,
+    );
+    let cases: [Case; 16] = [
         (
             "no token",
             Method::GET,

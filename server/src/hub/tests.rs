@@ -1,4 +1,6 @@
-use protocol::{OrderStatus, OrderUpdate, ServerEvent, Timestamp};
+use std::collections::HashMap;
+
+use protocol::{OrderStatus, OrderUpdate, Role, ServerEvent, Timestamp};
 
 use super::*;
 use crate::fixtures::{created as created_at, pos, updated, ANY_TIME};

@@ -267,3 +267,31 @@ fn snapshots_are_newest_first_and_per_buyer() {
     assert_eq!(ids(model.all_orders(10)), ["o3", "o2", "o1"]);
     assert_eq!(ids(model.all_orders(2)), ["o3", "o2"]);
 }
+
+/// The case that once made relay and browser disagree for good: an
+/// `order.created` whose `updatedAt` is later than the next update's time.
+/// The status dates from `createdAt`, the update applies, and the order a
+/// snapshot carries says so (`updatedAt` is the status time), so a browser
+/// that loads it judges the next event exactly as the relay did (the
+/// browser's side: client-core's reducer tests).
+#[test]
+fn a_created_with_a_later_updated_at_still_takes_the_next_update() {
+    let OrderEvent::Created(mut order) = created("o1", "alice", 10) else {
+        unreachable!()
+    };
+    order.updated_at = Timestamp(20);
+    let mut model = ReadModel::default();
+    apply(&mut model, OrderEvent::Created(order), 0).unwrap();
+    assert_eq!(model.order("o1").unwrap().updated_at, Timestamp(10));
+    apply(
+        &mut model,
+        updated("o1", None, OrderStatus::Processing, 15),
+        1,
+    )
+    .unwrap();
+    let shown = model.order("o1").unwrap();
+    assert_eq!(
+        (shown.status, shown.updated_at),
+        (OrderStatus::Processing, Timestamp(15))
+    );
+}

@@ -184,6 +184,33 @@ impl Drop for DurableBroker {
     }
 }
 
+/// The relay binary, to run as its own process (so it can be SIGKILLed, or
+/// started as a user would): warnings only on stderr, nothing on stdout,
+/// killed when the handle drops. Add flags and environment, then spawn.
+pub fn relay_command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_relay"));
+    command
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// The relay as a process on `listen`, reading the broker at `kafka`, with
+/// the test secret; returns once it listens.
+pub async fn spawn_relay(kafka: &str, listen: &str, env: &[(&str, &str)]) -> tokio::process::Child {
+    let child = relay_command()
+        .env("KAFKA_BROKERS", kafka)
+        .env("JWT_SECRET", SECRET)
+        .env("LISTEN_ADDR", listen)
+        .envs(env.iter().copied())
+        .spawn()
+        .expect("relay binary");
+    wait_for_port(listen).await;
+    child
+}
+
 /// Waits until something listens on `addr`.
 pub async fn wait_for_port(addr: &str) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -368,20 +395,8 @@ impl Relay {
         role: Role,
     ) -> (Client, protocol::frames::OrdersSnapshot) {
         let mut client = self.connect(user, role).await;
-        client
-            .send(&ClientEvent::SubscribeOrders { cursor: None })
-            .await;
-        let mut parts = protocol::frames::SnapshotParts::default();
-        loop {
-            match client.next().await {
-                ServerEvent::OrdersSnapshot(part) => {
-                    if let Some(whole) = parts.add(part) {
-                        return (client, whole);
-                    }
-                }
-                other => panic!("expected orders:snapshot, got {other:?}"),
-            }
-        }
+        let snapshot = client.subscribe_fresh().await;
+        (client, snapshot)
     }
 
     pub async fn stop(mut self) {
@@ -402,6 +417,24 @@ impl Client {
 
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    /// Subscribes with no cursor and returns the snapshot (its parts joined,
+    /// if it came in parts).
+    pub async fn subscribe_fresh(&mut self) -> OrdersSnapshot {
+        self.send(&ClientEvent::SubscribeOrders { cursor: None })
+            .await;
+        let mut parts = protocol::frames::SnapshotParts::default();
+        loop {
+            match self.next().await {
+                ServerEvent::OrdersSnapshot(part) => {
+                    if let Some(whole) = parts.add(part) {
+                        return whole;
+                    }
+                }
+                other => panic!("expected orders:snapshot, got {other:?}"),
+            }
+        }
     }
 
     /// The next frame, as a typed event; pings are skipped (the relay's
