@@ -84,7 +84,7 @@ impl Store {
         let list_changed = Trigger::new();
         let order_ids = Memo::new(move |_| {
             list_changed.track();
-            state.with_value(|state| state.orders().ids().to_vec())
+            state.with_value(|state| state.orders().ids().cloned().collect())
         });
         let store = Store {
             state,
@@ -165,7 +165,8 @@ impl Store {
         self.rows.update_value(|rows| {
             let orders = state.orders();
             rows.retain(|id, _| orders.contains(id));
-            for (id, order) in orders.iter() {
+            for order in orders.newest_first() {
+                let id = &order.order_id;
                 match rows.get(id) {
                     Some(row) => {
                         if row.with_untracked(|shown| shown != order) {

@@ -265,11 +265,32 @@ fn the_id_list_and_the_orders_agree() {
         updated("d", Processing, 5),
     ]);
     let orders = state.orders();
-    assert_eq!(orders.ids(), ["b", "c", "a"]);
+    assert_eq!(orders.ids().collect::<Vec<_>>(), ["b", "c", "a"]);
     assert_eq!(orders.len(), 3);
-    assert!(orders.ids().iter().all(|id| orders.contains(id)));
+    assert!(orders.ids().all(|id| orders.contains(id)));
     assert_eq!(orders.get("b").map(|o| o.status), Some(Shipped));
     assert_eq!(orders.status("b").map(|s| s.status), Some(Shipped));
     assert_eq!(orders.pending_len(), 1, "d waits for its order");
     assert!(!orders.contains("d"));
+}
+
+/// The case that once made relay and page disagree for good: an
+/// `order.created` whose `updatedAt` is later than the next update's time.
+/// Its status dates from `createdAt` on the page as in the relay (whose
+/// side is `server/src/model/tests.rs`), so the update applies whether the
+/// page saw the created event live or loaded the relay's snapshot of it
+/// (which carries `updatedAt` = the status time).
+#[test]
+fn a_created_with_a_later_updated_at_still_takes_the_next_update() {
+    let mut live = order("a", 10);
+    live.updated_at = t(20);
+    let from_relay = order("a", 10);
+    for first in [
+        Action::AddOrder { order: live, cursor: "c1".into() },
+        snapshot(vec![from_relay]),
+    ] {
+        let state = run([first, updated("a", Processing, 15)]);
+        let shown = state.orders().get("a").unwrap();
+        assert_eq!((shown.status, shown.updated_at), (Processing, t(15)));
+    }
 }
