@@ -190,7 +190,7 @@ pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, R
         match sent {
             Ok(text) => return decode(&text),
             Err(error) if attempt < CHECKOUT_RETRIES.len() && retryable(&error) => {
-                crate::socket::link::sleep(CHECKOUT_RETRIES[attempt]).await;
+                crate::time::sleep(CHECKOUT_RETRIES[attempt]).await;
                 attempt += 1;
             }
             Err(error) => return Err(error),

@@ -10,7 +10,10 @@
 //! - [`socket`]: the socket service: `subscribe_to_orders`, the per-event
 //!   callbacks (each ends in `dispatch(Action)`), reconnect with backoff and
 //!   heartbeat ([`socket::policy`], from the core), and the swappable link
-//!   (`Transport::Live` WebSocket or `Transport::Test` channel).
+//!   (the service is generic over a `Transport`: `LiveTransport`, a
+//!   WebSocket, in the app; `TestTransport`, a channel, in tests only).
+//! - `time`: the browser's clock, timer and random number, for the socket
+//!   loop and the HTTP retries.
 //! - [`api`]: the HTTP commands (login, cancel, advance, checkout).
 //! - [`session`]: where a token comes from (`?token=`, `<meta>`, this tab's
 //!   `sessionStorage`) and where it is kept.
@@ -28,6 +31,7 @@ pub mod api;
 pub mod session;
 pub mod socket;
 pub mod store;
+mod time;
 pub mod ui;
 
 #[cfg(any(test, feature = "test-support"))]

@@ -276,7 +276,7 @@ async fn reducer_throughput() {
     // order arrived, and the list holds each order once.
     assert_eq!(reduced.orders(), through_store.orders());
     assert_eq!(reduced.orders().pending_len(), 0);
-    assert_eq!(reduced.orders().ids().len(), ORDERS);
+    assert_eq!(reduced.orders().len(), ORDERS);
     let cancelled_now = reduced
         .orders()
         .newest_first()

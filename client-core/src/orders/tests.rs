@@ -286,7 +286,10 @@ fn a_created_with_a_later_updated_at_still_takes_the_next_update() {
     live.updated_at = t(20);
     let from_relay = order("a", 10);
     for first in [
-        Action::AddOrder { order: live, cursor: "c1".into() },
+        Action::AddOrder {
+            order: live,
+            cursor: "c1".into(),
+        },
         snapshot(vec![from_relay]),
     ] {
         let state = run([first, updated("a", Processing, 15)]);

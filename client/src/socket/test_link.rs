@@ -1,5 +1,6 @@
 //! The test transport: a channel that browser tests drive in place of a
-//! WebSocket. Compiled only for tests (the `test-support` feature, which
+//! WebSocket, behind the same [`Transport`] and [`Link`] traits as the live
+//! one. Compiled only for tests (the `test-support` feature, which
 //! `client`'s own dev-dependency turns on): the release bundle has none of it.
 
 use std::rc::Rc;
@@ -9,7 +10,7 @@ use futures::lock::Mutex;
 use futures::StreamExt;
 use protocol::ServerEvent;
 
-use super::link::{closed, Incoming, Transport, ABNORMAL};
+use super::link::{closed, Incoming, Link, Transport, ABNORMAL};
 use super::policy::Ended;
 
 /// What a test pushes into the client's socket.
@@ -23,22 +24,27 @@ pub enum TestWire {
     Close(u16),
 }
 
-/// The client's end of a test link.
+/// The client's end of a test link: a [`Transport`] whose links are
+/// itself. Made by [`TestTransport::new`] with the test's end.
 #[derive(Clone)]
-pub struct TestFeed {
+pub struct TestTransport {
     incoming: Rc<Mutex<mpsc::UnboundedReceiver<TestWire>>>,
     sent: mpsc::UnboundedSender<String>,
     /// The token of each connection attempt.
     tokens: mpsc::UnboundedSender<String>,
 }
 
-impl TestFeed {
-    pub(super) async fn open(&self, subscribe: String) -> Result<(), Ended> {
+impl Transport for TestTransport {
+    type Link = TestTransport;
+
+    async fn connect(&self, token: &str, subscribe: String) -> Result<TestTransport, Ended> {
+        // Records the token of each connection attempt.
+        let _ = self.tokens.unbounded_send(token.to_owned());
         loop {
             match self.incoming.lock().await.next().await {
                 Some(TestWire::Open) => {
                     let _ = self.sent.unbounded_send(subscribe);
-                    return Ok(());
+                    return Ok(self.clone());
                 }
                 // Frames before the socket opened cannot happen on a real
                 // socket; they are dropped here too.
@@ -49,16 +55,18 @@ impl TestFeed {
         }
     }
 
-    pub(super) fn send(&self, text: String) -> bool {
+    /// A test relay never refuses the token over HTTP.
+    async fn token_rejected(&self, _token: &str) -> bool {
+        false
+    }
+}
+
+impl Link for TestTransport {
+    async fn send(&mut self, text: String) -> bool {
         self.sent.unbounded_send(text).is_ok()
     }
 
-    /// Records the token of a connection attempt.
-    pub(super) fn connecting_with(&self, token: &str) {
-        let _ = self.tokens.unbounded_send(token.to_owned());
-    }
-
-    pub(super) async fn next(&self) -> Incoming {
+    async fn next(&mut self) -> Incoming {
         match self.incoming.lock().await.next().await {
             Some(TestWire::Frame(text)) => Incoming::Frame(text),
             Some(TestWire::Close(code)) => Incoming::Closed {
@@ -80,17 +88,17 @@ pub struct TestServer {
     tokens: mpsc::UnboundedReceiver<String>,
 }
 
-impl Transport {
+impl TestTransport {
     /// A transport fed by the returned [`TestServer`].
-    pub fn test() -> (Transport, TestServer) {
+    pub fn new() -> (TestTransport, TestServer) {
         let (feed, incoming) = mpsc::unbounded();
         let (sent_tx, sent) = mpsc::unbounded();
         let (tokens_tx, tokens) = mpsc::unbounded();
-        let transport = Transport::Test(TestFeed {
+        let transport = TestTransport {
             incoming: Rc::new(Mutex::new(incoming)),
             sent: sent_tx,
             tokens: tokens_tx,
-        });
+        };
         (transport, TestServer { feed, sent, tokens })
     }
 }

@@ -15,12 +15,13 @@ fn assert_shows_state(store: &Store, after: &str) {
     store.with_state(|state| {
         assert_eq!(
             store.order_ids().get_untracked(),
-            state.orders().ids(),
+            state.orders().ids().cloned().collect::<Vec<_>>(),
             "id list after {after}"
         );
         let shown = store.rows.with_value(|rows| rows.len());
         assert_eq!(shown, state.orders().len(), "row count after {after}");
-        for (id, order) in state.orders().iter() {
+        for order in state.orders().newest_first() {
+            let id = &order.order_id;
             let row = store
                 .row(id)
                 .unwrap_or_else(|| panic!("no row {id} after {after}"));

@@ -20,7 +20,9 @@ use protocol::Role;
 use crate::api;
 use crate::session;
 use crate::socket::policy::SocketConfig;
-use crate::socket::{subscribe_to_orders, OrderCallbacks, Subscription, Tokens, Transport};
+use crate::socket::{
+    subscribe_to_orders, LiveTransport, OrderCallbacks, Subscription, Tokens, Transport,
+};
 use crate::store::Store;
 
 pub use orders::OrdersPage;
@@ -33,9 +35,10 @@ pub type DemoLogin = Rc<dyn Fn(String, Role) -> LocalBoxFuture<'static, Option<S
 
 /// How the app is wired: the browser page uses [`AppConfig::from_page`];
 /// tests start signed in, on a test transport, with short waits.
-pub struct AppConfig {
+pub struct AppConfig<T = LiveTransport> {
     pub session: Option<Session>,
-    pub transport: Transport,
+    /// How the socket reaches the relay.
+    pub transport: T,
     pub socket: SocketConfig,
     /// Keep the session in `sessionStorage` across reloads.
     pub persist: bool,
@@ -78,13 +81,13 @@ fn tokens_for(session: &Session, login: &DemoLogin) -> Tokens {
     }
 }
 
-impl AppConfig {
+impl AppConfig<LiveTransport> {
     /// The real page: the session from the URL, this tab's storage or the
     /// host page; a live WebSocket.
     pub fn from_page() -> AppConfig {
         AppConfig {
             session: session::initial(),
-            transport: Transport::Live,
+            transport: LiveTransport,
             socket: SocketConfig::default(),
             persist: true,
             demo_login: relay_demo_login(),
@@ -94,7 +97,7 @@ impl AppConfig {
 
 /// The whole app.
 #[component]
-pub fn App(config: AppConfig) -> impl IntoView {
+pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
     let initial = config.session.map(AppState::signed_in).unwrap_or_default();
     let store = Store::new(initial);
     provide_context(store);
@@ -209,7 +212,7 @@ pub struct Mounted {
 }
 
 /// Mounts the app into `parent` (tests mount into a fresh container).
-pub fn mount(parent: web_sys::HtmlElement, config: AppConfig) -> Mounted {
+pub fn mount<T: Transport>(parent: web_sys::HtmlElement, config: AppConfig<T>) -> Mounted {
     let handle = leptos::mount::mount_to(parent, move || view! { <App config /> });
     Mounted {
         _handle: Box::new(handle),

@@ -1,5 +1,5 @@
 //! Browser tests: the real app in headless Chromium, its socket fed by the
-//! test through `Transport::Test`. Everything between the frame and the DOM
+//! test through `TestTransport`. Everything between the frame and the DOM
 //! (decode, callbacks, dispatch, reducer, store, view) is production code.
 //!
 //! Run: `cargo test -p client --target wasm32-unknown-unknown`.

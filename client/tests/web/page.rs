@@ -10,7 +10,7 @@ use web_sys::{Element, HtmlElement};
 
 use client::fixtures::{cancellation, update};
 use client::socket::policy::{Backoff, SocketConfig};
-use client::socket::{TestServer, Transport};
+use client::socket::{TestServer, TestTransport};
 use client::ui::{DemoLogin, Mounted};
 use client::{mount, AppConfig, Session};
 
@@ -99,7 +99,7 @@ pub async fn mount_with_heartbeat(
 ) -> Page {
     let container: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&container).unwrap();
-    let (transport, server) = Transport::test();
+    let (transport, server) = TestTransport::new();
     let config = AppConfig {
         session: Some(session),
         transport,

@@ -1,0 +1,102 @@
+//! From a text frame to a callback: decoding is `protocol`'s
+//! (`ServerEvent::from_json`); this module picks the callback for each
+//! variant, joins a snapshot sent in parts, and says what the console shows.
+
+use protocol::frames::SnapshotParts;
+use protocol::{OrderEvent, ServerEvent};
+
+use super::callbacks::OrderCallbacks;
+use super::log::{log, warn};
+
+/// What the console shows of a frame: the frame as it arrived in debug
+/// builds (re-encoding it would cost bundle size for nothing); only the
+/// order id in release builds, which log no order data (addresses, items,
+/// amounts) to a console anyone at the machine can read.
+fn shown<'a>(text: &'a str, order_id: &'a str) -> &'a str {
+    if cfg!(debug_assertions) {
+        text
+    } else {
+        order_id
+    }
+}
+
+/// Decodes one text frame and calls the callback for its kind. A frame that
+/// does not decode is logged and dropped: a bad frame never stops the
+/// subscription. A snapshot sent in parts reaches `on_snapshot` once, whole,
+/// with its last part (`parts` holds the ones before it). Returns the
+/// heartbeat window the relay announced, when the frame was its
+/// `connection:success` with one.
+pub fn handle_frame(
+    text: &str,
+    callbacks: &OrderCallbacks,
+    parts: &mut SnapshotParts,
+) -> Option<u32> {
+    let event = match ServerEvent::from_json(text) {
+        Ok(event) => event,
+        Err(error) => {
+            warn(&format!(
+                "[WebSocket] Dropped a frame that does not decode: {error}"
+            ));
+            return None;
+        }
+    };
+    match event {
+        ServerEvent::ConnectionSuccess(info) => {
+            log(&format!(
+                "[WebSocket] Connection success: {}",
+                shown(text, &info.user_id)
+            ));
+            let heartbeat = info.heartbeat_ms;
+            (callbacks.on_identified)(info);
+            return heartbeat;
+        }
+        ServerEvent::OrdersSnapshot(part) => {
+            if let Some(snapshot) = parts.add(part) {
+                log(&format!(
+                    "[WebSocket] Orders snapshot: {} orders",
+                    snapshot.orders.len()
+                ));
+                (callbacks.on_snapshot)(snapshot);
+            }
+        }
+        ServerEvent::Order { event, cursor } => match event {
+            OrderEvent::Created(order) => {
+                log(&format!(
+                    "[WebSocket] Order created: {}",
+                    shown(text, &order.order_id)
+                ));
+                (callbacks.on_created)(order, cursor);
+            }
+            OrderEvent::Updated(update) => {
+                log(&format!(
+                    "[WebSocket] Order updated: {}",
+                    shown(text, &update.order_id)
+                ));
+                (callbacks.on_updated)(update, cursor);
+            }
+            OrderEvent::Cancelled(cancellation) => {
+                log(&format!(
+                    "[WebSocket] Order cancelled: {}",
+                    shown(text, &cancellation.order_id)
+                ));
+                (callbacks.on_cancelled)(cancellation, cursor);
+            }
+        },
+        ServerEvent::Notification(notification) => {
+            log(&format!(
+                "[WebSocket] Notification: {}",
+                shown(text, "for this user")
+            ));
+            (callbacks.on_notification)(notification);
+        }
+        // The answer to our heartbeat: hearing it is all it is for.
+        ServerEvent::Pong => {}
+        ServerEvent::Error(body) => {
+            warn(&format!(
+                "[WebSocket] The relay refused a frame: {} ({})",
+                body.message, body.code
+            ));
+        }
+    }
+    None
+}

@@ -1,0 +1,207 @@
+//! The socket service's loop: connect, listen, and on the link's end decide
+//! (`client_core::policy`) whether to reconnect, when, or to send the user
+//! back to sign-in. Generic over the [`Transport`], so the release bundle
+//! carries only the live one and tests run the same loop on a channel.
+
+use futures::future::{self, AbortHandle, Either};
+use protocol::frames::SnapshotParts;
+use protocol::ClientEvent;
+
+use super::callbacks::{ConnectionEvent, OrderCallbacks};
+use super::frames::handle_frame;
+use super::link::{Incoming, Link, Transport};
+use super::log::{log, warn};
+use super::policy::{countdown, next_step, Ended, Next, SocketConfig};
+use super::renew::Tokens;
+use crate::time::{now_ms, random, sleep};
+
+/// A running subscription. Dropping it stops the loop and closes the socket.
+pub struct Subscription {
+    abort: AbortHandle,
+    tokens: Tokens,
+}
+
+impl Subscription {
+    /// The token the subscription uses now (renewed ones included).
+    pub fn token(&self) -> String {
+        self.tokens.current()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.abort.abort();
+    }
+}
+
+/// Subscribes to the signed-in user's orders over `transport` until the
+/// returned [`Subscription`] is dropped or the token expires.
+pub fn subscribe_to_orders<T: Transport>(
+    transport: T,
+    tokens: Tokens,
+    config: SocketConfig,
+    callbacks: OrderCallbacks,
+) -> Subscription {
+    let (task, abort) = future::abortable(run(transport, tokens.clone(), config, callbacks));
+    leptos::task::spawn_local(async move {
+        let _ = task.await;
+    });
+    Subscription { abort, tokens }
+}
+
+async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, cb: OrderCallbacks) {
+    let mut attempt = 0u32;
+    loop {
+        // Every attempt connects with the newest token.
+        tokens.renew_if_expired(&cb).await;
+        let token = tokens.current();
+        (cb.on_connection)(ConnectionEvent::Connecting);
+        let subscribe = ClientEvent::SubscribeOrders {
+            cursor: (cb.cursor)(),
+        }
+        .to_json();
+        let (ended, heard) = match transport.connect(&token, subscribe).await {
+            Err(ended) => (ended, false),
+            Ok(mut link) => {
+                log("[WebSocket] Connected successfully");
+                (cb.on_connection)(ConnectionEvent::Connected);
+                listen(&mut link, &config, &cb, &tokens).await
+            }
+        };
+        match &ended {
+            Ended::Closed { code, reason } => {
+                log(&format!("[WebSocket] Disconnected: code {code} {reason}"))
+            }
+            Ended::Silent => warn("[WebSocket] Nothing heard for too long; reconnecting"),
+        }
+        if heard {
+            attempt = 0;
+        }
+        match next_step(&ended) {
+            Next::SignIn => {
+                (cb.on_connection)(ConnectionEvent::TokenExpired);
+                return;
+            }
+            // A resync is immediate only after a connection that worked, so a
+            // relay that keeps answering 4002 cannot make the client spin.
+            Next::ReconnectNow if heard => continue,
+            Next::ReconnectNow | Next::Backoff => {}
+        }
+        // A browser cannot see why an upgrade was refused, and behind a proxy
+        // (`trunk serve`) a refused upgrade even looks like a socket that
+        // opened and closed. The relay always speaks first
+        // (`connection:success`), so a connection that heard nothing asks
+        // the HTTP API whether the token is still good; otherwise a token the
+        // relay no longer accepts would be retried forever.
+        if !heard && transport.token_rejected(&token).await {
+            (cb.on_connection)(ConnectionEvent::TokenExpired);
+            return;
+        }
+        attempt = attempt.saturating_add(1);
+        let delay = config.backoff.delay_ms(attempt, random());
+        for (in_secs, wait_ms) in countdown(delay) {
+            (cb.on_connection)(ConnectionEvent::Reconnecting { in_secs });
+            sleep(wait_ms).await;
+        }
+    }
+}
+
+/// What woke the listening loop.
+enum Woke {
+    Link(Incoming),
+    Heartbeat,
+    Renewed(Option<String>),
+}
+
+/// Bounds on a heartbeat window announced by the relay (ms).
+const MIN_HEARTBEAT_MS: u32 = 3_000;
+const MAX_HEARTBEAT_MS: u32 = 300_000;
+
+/// Reads frames until the link closes or stays silent for the heartbeat
+/// window, and renews the token when it is due. Returns how the link ended
+/// and whether any frame was heard.
+///
+/// Liveness without churn: after a third of the window with nothing heard,
+/// the client sends `ping` (the relay answers `pong`), and again after two
+/// thirds; only a window with no frame at all, pongs included, ends the
+/// link. An idle page therefore keeps one socket for hours, and a relay that
+/// stopped answering is noticed within the window (docs/PROTOCOL.md §3.6).
+async fn listen(
+    link: &mut impl Link,
+    config: &SocketConfig,
+    cb: &OrderCallbacks,
+    tokens: &Tokens,
+) -> (Ended, bool) {
+    let mut window = f64::from(config.heartbeat_ms);
+    let mut quiet = window / 3.0;
+    let mut heard = false;
+    let mut heard_at = now_ms();
+    let mut pings = 0u32;
+    let mut parts = SnapshotParts::default();
+    // One timer at a time: when it fires early (frames arrived meanwhile) it
+    // is re-armed for the rest of the wait instead of one timer per frame.
+    let mut timer = Box::pin(sleep(quiet.ceil() as u32));
+    // Kept across frames, so a renewal in flight is not restarted by each.
+    let mut renewal = Box::pin(tokens.renewal());
+    loop {
+        let next = Box::pin(link.next());
+        let timers = future::select(timer.as_mut(), renewal.as_mut());
+        let woke = match future::select(next, timers).await {
+            Either::Left((incoming, _)) => Woke::Link(incoming),
+            Either::Right((Either::Left(((), _)), _)) => Woke::Heartbeat,
+            Either::Right((Either::Right((fresh, _)), _)) => Woke::Renewed(fresh),
+        };
+        match woke {
+            Woke::Link(Incoming::Frame(text)) => {
+                heard = true;
+                heard_at = now_ms();
+                pings = 0;
+                if let Some(announced) = handle_frame(&text, cb, &mut parts) {
+                    // The relay says how much silence it tolerates: follow it,
+                    // within sane bounds, and re-arm the timer for it.
+                    window = f64::from(announced.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS));
+                    quiet = window / 3.0;
+                    timer = Box::pin(sleep(quiet.ceil() as u32));
+                }
+            }
+            Woke::Link(Incoming::Closed { code, reason }) => {
+                return (Ended::Closed { code, reason }, heard);
+            }
+            Woke::Heartbeat => {
+                let now = now_ms();
+                if now - heard_at >= window {
+                    return (Ended::Silent, heard);
+                }
+                if now - heard_at >= quiet * f64::from(pings + 1) {
+                    pings += 1;
+                    link.send(ClientEvent::Ping.to_json()).await;
+                }
+                let wake = (heard_at + quiet * f64::from(pings + 1)).min(heard_at + window);
+                timer = Box::pin(sleep((wake - now).max(1.0).ceil() as u32));
+            }
+            Woke::Renewed(fresh) => {
+                if let Some(token) = fresh {
+                    refresh(link, cb, tokens, token).await;
+                }
+                renewal = Box::pin(tokens.renewal());
+            }
+        }
+    }
+}
+
+/// Adopts a renewed token: kept for reconnects, sent on the open link as
+/// `auth:refresh` (§3), and reported to the app. If the link is closing the
+/// frame is lost, but the next connection already uses the new token.
+async fn refresh(link: &mut impl Link, cb: &OrderCallbacks, tokens: &Tokens, token: String) {
+    tokens.set(token.clone());
+    let frame = ClientEvent::AuthRefresh {
+        token: token.clone(),
+    }
+    .to_json();
+    if link.send(frame).await {
+        log("[WebSocket] Sent auth:refresh with a renewed token");
+    } else {
+        warn("[WebSocket] Could not send auth:refresh; the link is closing");
+    }
+    (cb.on_token)(token);
+}
