@@ -122,7 +122,6 @@ impl View {
         let orders = self.state.orders();
         orders
             .ids()
-            .iter()
             .filter_map(|id| Some((id.clone(), orders.status(id)?.status)))
             .collect()
     }
