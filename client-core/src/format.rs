@@ -1,7 +1,7 @@
 //! How values read on the page: money, item lists, times, connection state.
 //! Pure functions, so the page's words are tested natively.
 
-use protocol::{OrderItem, Timestamp};
+use protocol::{OrderItem, OrderStatus, Timestamp};
 
 use crate::state::Connection;
 
@@ -70,6 +70,17 @@ pub fn connection_class(connection: Connection) -> &'static str {
         Connection::Connecting => "chip chip-connecting",
         Connection::Reconnecting { .. } => "chip chip-reconnecting",
         Connection::Offline => "chip chip-offline",
+    }
+}
+
+/// A short label for a status badge.
+pub fn status_label(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Pending => "Pending",
+        OrderStatus::Processing => "Processing",
+        OrderStatus::Shipped => "Shipped",
+        OrderStatus::Delivered => "Delivered",
+        OrderStatus::Cancelled => "Cancelled",
     }
 }
 

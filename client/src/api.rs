@@ -9,7 +9,7 @@ use std::fmt;
 use protocol::http::{
     ApiError, CancelRequest, CheckoutRequest, LoginRequest, LoginResponse, StatusChange,
 };
-use protocol::{Order, OrderStatus, Role};
+use protocol::{ErrorCode, Order, OrderStatus, Role};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, Response};
@@ -20,10 +20,10 @@ pub enum RequestError {
     /// No answer (network down, relay not running).
     Network(String),
     /// A non-2xx answer, with the relay's stable code and message when the
-    /// body was the contract's error shape.
+    /// body was the contract's error shape (a proxy's page has neither).
     Status {
         status: u16,
-        code: Option<String>,
+        code: Option<ErrorCode>,
         message: Option<String>,
     },
     /// A 2xx answer whose body did not decode.
@@ -31,11 +31,32 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    pub fn status(&self) -> Option<u16> {
+    /// The relay's error code, if it answered with one this client knows.
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            RequestError::Status { status, .. } => Some(*status),
+            RequestError::Status { code, .. } => *code,
             _ => None,
         }
+    }
+
+    /// Whether the same request may succeed later: no answer, a code that
+    /// says so, or a 503 from something that is not the relay (a proxy).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RequestError::Network(_) => true,
+            RequestError::Status {
+                code: None, status, ..
+            } => *status == 503,
+            _ => self.code().is_some_and(ErrorCode::is_retryable),
+        }
+    }
+
+    /// Whether the token is what was refused: sign in again.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired)
+        )
     }
 }
 
@@ -48,11 +69,11 @@ impl fmt::Display for RequestError {
                 message: Some(message),
                 ..
             } => write!(f, "{message}"),
-            RequestError::Status { status: 401, .. } => write!(f, "Please sign in again"),
-            RequestError::Status { status: 409, .. } => {
+            error if error.is_auth() => write!(f, "Please sign in again"),
+            error if error.code() == Some(ErrorCode::Conflict) => {
                 write!(f, "The order has moved on and cannot be changed that way")
             }
-            RequestError::Status { status: 503, .. } => {
+            error if error.is_retryable() => {
                 write!(f, "The order service is unavailable; try again shortly")
             }
             RequestError::Status { status, .. } => write!(f, "Request failed ({status})"),
@@ -119,7 +140,7 @@ async fn send_with(
     let error = serde_json::from_str::<ApiError>(&text).ok();
     Err(RequestError::Status {
         status: response.status(),
-        code: error.as_ref().map(|e| e.error.code.clone()),
+        code: error.as_ref().and_then(|e| ErrorCode::parse(&e.error.code)),
         message: error.map(|e| e.error.message),
     })
 }
@@ -189,7 +210,7 @@ pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, R
         .await;
         match sent {
             Ok(text) => return decode(&text),
-            Err(error) if attempt < CHECKOUT_RETRIES.len() && retryable(&error) => {
+            Err(error) if attempt < CHECKOUT_RETRIES.len() && error.is_retryable() => {
                 crate::time::sleep(CHECKOUT_RETRIES[attempt]).await;
                 attempt += 1;
             }
@@ -201,11 +222,6 @@ pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, R
 /// The pauses before each retry of a checkout, in ms.
 const CHECKOUT_RETRIES: [u32; 3] = [500, 1_000, 2_000];
 
-/// Whether the same request may succeed later: no answer, or 503.
-fn retryable(error: &RequestError) -> bool {
-    matches!(error, RequestError::Network(_)) || error.status() == Some(503)
-}
-
 /// A fresh key: 32 hex digits. Keys are scoped to their user by the relay,
 /// so they only need to be unique, not secret.
 fn idempotency_key() -> String {
@@ -213,7 +229,7 @@ fn idempotency_key() -> String {
         .map(|_| {
             format!(
                 "{:08x}",
-                (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+                (crate::time::random() * f64::from(u32::MAX)) as u32
             )
         })
         .collect()
@@ -222,5 +238,5 @@ fn idempotency_key() -> String {
 /// Whether the relay answers 401 to this token (`GET /api/orders`). Only
 /// asked after a socket failed to open, since a browser is not told why.
 pub async fn token_rejected(token: &str) -> bool {
-    matches!(send("GET", "/api/orders", Some(token), None).await, Err(e) if e.status() == Some(401))
+    matches!(send("GET", "/api/orders", Some(token), None).await, Err(e) if e.is_auth())
 }

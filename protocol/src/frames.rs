@@ -116,6 +116,8 @@ pub fn snapshot_frames(orders: &[Order], cursor: &str, part_bytes: usize) -> Vec
 }
 
 /// `{code, message}`: the `error` frame data and the inner HTTP error body.
+/// The relay only sends codes of [`ErrorCode`]; `code` stays a string so a
+/// client reads a code it does not know yet (`ErrorCode::parse` is `None`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: String,
@@ -123,9 +125,9 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
-    pub fn new(code: &str, message: impl Into<String>) -> ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
         ErrorBody {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             message: message.into(),
         }
     }

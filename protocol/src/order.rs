@@ -40,19 +40,10 @@ impl OrderStatus {
         Some(Self::ALL[index])
     }
 
-    /// A short label for a badge.
-    pub fn label(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "Pending",
-            OrderStatus::Processing => "Processing",
-            OrderStatus::Shipped => "Shipped",
-            OrderStatus::Delivered => "Delivered",
-            OrderStatus::Cancelled => "Cancelled",
-        }
-    }
-
-    /// The sentence a buyer reads when their order reaches this status (the
-    /// seed's toast texts: "Order #XXXXXXXX - Your order is being processed").
+    /// The sentence a buyer reads when their order reaches this status: the
+    /// `message` the relay's commands put in `order.updated` (§4.2), and the
+    /// seed's toast texts ("Order #XXXXXXXX - Your order is being
+    /// processed").
     pub fn message(self) -> &'static str {
         match self {
             OrderStatus::Pending => "Your order has been received",

@@ -321,7 +321,7 @@ fn bad_frame(app: &AppState, bad_frames: &mut u32, code: ErrorCode, message: &st
 }
 
 fn error_frame(code: ErrorCode, message: &str) -> String {
-    ServerEvent::Error(ErrorBody::new(code.as_str(), message)).to_json()
+    ServerEvent::Error(ErrorBody::new(code, message)).to_json()
 }
 
 async fn timed<T, E>(future: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ()> {

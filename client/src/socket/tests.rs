@@ -124,7 +124,7 @@ fn each_frame_kind_ends_in_its_actions() {
             ))],
         ),
         (
-            ServerEvent::Error(ErrorBody::new("bad_json", "nope")),
+            ServerEvent::Error(ErrorBody::new(protocol::ErrorCode::BadJson, "nope")),
             vec![],
         ),
     ];

@@ -186,7 +186,7 @@ fn OrderRow(order: ArcRwSignal<Order>, admin: bool) -> impl IntoView {
             <span class="order-time" role="cell">{placed}</span>
             <span class="order-status" role="cell">
                 <span class=move || format!("badge badge-{}", status.get().as_str())>
-                    {move || status.get().label()}
+                    {move || format::status_label(status.get())}
                 </span>
             </span>
             <span class="order-actions" role="cell">
@@ -254,7 +254,7 @@ fn Filters(
                     <option value="">"All statuses"</option>
                     {OrderStatus::ALL
                         .into_iter()
-                        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+                        .map(|s| view! { <option value=s.as_str()>{format::status_label(s)}</option> })
                         .collect_view()}
                 </select>
             </label>

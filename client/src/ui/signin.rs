@@ -8,7 +8,7 @@
 use client_core::state::{Action, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::Role;
+use protocol::{ErrorCode, Role};
 
 use crate::api;
 use crate::store::Store;
@@ -32,7 +32,7 @@ pub fn SignIn() -> impl IntoView {
         spawn_local(async move {
             match api::login(user, Some(role)).await {
                 Ok(token) => store.dispatch(Action::SignedIn(Session::demo(token, user, role))),
-                Err(error) if error.status() == Some(404) => demo_off.set(true),
+                Err(error) if error.code() == Some(ErrorCode::NotFound) => demo_off.set(true),
                 Err(error) => store.error(format!("Could not sign in: {error}")),
             }
             busy.set(None);

@@ -65,7 +65,7 @@ fn every_server_event() -> Vec<ServerEvent> {
             title: Some("Heads up".into()),
             message: "Your parcel is near".into(),
         }),
-        ServerEvent::Error(ErrorBody::new(ErrorCode::BadJson.as_str(), "oops")),
+        ServerEvent::Error(ErrorBody::new(ErrorCode::BadJson, "oops")),
         ServerEvent::Pong,
     ]
 }

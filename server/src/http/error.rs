@@ -68,7 +68,7 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = ApiError {
-            error: ErrorBody::new(self.code.as_str(), self.message),
+            error: ErrorBody::new(self.code, self.message),
         };
         (self.status, Json(body)).into_response()
     }
