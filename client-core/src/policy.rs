@@ -69,6 +69,9 @@ pub enum Ended {
     Closed { code: u16, reason: String },
     /// Nothing was heard for the heartbeat window; the client dropped it.
     Silent,
+    /// The relay is draining (`server:draining`): the link still delivers
+    /// for a while, and the client moves to another relay now.
+    Draining,
 }
 
 /// What the loop does next.
@@ -81,6 +84,10 @@ pub enum Next {
     ReconnectNow,
     /// Anything else: wait ([`Backoff`]) and reconnect with the cursor.
     Backoff,
+    /// Open a new link at once (the proxy sends it to another relay) while
+    /// the old one keeps delivering; subscribe there with the last cursor,
+    /// then drop the old link: nothing is missed, nothing applied twice.
+    Move,
 }
 
 /// Decides what follows the end of a connection.
@@ -88,6 +95,7 @@ pub fn next_step(ended: &Ended) -> Next {
     match ended {
         Ended::Closed { code, .. } if *code == close::TOKEN_EXPIRED => Next::SignIn,
         Ended::Closed { code, .. } if *code == close::RESYNC => Next::ReconnectNow,
+        Ended::Draining => Next::Move,
         _ => Next::Backoff,
     }
 }
@@ -150,6 +158,7 @@ mod tests {
             (closed(1006), Next::Backoff),
             (closed(1000), Next::Backoff),
             (Ended::Silent, Next::Backoff),
+            (Ended::Draining, Next::Move),
         ];
         for (ended, next) in cases {
             assert_eq!(next_step(&ended), next, "{ended:?}");

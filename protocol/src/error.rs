@@ -42,11 +42,14 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// An `Idempotency-Key` that is empty, too long or not printable ASCII.
     InvalidIdempotencyKey,
+    /// The relay is draining before it stops (SIGTERM): it takes no new
+    /// WebSocket; connect again, through the load balancer, to another relay.
+    Draining,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order (metrics list them in this order).
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownEvent,
         ErrorCode::InvalidData,
@@ -65,6 +68,7 @@ impl ErrorCode {
         ErrorCode::BrokerUnavailable,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::InvalidIdempotencyKey,
+        ErrorCode::Draining,
     ];
 
     /// The code as it travels.
@@ -88,6 +92,7 @@ impl ErrorCode {
             ErrorCode::BrokerUnavailable => "broker_unavailable",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::InvalidIdempotencyKey => "invalid_idempotency_key",
+            ErrorCode::Draining => "draining",
         }
     }
 
@@ -111,7 +116,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidData | ErrorCode::IdempotencyKeyReused => 422,
             ErrorCode::RateLimited | ErrorCode::TooManyConnections => 429,
-            ErrorCode::NotReady | ErrorCode::BrokerUnavailable => 503,
+            ErrorCode::NotReady | ErrorCode::BrokerUnavailable | ErrorCode::Draining => 503,
         }
     }
 
@@ -123,6 +128,7 @@ impl ErrorCode {
                 | ErrorCode::BrokerUnavailable
                 | ErrorCode::RateLimited
                 | ErrorCode::TooManyConnections
+                | ErrorCode::Draining
         )
     }
 }
@@ -147,5 +153,12 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len());
         assert_eq!(ErrorCode::parse("teapot"), None);
+    }
+
+    #[test]
+    fn a_draining_relay_answers_503_and_the_request_may_go_elsewhere() {
+        assert_eq!(ErrorCode::parse("draining"), Some(ErrorCode::Draining));
+        assert_eq!(ErrorCode::Draining.http_status(), 503);
+        assert!(ErrorCode::Draining.is_retryable());
     }
 }

@@ -40,6 +40,17 @@ pub struct ConnectionInfo {
     pub heartbeat_ms: Option<u32>,
 }
 
+/// `server:draining` data: the relay is about to stop (SIGTERM). It keeps
+/// delivering on this socket for `reconnect_within_ms`, then closes it with
+/// 1001; new connections already go to another relay. A client opens a new
+/// socket now, subscribes with its last cursor, and drops this one once that
+/// subscribe is sent (§3.5 of docs/PROTOCOL.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Draining {
+    pub reconnect_within_ms: u32,
+}
+
 /// `orders:snapshot` data, and the body of `GET /api/orders`.
 ///
 /// A snapshot bigger than a frame should be is sent in parts (see
@@ -149,6 +160,8 @@ pub enum ServerEvent {
     /// The answer to a client's `ping`: proof, visible to browser code, that
     /// the relay is there (WebSocket pings are not).
     Pong,
+    /// `server:draining`: move to another relay now (see [`Draining`]).
+    Draining(Draining),
 }
 
 /// Everything a browser may send to the relay.
@@ -252,6 +265,7 @@ impl ServerEvent {
             ServerEvent::Notification(_) => "notification",
             ServerEvent::Error(_) => "error",
             ServerEvent::Pong => "pong",
+            ServerEvent::Draining(_) => "server:draining",
         }
     }
 
@@ -264,6 +278,7 @@ impl ServerEvent {
             ServerEvent::Notification(n) => notification_frame(n),
             ServerEvent::Error(body) => frame(name, body, None),
             ServerEvent::Pong => frame(name, &Empty {}, None),
+            ServerEvent::Draining(data) => frame(name, data, None),
         }
     }
 
@@ -288,6 +303,7 @@ impl ServerEvent {
             "notification" => Ok(ServerEvent::Notification(data(name, raw.data)?)),
             "error" => Ok(ServerEvent::Error(data(name, raw.data)?)),
             "pong" => Ok(ServerEvent::Pong),
+            "server:draining" => Ok(ServerEvent::Draining(data(name, raw.data)?)),
             other => Err(FrameError::UnknownEvent(other.to_owned())),
         }
     }

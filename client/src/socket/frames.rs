@@ -20,17 +20,26 @@ fn shown<'a>(text: &'a str, order_id: &'a str) -> &'a str {
     }
 }
 
+/// What a frame asks of the socket loop itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// The relay's heartbeat window (ms), from its `connection:success`.
+    Heartbeat(u32),
+    /// `server:draining`: move to another relay now.
+    Move,
+}
+
 /// Decodes one text frame and calls the callback for its kind. A frame that
 /// does not decode is logged and dropped: a bad frame never stops the
 /// subscription. A snapshot sent in parts reaches `on_snapshot` once, whole,
-/// with its last part (`parts` holds the ones before it). Returns the
-/// heartbeat window the relay announced, when the frame was its
-/// `connection:success` with one.
+/// with its last part (`parts` holds the ones before it). Returns what the
+/// loop itself must do: follow the heartbeat window the relay announced, or
+/// move off a draining relay.
 pub fn handle_frame(
     text: &str,
     callbacks: &OrderCallbacks,
     parts: &mut SnapshotParts,
-) -> Option<u32> {
+) -> Option<Control> {
     let event = match ServerEvent::from_json(text) {
         Ok(event) => event,
         Err(error) => {
@@ -48,7 +57,7 @@ pub fn handle_frame(
             ));
             let heartbeat = info.heartbeat_ms;
             (callbacks.on_identified)(info);
-            return heartbeat;
+            return heartbeat.map(Control::Heartbeat);
         }
         ServerEvent::OrdersSnapshot(part) => {
             if let Some(snapshot) = parts.add(part) {
@@ -91,6 +100,10 @@ pub fn handle_frame(
         }
         // The answer to our heartbeat: hearing it is all it is for.
         ServerEvent::Pong => {}
+        ServerEvent::Draining(_) => {
+            log("[WebSocket] The relay is draining; moving to another");
+            return Some(Control::Move);
+        }
         ServerEvent::Error(body) => {
             warn(&format!(
                 "[WebSocket] The relay refused a frame: {} ({})",

@@ -8,7 +8,7 @@ use protocol::frames::SnapshotParts;
 use protocol::ClientEvent;
 
 use super::callbacks::{ConnectionEvent, OrderCallbacks};
-use super::frames::handle_frame;
+use super::frames::{handle_frame, Control};
 use super::link::{Incoming, Link, Transport};
 use super::log::{log, warn};
 use super::policy::{countdown, next_step, Ended, Next, SocketConfig};
@@ -51,21 +51,38 @@ pub fn subscribe_to_orders<T: Transport>(
 
 async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, cb: OrderCallbacks) {
     let mut attempt = 0u32;
+    // The link of a draining relay, still delivering while we move.
+    let mut draining: Option<T::Link> = None;
     loop {
         // Every attempt connects with the newest token.
         tokens.renew_if_expired(&cb).await;
         let token = tokens.current();
-        (cb.on_connection)(ConnectionEvent::Connecting);
-        let subscribe = ClientEvent::SubscribeOrders {
-            cursor: (cb.cursor)(),
+        if draining.is_none() {
+            (cb.on_connection)(ConnectionEvent::Connecting);
         }
-        .to_json();
-        let (ended, heard) = match transport.connect(&token, subscribe).await {
+        // Made when the new link opens: the cursor of the last event applied.
+        let subscribe = || {
+            ClientEvent::SubscribeOrders {
+                cursor: (cb.cursor)(),
+            }
+            .to_json()
+        };
+        let opening = transport.connect(&token, subscribe);
+        let opened = match draining.take() {
+            // Dropping the old link after the subscribe closes it.
+            Some(mut old) => move_off(&mut old, opening, &cb).await,
+            None => opening.await,
+        };
+        let (ended, heard) = match opened {
             Err(ended) => (ended, false),
             Ok(mut link) => {
                 log("[WebSocket] Connected successfully");
                 (cb.on_connection)(ConnectionEvent::Connected);
-                listen(&mut link, &config, &cb, &tokens).await
+                let (ended, heard) = listen(&mut link, &config, &cb, &tokens).await;
+                if ended == Ended::Draining {
+                    draining = Some(link);
+                }
+                (ended, heard)
             }
         };
         match &ended {
@@ -73,6 +90,7 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
                 log(&format!("[WebSocket] Disconnected: code {code} {reason}"))
             }
             Ended::Silent => warn("[WebSocket] Nothing heard for too long; reconnecting"),
+            Ended::Draining => {}
         }
         if heard {
             attempt = 0;
@@ -85,6 +103,7 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
             // A resync is immediate only after a connection that worked, so a
             // relay that keeps answering 4002 cannot make the client spin.
             Next::ReconnectNow if heard => continue,
+            Next::Move => continue,
             Next::ReconnectNow | Next::Backoff => {}
         }
         // A browser cannot see why an upgrade was refused, and behind a proxy
@@ -104,6 +123,31 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
             sleep(wait_ms).await;
         }
     }
+}
+
+/// Moving off a draining relay: applies what the old link still delivers
+/// until the new one is open and has sent its `subscribe:orders` (made at
+/// that moment, with the last cursor applied); from then on the old link is
+/// no longer read, and what it would have delivered comes again on the new
+/// one, after that cursor. So nothing is missed and nothing applied twice.
+pub(super) async fn move_off<L: Link, N>(
+    old: &mut L,
+    opening: impl std::future::Future<Output = Result<N, Ended>>,
+    cb: &OrderCallbacks,
+) -> Result<N, Ended> {
+    let mut opening = Box::pin(opening);
+    let mut parts = SnapshotParts::default();
+    let mut old_open = true;
+    while old_open {
+        match future::select(Box::pin(old.next()), opening.as_mut()).await {
+            Either::Left((Incoming::Frame(text), _)) => {
+                handle_frame(&text, cb, &mut parts);
+            }
+            Either::Left((Incoming::Closed { .. }, _)) => old_open = false,
+            Either::Right((opened, _)) => return opened,
+        }
+    }
+    opening.await
 }
 
 /// What woke the listening loop.
@@ -156,12 +200,16 @@ async fn listen(
                 heard = true;
                 heard_at = now_ms();
                 pings = 0;
-                if let Some(announced) = handle_frame(&text, cb, &mut parts) {
-                    // The relay says how much silence it tolerates: follow it,
-                    // within sane bounds, and re-arm the timer for it.
-                    window = f64::from(announced.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS));
-                    quiet = window / 3.0;
-                    timer = Box::pin(sleep(quiet.ceil() as u32));
+                match handle_frame(&text, cb, &mut parts) {
+                    Some(Control::Heartbeat(announced)) => {
+                        // The relay says how much silence it tolerates: follow
+                        // it, within sane bounds, and re-arm the timer for it.
+                        window = f64::from(announced.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS));
+                        quiet = window / 3.0;
+                        timer = Box::pin(sleep(quiet.ceil() as u32));
+                    }
+                    Some(Control::Move) => return (Ended::Draining, true),
+                    None => {}
                 }
             }
             Woke::Link(Incoming::Closed { code, reason }) => {

@@ -67,6 +67,9 @@ fn every_server_event() -> Vec<ServerEvent> {
         }),
         ServerEvent::Error(ErrorBody::new(ErrorCode::BadJson, "oops")),
         ServerEvent::Pong,
+        ServerEvent::Draining(Draining {
+            reconnect_within_ms: 10_000,
+        }),
     ]
 }
 
@@ -108,6 +111,16 @@ fn a_ping_may_carry_any_data_or_none_and_is_answered_by_an_empty_pong() {
         );
     }
     assert_eq!(ServerEvent::Pong.to_json(), r#"{"event":"pong","data":{}}"#);
+}
+
+#[test]
+fn a_draining_relay_says_how_long_the_socket_still_delivers() {
+    let frame = ServerEvent::Draining(Draining {
+        reconnect_within_ms: 10_000,
+    });
+    let text = r#"{"event":"server:draining","data":{"reconnectWithinMs":10000}}"#;
+    assert_eq!(frame.to_json(), text);
+    assert_eq!(ServerEvent::from_json(text).unwrap(), frame);
 }
 
 #[test]
