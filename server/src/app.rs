@@ -101,6 +101,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
     }
     let router = crate::http::router(Arc::clone(&state));
     let header_timeout = Duration::from_millis(state.config.http_header_timeout_ms);
+        drain: Default::default(),
     let server = tokio::spawn(crate::serve::serve(
         listener,
         router,
@@ -129,3 +130,35 @@ impl Running {
         Ok(())
     }
 }
+    /// Drains for `--drain-secs` (see [`crate::drain`]): new sockets and
+    /// `/readyz` get 503, open ones are told `server:draining` and keep
+    /// delivering until they have all left, the time is up, or `interrupt`
+    /// resolves (a second signal); then [`Running::stop`]. With 0 seconds it
+    /// stops at once.
+    pub async fn drain_and_stop(
+        self,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let grace = self.state.config.drain();
+        if !grace.is_zero() {
+            tracing::info!(secs = grace.as_secs(), "draining: sockets told to move");
+            self.state.drain.start(grace);
+            let metrics = &self.state.metrics;
+            let all_left = async {
+                while metrics
+                    .connections
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    > 0
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(grace) => {}
+                _ = all_left => tracing::info!("drained: every socket has left"),
+                _ = interrupt => {}
+            }
+        }
+        self.stop().await
+    }
+

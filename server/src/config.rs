@@ -165,6 +165,12 @@ pub struct Config {
 /// The demo simulator's slowest and fastest pace, in events per second.
 pub const MIN_SIMULATOR_RATE: f64 = 0.001;
 pub const MAX_SIMULATOR_RATE: f64 = 10_000.0;
+    /// On SIGTERM, how long open sockets keep delivering after being told
+    /// to move (`server:draining`) while new ones and `/readyz` get 503;
+    /// then what is left is closed with 1001. 0: close at once.
+    #[arg(long, env = "DRAIN_SECS", default_value_t = 10)]
+    pub drain_secs: u64,
+
 
 /// A setting that cannot work, said in one line.
 #[derive(Debug, thiserror::Error)]
@@ -279,6 +285,10 @@ mod tests {
     #[test]
     fn a_secret_is_required_outside_demo_mode() {
         assert!(matches!(
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+
             parse(&[]).validate(),
             Err(ConfigError::MissingSecret)
         ));

@@ -19,6 +19,7 @@
 //!   (given the time, never reading it).
 //! - [`hub`]: the three behind one lock, readiness, metrics: a thin shell.
 //! - [`limits`]: connection caps and the client frame rate (pure).
+//! - [`drain`]: graceful drain on SIGTERM: whether the relay is draining.
 //! - [`serve`]: the HTTP server loop, with header and keep-alive timeouts.
 //! - [`metrics`]: counters and gauges, Prometheus text.
 //! - [`kafka`]: the rdkafka adapters: topic set-up, the reader thread and its
@@ -37,6 +38,7 @@ pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod cursor;
+pub mod drain;
 #[cfg(test)]
 mod fixtures;
 pub mod history;

@@ -63,7 +63,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     println!("relay ready on http://{}/", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
-    running.stop().await?;
+    // A second signal cuts the drain short.
+    running.drain_and_stop(shutdown_signal()).await?;
     drop(embedded);
     Ok(())
 }

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::auth::Keys;
 use crate::config::Config;
+use crate::drain::Drain;
 use crate::hub::Hub;
 use crate::kafka::supervisor::ConsumerHealth;
 use crate::limits::Connections;
@@ -28,4 +29,7 @@ pub struct AppState {
     pub consumer: Arc<ConsumerHealth>,
     /// Flips to `true` once at shutdown; connection tasks watch it.
     pub shutdown: watch::Receiver<bool>,
+    /// Set on SIGTERM, before shutdown: new sockets refused, open ones told
+    /// to move.
+    pub drain: Drain,
 }

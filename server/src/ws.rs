@@ -4,7 +4,9 @@
 //! client frames, pings, and closes the connection when its token expires
 //! (4001), when it fell too far behind (4002, resume by cursor), after
 //! repeated bad frames (1008), when the client goes silent, or at shutdown
-//! (1001). It never decides who sees what: that is the hub's routing.
+//! (1001). When the relay drains, it tells the client `server:draining` once
+//! and keeps delivering until shutdown. It never decides who sees what: that
+//! is the hub's routing.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -16,12 +18,13 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::frames::{close, ConnectionInfo, ErrorBody};
+use protocol::frames::{close, ConnectionInfo, Draining, ErrorBody};
 use protocol::ErrorCode;
 use protocol::{ClientEvent, ServerEvent};
 use tokio::time::{sleep_until, Instant};
 
 use crate::auth::{now_secs, User};
+use crate::drain::Drain;
 use crate::http::AppError;
 use crate::limits::{FrameRate, Refused, Slot};
 use crate::queue::{Drained, Frame};
@@ -49,11 +52,20 @@ fn token_deadline(now: Instant, expires_at: u64, now_secs: u64) -> Instant {
 }
 
 /// Authenticates, then upgrades. No token, or a bad one: 401 and no upgrade.
+/// A draining relay refuses every upgrade first (503), so a proxy retries it
+/// on another relay whatever the token.
 pub async fn endpoint(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    if app.drain.is_draining() {
+        return AppError::new(
+            ErrorCode::Draining,
+            "this relay is draining before it stops: connect again (through the load balancer, to another relay)",
+        )
+        .into_response();
+    }
     let token = query.get("token").map_or("", String::as_str);
     let user = match app.keys.verify(token) {
         Ok(user) => user,
@@ -174,6 +186,10 @@ fn connection(
             // every connection, twice per frame sent.
             let stopping = shutdown.changed();
             tokio::pin!(stopping);
+            let mut drain = app.drain.watch();
+            let draining = Drain::started(&mut drain);
+            tokio::pin!(draining);
+            let mut told_to_move = false;
             let mut armed_for = user.expires_at;
             loop {
                 if armed_for != user.expires_at {
@@ -183,6 +199,15 @@ fn connection(
                 tokio::select! {
                     biased;
                     _ = &mut stopping => break End::Close(close::GOING_AWAY, "server shutting down"),
+                    ms = &mut draining, if !told_to_move => {
+                        // Written directly, like error frames: it may overtake
+                        // queued frames, which still follow on this socket.
+                        told_to_move = true;
+                        let frame = ServerEvent::Draining(Draining { reconnect_within_ms: ms }).to_json();
+                        if Box::pin(send(&mut socket, frame.into())).await.is_err() {
+                            break End::Gone;
+                        }
+                    }
                     _ = &mut expiry => {
                         app.metrics.expiry_closes.fetch_add(1, Relaxed);
                         break End::Close(close::TOKEN_EXPIRED, "token expired");

@@ -35,6 +35,7 @@ fn help_lists_every_setting_of_the_contract_with_its_environment_variable() {
         ("--simulator-rate", "SIMULATOR_RATE"),
         ("--kafka-stall-timeout-ms", "KAFKA_STALL_TIMEOUT_MS"),
         ("--demo-public", "DEMO_PUBLIC"),
+        ("--drain-secs", "DRAIN_SECS"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
         assert!(help.contains(&format!("env: {env}")), "--help lacks {env}");

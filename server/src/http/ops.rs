@@ -29,9 +29,15 @@ pub async fn healthz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     }
 }
 
-/// `GET /readyz`: 200 once caught up with Kafka, else 503.
+/// `GET /readyz`: 200 once caught up with Kafka, else 503; 503 while
+/// draining, so a load balancer sends no one new here.
 pub async fn readyz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
-    if app.hub.is_ready() {
+    if app.drain.is_draining() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining: this relay is stopping\n",
+        )
+    } else if app.hub.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "catching up with Kafka\n")

@@ -58,6 +58,7 @@ fn relay(sink: Recording, ready: bool) -> Relay {
         router: super::router(Arc::clone(&state)),
         state,
         sink,
+        drain: Default::default(),
     }
 }
 
