@@ -18,16 +18,15 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_core::reduce::reduce;
-use client_core::state::{Action, AppState, Session};
 use futures_util::{SinkExt, StreamExt};
-use protocol::{ClientEvent, OrderEvent, OrderStatus, Role, ServerEvent, StatusAt, Timestamp};
+use protocol::{ClientEvent, OrderStatus, Role, ServerEvent, Timestamp};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use tokio::process::Child;
 use tokio_tungstenite::tungstenite::Message;
 
+use common::view::{truth, truth_for, Tally, View};
 use common::{free_port, DurableBroker};
 
 const USERS: usize = 20;
@@ -38,102 +37,6 @@ const DISCONNECTS: usize = 100;
 async fn spawn_relay(kafka: &str, listen: &str, ping_secs: u64) -> Child {
     let ping = ping_secs.to_string();
     common::spawn_relay(kafka, listen, &[("PING_INTERVAL_SECS", &ping)]).await
-}
-
-/// One client: its state goes through the browser client's own reducer
-/// (`client_core::reduce`), plus what the test counts about what arrived.
-struct View {
-    state: AppState,
-    /// How many times each event (`frame:order:time`) arrived.
-    seen: HashMap<String, u32>,
-    /// The statuses received for each order, in events.
-    received: HashMap<String, Vec<StatusAt>>,
-    /// Events that arrived before their order's `order:created`: the relay
-    /// sends these again right after it (by design), so they arrive twice.
-    early: HashSet<String>,
-    /// Snapshots received. The first subscribe (no cursor) gets one; every
-    /// resume by cursor must be a replay, or events could go unseen.
-    snapshots: u32,
-    wrong_user: u32,
-    /// Reconnects caused by this test's kicks (not by the relay restart).
-    kicked: u32,
-}
-
-impl View {
-    fn new(user: &str, role: Role) -> View {
-        View {
-            state: AppState::signed_in(Session::new("token", user, role)),
-            seen: HashMap::new(),
-            received: HashMap::new(),
-            early: HashSet::new(),
-            snapshots: 0,
-            wrong_user: 0,
-            kicked: 0,
-        }
-    }
-
-    fn on_frame(&mut self, frame: ServerEvent, owner: &HashMap<String, String>, me: &str) {
-        match frame {
-            ServerEvent::OrdersSnapshot(snapshot) => {
-                self.snapshots += 1;
-                if me != "admin" {
-                    self.wrong_user +=
-                        snapshot.orders.iter().filter(|o| o.buyer_id != me).count() as u32;
-                }
-                reduce(&mut self.state, Action::OrdersLoaded(snapshot));
-            }
-            ServerEvent::Order { event, cursor } => {
-                let key = event_key(&event);
-                *self.seen.entry(key.clone()).or_default() += 1;
-                self.received
-                    .entry(event.order_id().to_owned())
-                    .or_default()
-                    .push(StatusAt {
-                        status: event.status(),
-                        at: event.time(),
-                    });
-                if !self.state.orders().contains(event.order_id()) {
-                    self.early.insert(key);
-                }
-                if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
-                    self.wrong_user += 1;
-                }
-                reduce(&mut self.state, Action::from_order_event(event, cursor));
-            }
-            _ => {}
-        }
-    }
-
-    /// Whether an update this client never received was superseded by one
-    /// it did receive for the same order (what a full queue's collapse does).
-    fn collapsed(&self, event: &OrderEvent) -> bool {
-        let mine = StatusAt {
-            status: event.status(),
-            at: event.time(),
-        };
-        !matches!(event, OrderEvent::Created(_))
-            && self
-                .received
-                .get(event.order_id())
-                .is_some_and(|got| got.iter().any(|later| later.supersedes(mine)))
-    }
-
-    fn state(&self) -> HashMap<String, OrderStatus> {
-        let orders = self.state.orders();
-        orders
-            .ids()
-            .filter_map(|id| Some((id.clone(), orders.status(id)?.status)))
-            .collect()
-    }
-}
-
-fn event_key(event: &OrderEvent) -> String {
-    format!(
-        "{}:{}:{}",
-        event.frame_name(),
-        event.order_id(),
-        event.time().millis()
-    )
 }
 
 /// A kick: the client drops its socket and resumes from its cursor.
@@ -344,38 +247,6 @@ fn with_faults(
     (out, faults)
 }
 
-/// A published payload as the relay decodes it.
-fn decode_on(topic: &str, json: &str) -> OrderEvent {
-    let kind = match topic {
-        "order.created" => protocol::kafka::TopicKind::Created,
-        "order.updated" => protocol::kafka::TopicKind::Updated,
-        _ => protocol::kafka::TopicKind::Cancelled,
-    };
-    let Ok(protocol::Input::Order(event)) = protocol::kafka::decode(kind, json.as_bytes(), 1 << 20)
-    else {
-        panic!("generated a bad event")
-    };
-    event
-}
-
-fn truth(events: &[(&str, String, String)]) -> HashMap<String, OrderStatus> {
-    let mut status: HashMap<String, StatusAt> = HashMap::new();
-    for (topic, _, json) in events {
-        let event = decode_on(topic, json);
-        let candidate = StatusAt {
-            status: event.status(),
-            at: event.time(),
-        };
-        let entry = status
-            .entry(event.order_id().to_owned())
-            .or_insert(candidate);
-        if candidate.supersedes(*entry) {
-            *entry = candidate;
-        }
-    }
-    status.into_iter().map(|(id, s)| (id, s.status)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() {
     let seed = std::env::var("CHAOS_SEED")
@@ -451,12 +322,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     loop {
         let mut behind = Vec::new();
         for (user, view) in &views {
-            let want: HashMap<String, OrderStatus> = expected
-                .iter()
-                .filter(|(id, _)| user == "admin" || owner[*id] == *user)
-                .map(|(id, s)| (id.clone(), *s))
-                .collect();
-            if view.lock().unwrap().state() != want {
+            if view.lock().unwrap().state() != truth_for(user, &expected, &owner) {
                 behind.push(user.clone());
             }
         }
@@ -537,8 +403,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     // resume fell back to a snapshot, so none was skipped), no event twice
     // except the documented re-send of early events, nothing of another
     // user's, and holds exactly the relay's current orders.
-    let (mut missed, mut collapsed, mut twice, mut resent, mut wrong, mut resume_snapshots) =
-        (0, 0, 0, 0, 0, 0);
+    let (mut tally, mut wrong, mut resume_snapshots) = (Tally::default(), 0, 0);
     let mut faulty_seen = 0;
     for (user, view) in &views {
         let role = if user == "admin" {
@@ -562,27 +427,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
                 "{user}: client orders differ from GET /api/orders"
             );
         }
-        for (topic, _, json) in events
-            .iter()
-            .filter(|(_, k, _)| user == "admin" || owner[k] == *user)
-        {
-            let event = decode_on(topic, json);
-            let k = event_key(&event);
-            match view.seen.get(&k).copied().unwrap_or(0) {
-                // A slow client's queue collapses an update into a later one
-                // for the same order (by design); anything else unseen is lost.
-                0 if view.collapsed(&event) => collapsed += 1,
-                0 => {
-                    missed += 1;
-                    if missed <= 5 {
-                        eprintln!("{user} never received {k}");
-                    }
-                }
-                1 => {}
-                2 if view.early.contains(&k) => resent += 1,
-                _ => twice += 1,
-            }
-        }
+        tally += view.tally(user, &events, &owner);
         wrong += view.wrong_user;
         faulty_seen += view
             .seen
@@ -592,6 +437,12 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         resume_snapshots += view.snapshots.saturating_sub(1);
     }
     let kicked: u32 = views.iter().map(|(_, v)| v.lock().unwrap().kicked).sum();
+    let Tally {
+        missed,
+        collapsed,
+        twice,
+        resent,
+    } = tally;
     println!(
         "chaos (seed {seed}): {total} events ({} of them faulty), {USERS} users + admin, {kicked} kicks, {} reconnects in all, \
          relay SIGKILLed once, broker restarted once: {missed} missed, {collapsed} collapsed into a later update, {twice} received twice, \
@@ -647,24 +498,6 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     drop(broker);
 }
 
-async fn readyz(listen: &str) -> u16 {
-    match reqwest::get(format!("http://{listen}/readyz")).await {
-        Ok(response) => response.status().as_u16(),
-        Err(_) => 0,
-    }
-}
-
-async fn until_readyz(listen: &str, status: u16) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    while readyz(listen).await != status {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz never answered {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broker() {
     let mut broker = DurableBroker::start("outage").await;
@@ -673,7 +506,7 @@ async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broke
     // Pings every 15 s: this test client does not read (so does not answer
     // pings) while it waits out the outage; a browser would.
     let _relay = spawn_relay(&kafka, &listen, 15).await;
-    until_readyz(&listen, 200).await;
+    common::until_readyz(&listen, 200).await;
     let producer = common::Producer::connect(&kafka);
     let keys = server::auth::Keys::new(common::SECRET.as_bytes());
     let url = format!(
@@ -703,7 +536,7 @@ async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broke
     );
 
     broker.stop().await;
-    until_readyz(&listen, 503).await;
+    common::until_readyz(&listen, 503).await;
     // The client is still connected: the relay keeps pinging it, nothing closes it.
     let quiet = tokio::time::timeout(Duration::from_secs(3), alice.ws.next()).await;
     assert!(
@@ -741,6 +574,6 @@ async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broke
         common::describe(&alice.next().await),
         "order:created:a2:pending"
     );
-    until_readyz(&listen, 200).await;
+    common::until_readyz(&listen, 200).await;
     drop(broker);
 }

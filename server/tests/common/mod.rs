@@ -3,6 +3,9 @@
 //! real WebSocket clients.
 #![allow(dead_code)]
 
+pub mod nginx;
+pub mod view;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -209,6 +212,26 @@ pub async fn spawn_relay(kafka: &str, listen: &str, env: &[(&str, &str)]) -> tok
         .expect("relay binary");
     wait_for_port(listen).await;
     child
+}
+
+/// `GET /readyz`'s status on the relay at `listen`; 0 when it does not answer.
+pub async fn readyz(listen: &str) -> u16 {
+    match reqwest::get(format!("http://{listen}/readyz")).await {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+/// Waits until `/readyz` on the relay at `listen` answers `status`.
+pub async fn until_readyz(listen: &str, status: u16) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while readyz(listen).await != status {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Waits until something listens on `addr`.
