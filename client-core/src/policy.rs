@@ -79,15 +79,12 @@ pub enum Ended {
 pub enum Next {
     /// The token expired (4001): stop and show the sign-in screen.
     SignIn,
-    /// The relay asked for a resync (4002): reconnect at once with the
-    /// cursor; nothing is lost, so there is nothing to wait for.
+    /// The relay asked for a resync (4002), or is draining: reconnect at
+    /// once with the cursor; nothing is lost, so there is nothing to wait
+    /// for.
     ReconnectNow,
     /// Anything else: wait ([`Backoff`]) and reconnect with the cursor.
     Backoff,
-    /// Open a new link at once (the proxy sends it to another relay) while
-    /// the old one keeps delivering; subscribe there with the last cursor,
-    /// then drop the old link: nothing is missed, nothing applied twice.
-    Move,
 }
 
 /// Decides what follows the end of a connection.
@@ -95,7 +92,9 @@ pub fn next_step(ended: &Ended) -> Next {
     match ended {
         Ended::Closed { code, .. } if *code == close::TOKEN_EXPIRED => Next::SignIn,
         Ended::Closed { code, .. } if *code == close::RESYNC => Next::ReconnectNow,
-        Ended::Draining => Next::Move,
+        // Moving off a draining relay: at once, to another relay (the
+        // proxy's choice), with the cursor; the old link closes after.
+        Ended::Draining => Next::ReconnectNow,
         _ => Next::Backoff,
     }
 }
@@ -158,7 +157,7 @@ mod tests {
             (closed(1006), Next::Backoff),
             (closed(1000), Next::Backoff),
             (Ended::Silent, Next::Backoff),
-            (Ended::Draining, Next::Move),
+            (Ended::Draining, Next::ReconnectNow),
         ];
         for (ended, next) in cases {
             assert_eq!(next_step(&ended), next, "{ended:?}");

@@ -45,10 +45,37 @@ pub struct ConnectionInfo {
 /// 1001; new connections already go to another relay. A client opens a new
 /// socket now, subscribes with its last cursor, and drops this one once that
 /// subscribe is sent (§3.5 of docs/PROTOCOL.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Draining {
-    pub reconnect_within_ms: u32,
+///
+/// `{"reconnectWithinMs": n}`, kept as it came and read only when asked
+/// ([`Draining::reconnect_within_ms`]): a browser acts on the event alone,
+/// and its bundle need not carry a decoder for the rest.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Draining(Box<RawValue>);
+
+impl Draining {
+    pub fn new(reconnect_within_ms: u32) -> Draining {
+        let json = format!(r#"{{"reconnectWithinMs":{reconnect_within_ms}}}"#);
+        Draining(RawValue::from_string(json).expect("a number is JSON"))
+    }
+
+    /// How long the socket still delivers, in ms; `None` when the relay did
+    /// not say.
+    pub fn reconnect_within_ms(&self) -> Option<u32> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Data {
+            reconnect_within_ms: u32,
+        }
+        let data: Data = serde_json::from_str(self.0.get()).ok()?;
+        Some(data.reconnect_within_ms)
+    }
+}
+
+impl PartialEq for Draining {
+    fn eq(&self, other: &Draining) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 /// `orders:snapshot` data, and the body of `GET /api/orders`.
@@ -303,7 +330,9 @@ impl ServerEvent {
             "notification" => Ok(ServerEvent::Notification(data(name, raw.data)?)),
             "error" => Ok(ServerEvent::Error(data(name, raw.data)?)),
             "pong" => Ok(ServerEvent::Pong),
-            "server:draining" => Ok(ServerEvent::Draining(data(name, raw.data)?)),
+            "server:draining" => Ok(ServerEvent::Draining(Draining(
+                raw.data.unwrap_or(RawValue::NULL).to_owned(),
+            ))),
             other => Err(FrameError::UnknownEvent(other.to_owned())),
         }
     }

@@ -203,7 +203,7 @@ fn connection(
                         // Written directly, like error frames: it may overtake
                         // queued frames, which still follow on this socket.
                         told_to_move = true;
-                        let frame = ServerEvent::Draining(Draining { reconnect_within_ms: ms }).to_json();
+                        let frame = ServerEvent::Draining(Draining::new(ms)).to_json();
                         if Box::pin(send(&mut socket, frame.into())).await.is_err() {
                             break End::Gone;
                         }

@@ -264,7 +264,7 @@ async fn stay(mut ws: Ws) -> Stayer {
     loop {
         match read(ws.next().await) {
             Read::Frame(ServerEvent::Draining(draining)) => {
-                stayer.grace_ms = Some(draining.reconnect_within_ms)
+                stayer.grace_ms = draining.reconnect_within_ms()
             }
             Read::Frame(ServerEvent::Order { .. }) if stayer.grace_ms.is_some() => {
                 stayer.events_after += 1

@@ -100,10 +100,7 @@ pub fn handle_frame(
         }
         // The answer to our heartbeat: hearing it is all it is for.
         ServerEvent::Pong => {}
-        ServerEvent::Draining(_) => {
-            log("[WebSocket] The relay is draining; moving to another");
-            return Some(Control::Move);
-        }
+        ServerEvent::Draining(_) => return Some(Control::Move),
         ServerEvent::Error(body) => {
             warn(&format!(
                 "[WebSocket] The relay refused a frame: {} ({})",

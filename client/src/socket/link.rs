@@ -21,14 +21,12 @@ pub trait Transport: Clone + 'static {
     /// An open link.
     type Link: Link;
 
-    /// Opens a link and, once it is open, sends the frame `subscribe`
-    /// makes then (so its cursor is the last one applied up to that moment,
-    /// when the loop moves off a draining relay). `Err` when the link never
-    /// opened.
+    /// Opens a link and sends `subscribe` once it is open. `Err` when the
+    /// link never opened.
     fn connect(
         &self,
         token: &str,
-        subscribe: impl FnOnce() -> String,
+        subscribe: String,
     ) -> impl Future<Output = Result<Self::Link, Ended>>;
 
     /// After a link failed to open: whether the relay rejects the token
@@ -76,20 +74,13 @@ pub struct LiveLink(WebSocket);
 impl Transport for LiveTransport {
     type Link = LiveLink;
 
-    async fn connect(
-        &self,
-        token: &str,
-        subscribe: impl FnOnce() -> String,
-    ) -> Result<LiveLink, Ended> {
+    async fn connect(&self, token: &str, subscribe: String) -> Result<LiveLink, Ended> {
         let url = live_url(token).ok_or_else(|| closed(ABNORMAL, "no window location"))?;
         let mut ws = WebSocket::open(&url).map_err(|e| closed(ABNORMAL, e.to_string()))?;
-        // The sink is ready once the socket left CONNECTING; the frame is
-        // made and sent in the same step, and only an open socket sent it.
-        let ready = futures::future::poll_fn(|cx| ws.poll_ready_unpin(cx)).await;
-        if ready.is_ok()
-            && matches!(ws.state(), gloo_net::websocket::State::Open)
-            && ws.start_send_unpin(Message::Text(subscribe())).is_ok()
-        {
+        // The sink waits for the socket to leave CONNECTING; only an open
+        // socket has really sent the frame.
+        let sent = ws.send(Message::Text(subscribe)).await;
+        if sent.is_ok() && matches!(ws.state(), gloo_net::websocket::State::Open) {
             return Ok(LiveLink(ws));
         }
         let mut link = LiveLink(ws);

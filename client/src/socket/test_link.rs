@@ -37,17 +37,13 @@ pub struct TestTransport {
 impl Transport for TestTransport {
     type Link = TestTransport;
 
-    async fn connect(
-        &self,
-        token: &str,
-        subscribe: impl FnOnce() -> String,
-    ) -> Result<TestTransport, Ended> {
+    async fn connect(&self, token: &str, subscribe: String) -> Result<TestTransport, Ended> {
         // Records the token of each connection attempt.
         let _ = self.tokens.unbounded_send(token.to_owned());
         loop {
             match self.incoming.lock().await.next().await {
                 Some(TestWire::Open) => {
-                    let _ = self.sent.unbounded_send(subscribe());
+                    let _ = self.sent.unbounded_send(subscribe);
                     return Ok(self.clone());
                 }
                 // Frames before the socket opened cannot happen on a real

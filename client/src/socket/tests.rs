@@ -337,93 +337,9 @@ fn a_snapshot_in_parts_is_dispatched_once_whole_after_its_last_part() {
     assert_eq!(whole.cursor, "c7");
 }
 
-/// Polls `future` once: everything the test transport delivers is already
-/// queued, so the future must be done.
-fn at_once<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut context) {
-        std::task::Poll::Ready(output) => output,
-        std::task::Poll::Pending => panic!("the future waits for something the test never sends"),
-    }
-}
-
-#[test]
-fn moving_off_a_draining_relay_applies_the_old_link_until_the_new_one_subscribes() {
-    use super::{TestTransport, Transport};
-    use protocol::ClientEvent;
-
-    let (mut old, old_relay) = TestTransport::new();
-    let (new, mut new_relay) = TestTransport::new();
-    let log = Rc::new(RefCell::new(Vec::<Action>::new()));
-    let (sink, applied) = (log.clone(), log.clone());
-    // The cursor of the last order event applied, as the store keeps it.
-    let callbacks = OrderCallbacks::dispatching(
-        move |action| sink.borrow_mut().push(action),
-        move || {
-            applied
-                .borrow()
-                .iter()
-                .rev()
-                .find_map(|action| match action {
-                    Action::AddOrder { cursor, .. } | Action::UpdateOrderStatus { cursor, .. } => {
-                        Some(cursor.clone())
-                    }
-                    _ => None,
-                })
-        },
-    );
-    let created = ServerEvent::Order {
-        event: OrderEvent::Created(order()),
-        cursor: "c1".into(),
-    };
-    let updated = ServerEvent::Order {
-        event: OrderEvent::Updated(fixtures::update(ID, OrderStatus::Shipped, 2)),
-        cursor: "c2".into(),
-    };
-    // The draining relay still delivers two events before the new link opens.
-    old_relay.send(&created);
-    old_relay.send(&updated);
-    new_relay.open();
-    let subscribe = || {
-        ClientEvent::SubscribeOrders {
-            cursor: (callbacks.cursor)(),
-        }
-        .to_json()
-    };
-    let moved = at_once(super::service::move_off(
-        &mut old,
-        new.connect("t", subscribe),
-        &callbacks,
-    ));
-    assert!(moved.is_ok(), "the new link opened");
-    // Both were applied, and the new link resumes right after the second.
-    let cursors: Vec<_> = log
-        .borrow()
-        .iter()
-        .filter_map(|action| match action {
-            Action::AddOrder { cursor, .. } | Action::UpdateOrderStatus { cursor, .. } => {
-                Some(cursor.clone())
-            }
-            _ => None,
-        })
-        .collect();
-    assert_eq!(cursors, ["c1", "c2"]);
-    assert_eq!(
-        new_relay.sent(),
-        [ClientEvent::SubscribeOrders {
-            cursor: Some("c2".into())
-        }
-        .to_json()]
-    );
-}
-
 #[test]
 fn a_draining_frame_asks_the_loop_to_move() {
-    let frame = ServerEvent::Draining(protocol::frames::Draining {
-        reconnect_within_ms: 10_000,
-    })
-    .to_json();
+    let frame = ServerEvent::Draining(protocol::frames::Draining::new(10_000)).to_json();
     let (callbacks, log) = recorder();
     assert_eq!(
         handle_frame(&frame, &callbacks, &mut SnapshotParts::default()),

@@ -67,9 +67,7 @@ fn every_server_event() -> Vec<ServerEvent> {
         }),
         ServerEvent::Error(ErrorBody::new(ErrorCode::BadJson, "oops")),
         ServerEvent::Pong,
-        ServerEvent::Draining(Draining {
-            reconnect_within_ms: 10_000,
-        }),
+        ServerEvent::Draining(Draining::new(10_000)),
     ]
 }
 
@@ -115,12 +113,19 @@ fn a_ping_may_carry_any_data_or_none_and_is_answered_by_an_empty_pong() {
 
 #[test]
 fn a_draining_relay_says_how_long_the_socket_still_delivers() {
-    let frame = ServerEvent::Draining(Draining {
-        reconnect_within_ms: 10_000,
-    });
+    let frame = ServerEvent::Draining(Draining::new(10_000));
     let text = r#"{"event":"server:draining","data":{"reconnectWithinMs":10000}}"#;
     assert_eq!(frame.to_json(), text);
-    assert_eq!(ServerEvent::from_json(text).unwrap(), frame);
+    let ServerEvent::Draining(read) = ServerEvent::from_json(text).unwrap() else {
+        panic!("not a draining frame")
+    };
+    assert_eq!(read.reconnect_within_ms(), Some(10_000));
+    // The event is what matters: without data it is still a drain.
+    let bare = ServerEvent::from_json(r#"{"event":"server:draining"}"#).unwrap();
+    let ServerEvent::Draining(bare) = bare else {
+        panic!("not a draining frame")
+    };
+    assert_eq!(bare.reconnect_within_ms(), None);
 }
 
 #[test]
