@@ -91,6 +91,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         consumer,
         connections,
         shutdown: shutdown_rx.clone(),
+        drain: Default::default(),
     });
     let mut tasks = vec![supervisor];
     if state.config.demo {
@@ -101,7 +102,6 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
     }
     let router = crate::http::router(Arc::clone(&state));
     let header_timeout = Duration::from_millis(state.config.http_header_timeout_ms);
-        drain: Default::default(),
     let server = tokio::spawn(crate::serve::serve(
         listener,
         router,
@@ -119,17 +119,6 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
 }
 
 impl Running {
-    /// Stops accepting, closes every WebSocket with 1001, stops the consumer,
-    /// and waits for in-flight HTTP requests to finish.
-    pub async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        self.server.await.context("server task failed")??;
-        Ok(())
-    }
-}
     /// Drains for `--drain-secs` (see [`crate::drain`]): new sockets and
     /// `/readyz` get 503, open ones are told `server:draining` and keep
     /// delivering until they have all left, the time is up, or `interrupt`
@@ -162,3 +151,14 @@ impl Running {
         self.stop().await
     }
 
+    /// Stops accepting, closes every WebSocket with 1001, stops the consumer,
+    /// and waits for in-flight HTTP requests to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.server.await.context("server task failed")??;
+        Ok(())
+    }
+}

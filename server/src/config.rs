@@ -148,6 +148,12 @@ pub struct Config {
     #[arg(long, env = "PING_INTERVAL_SECS", default_value_t = 15)]
     pub ping_interval_secs: u64,
 
+    /// On SIGTERM, how long open sockets keep delivering after being told
+    /// to move (`server:draining`) while new ones and `/readyz` get 503;
+    /// then what is left is closed with 1001. 0: close at once.
+    #[arg(long, env = "DRAIN_SECS", default_value_t = 10)]
+    pub drain_secs: u64,
+
     /// When set, `GET /metrics` needs `Authorization: Bearer <this>`
     /// (Prometheus: `authorization: { credentials: … }`). Unset: open.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
@@ -165,12 +171,6 @@ pub struct Config {
 /// The demo simulator's slowest and fastest pace, in events per second.
 pub const MIN_SIMULATOR_RATE: f64 = 0.001;
 pub const MAX_SIMULATOR_RATE: f64 = 10_000.0;
-    /// On SIGTERM, how long open sockets keep delivering after being told
-    /// to move (`server:draining`) while new ones and `/readyz` get 503;
-    /// then what is left is closed with 1001. 0: close at once.
-    #[arg(long, env = "DRAIN_SECS", default_value_t = 10)]
-    pub drain_secs: u64,
-
 
 /// A setting that cannot work, said in one line.
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +263,10 @@ impl Config {
         Duration::from_secs(self.ping_interval_secs)
     }
 
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+
     /// Settings for tests and embedding: demo off, a fixed secret, everything
     /// else at its default, listening on a random loopback port.
     pub fn for_tests(brokers: &str, secret: &str) -> Config {
@@ -285,10 +289,6 @@ mod tests {
     #[test]
     fn a_secret_is_required_outside_demo_mode() {
         assert!(matches!(
-    pub fn drain(&self) -> Duration {
-        Duration::from_secs(self.drain_secs)
-    }
-
             parse(&[]).validate(),
             Err(ConfigError::MissingSecret)
         ));

@@ -52,13 +52,13 @@ fn relay(sink: Recording, ready: bool) -> Relay {
         sink: Arc::clone(&sink) as Arc<dyn EventSink>,
         consumer: Arc::new(ConsumerHealth::healthy()),
         shutdown,
+        drain: Default::default(),
         config,
     });
     Relay {
         router: super::router(Arc::clone(&state)),
         state,
         sink,
-        drain: Default::default(),
     }
 }
 
