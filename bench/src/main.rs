@@ -90,6 +90,14 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         sample_secs: u64,
     },
+    /// Publish N orders of three events each as fast as the broker takes
+    /// them (the start-up benchmark's history).
+    Fill {
+        #[arg(long)]
+        orders: u64,
+        #[arg(long, default_value_t = 1_000)]
+        users: u64,
+    },
     /// Time a resume by cursor after missing N events.
     Resume {
         #[arg(long, default_value_t = 1_000)]
@@ -198,6 +206,14 @@ async fn main() -> anyhow::Result<()> {
                 sample_every: Duration::from_secs(sample_secs.max(1)),
             })
             .await?
+        }
+        Scenario::Fill { orders, users } => {
+            let started = Instant::now();
+            let kafka = args.kafka.clone();
+            let events =
+                tokio::task::spawn_blocking(move || publish::fill(&kafka, orders, users)).await??;
+            json!({"scenario": "fill", "orders": orders, "events": events,
+                   "secs": started.elapsed().as_secs_f64()})
         }
         Scenario::Resume { missed } => {
             let took = conns::resume(&args.relay, &args.kafka, &keys, missed).await?;

@@ -65,3 +65,43 @@ pub async fn run(
     producer.flush(Duration::from_secs(30))?;
     Ok(sent)
 }
+
+/// Publishes `orders` orders of three events each (created, then moved to
+/// processing and to shipped: open orders, which a relay keeps) as fast as
+/// the broker takes them, for the start-up benchmark. Returns the events
+/// published.
+pub fn fill(kafka: &str, orders: u64, users: u64) -> anyhow::Result<u64> {
+    let producer = producer(kafka)?;
+    let mut sent = 0u64;
+    let mut send = |topic: &str, key: &str, json: &str| -> anyhow::Result<()> {
+        let mut record = BaseRecord::to(topic).key(key).payload(json);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    // Queue full: let the broker catch up.
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+        sent += 1;
+        Ok(())
+    };
+    for i in 0..orders {
+        let id = format!("s-{i:08}");
+        let buyer = format!("u{}", i % users);
+        let created = format!(
+            r#"{{"orderId":"{id}","buyerId":"{buyer}","items":[{{"productId":"p1","name":"Mug","quantity":1,"price":4.5}}],"subtotal":4.5,"tax":0.45,"total":4.95,"status":"pending","createdAt":"2025-11-12T10:30:00.000Z"}}"#
+        );
+        send("order.created", &id, &created)?;
+        for (status, minute) in [("processing", 31), ("shipped", 32)] {
+            let update = format!(
+                r#"{{"orderId":"{id}","buyerId":"{buyer}","status":"{status}","updatedAt":"2025-11-12T10:{minute}:00.000Z"}}"#
+            );
+            send("order.updated", &id, &update)?;
+        }
+    }
+    producer.flush(Duration::from_secs(300))?;
+    Ok(sent)
+}

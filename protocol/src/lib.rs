@@ -13,6 +13,7 @@
 //!   or a typed [`kafka::Reject`].
 //! - [`book`]: the order book: how order events merge (status, times,
 //!   newest first), one implementation for the relay and the browser.
+//! - [`checkpoint`]: the records of the relays' state topic (checkpoints).
 //! - [`error`]: the closed set of error codes (frames, HTTP, metrics).
 //! - [`frames`]: WebSocket frames (§3): one closed enum per direction.
 //! - [`http`]: HTTP request and response bodies (§2, §4).
@@ -20,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod book;
+pub mod checkpoint;
 pub mod error;
 pub mod frames;
 pub mod http;

@@ -13,7 +13,7 @@ use crate::auth::Keys;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::kafka::supervisor;
-use crate::kafka::{producer::Publisher, topics};
+use crate::kafka::{producer::Publisher, state, topics};
 use crate::limits::Connections;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -55,12 +55,18 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         }
     };
     // The embedded broker (no KAFKA_BROKERS) has its topics made at start and
-    // would hang on CreateTopics.
+    // would hang on CreateTopics; it keeps no checkpoints either.
+    let checkpoints = config.kafka_brokers.is_some() && config.checkpoint_interval_secs > 0;
     if config.kafka_brokers.is_some() {
         let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
         topics::ensure(brokers, &names, config.topic_partitions)
             .await
             .context("cannot reach Kafka to create topics")?;
+    }
+    if checkpoints {
+        topics::ensure(brokers, &[&config.topic_state], 1)
+            .await
+            .context("cannot reach Kafka to create the state topic")?;
     }
 
     let metrics = Arc::new(Metrics::default());
@@ -69,7 +75,11 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         config.history_limit,
         config.client_queue,
         config.snapshot_limit,
+        config.keep_finished(),
     ));
+    if checkpoints {
+        restore(&config, brokers, &hub, &metrics).await;
+    }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (supervisor, consumer) =
         supervisor::start(&config, brokers, Arc::clone(&hub), shutdown_rx.clone())
@@ -94,6 +104,21 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         drain: Default::default(),
     });
     let mut tasks = vec![supervisor];
+    if checkpoints {
+        let settings = state::WriterSettings {
+            brokers: brokers.to_owned(),
+            topic: state.config.topic_state.clone(),
+            group: format!("{}-checkpoint", state.config.kafka_group_id),
+            interval: Duration::from_secs(state.config.checkpoint_interval_secs),
+            writer: format!("{:08x}", rand::random::<u32>()),
+        };
+        tasks.push(tokio::spawn(state::run_writer(
+            settings,
+            Arc::clone(&state.hub),
+            Arc::clone(&state.metrics),
+            shutdown_rx.clone(),
+        )));
+    }
     if state.config.demo {
         tasks.push(tokio::spawn(crate::simulator::run(
             Arc::clone(&state),
@@ -116,6 +141,48 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         server,
         tasks,
     })
+}
+
+/// Starts the hub from the newest checkpoint in the state topic, if there
+/// is one; the consumer then reads only what came after it. Without one
+/// (or if it cannot be read) the relay reads the order topics from the
+/// beginning, as before checkpoints existed.
+async fn restore(config: &Config, brokers: &str, hub: &Hub, metrics: &Metrics) {
+    let started = std::time::Instant::now();
+    let (brokers, topic) = (brokers.to_owned(), config.topic_state.clone());
+    let group = format!("{}-checkpoint-reader", config.kafka_group_id);
+    let loaded = tokio::task::spawn_blocking(move || state::load(&brokers, &topic, &group)).await;
+    match loaded {
+        Ok(Ok(Some(loaded))) => {
+            let count = loaded.saved.orders.len();
+            tracing::info!(
+                checkpoint = loaded.commit.id,
+                orders = count,
+                history = loaded.saved.history.len(),
+                position = %loaded.saved.position,
+                ms = started.elapsed().as_millis() as u64,
+                "starting from a checkpoint"
+            );
+            let restoring = std::time::Instant::now();
+            hub.restore(loaded.saved);
+            tracing::info!(
+                ms = restoring.elapsed().as_millis() as u64,
+                "state restored"
+            );
+            metrics
+                .restored_orders
+                .store(count as i64, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(Ok(None)) => {
+            tracing::info!("no checkpoint yet: reading the order topics from the beginning")
+        }
+        Ok(Err(e)) => tracing::warn!(
+            "cannot read the newest checkpoint ({e}): reading the order topics from the beginning"
+        ),
+        Err(e) => tracing::warn!(
+            "checkpoint reader failed ({e}): reading the order topics from the beginning"
+        ),
+    }
 }
 
 impl Running {

@@ -107,6 +107,23 @@ pub struct Config {
     #[arg(long, env = "HISTORY_LIMIT", default_value_t = 50_000)]
     pub history_limit: usize,
 
+    /// The topic relays keep checkpoints of their state in (one partition;
+    /// created if missing). See docs/DEPLOY.md.
+    #[arg(long, env = "TOPIC_STATE", default_value = "order.state")]
+    pub topic_state: String,
+
+    /// How often the elected relay writes a checkpoint, in seconds; 0 turns
+    /// checkpoints off (no writing, and every start reads the order topics
+    /// from the beginning).
+    #[arg(long, env = "CHECKPOINT_INTERVAL_SECS", default_value_t = 60)]
+    pub checkpoint_interval_secs: u64,
+
+    /// How long a finished order (delivered or cancelled) stays in memory,
+    /// snapshots and `GET /api/orders` after the relay saw it finish; then
+    /// it is evicted. Open orders are always kept.
+    #[arg(long, env = "KEEP_FINISHED_SECS", default_value_t = 7 * 24 * 3600)]
+    pub keep_finished_secs: u64,
+
     /// Most orders an admin snapshot holds (newest first).
     #[arg(long, env = "SNAPSHOT_LIMIT", default_value_t = 1_000)]
     pub snapshot_limit: usize,
@@ -185,7 +202,7 @@ pub enum ConfigError {
     Partitions,
     #[error("--{0} must be greater than 0")]
     Zero(&'static str),
-    #[error("the four topic names must be different")]
+    #[error("the five topic names (four order and notification topics, and --topic-state) must be different")]
     SameTopics,
     #[error("--simulator-rate must be 0 (off) or between {MIN_SIMULATOR_RATE} and {MAX_SIMULATOR_RATE} events per second")]
     SimulatorRate,
@@ -232,7 +249,8 @@ impl Config {
                 return Err(ConfigError::Zero(name));
             }
         }
-        let mut topics = self.topics().map(|(name, _)| name);
+        let mut topics: Vec<&str> = self.topics().map(|(name, _)| name).to_vec();
+        topics.push(&self.topic_state);
         topics.sort();
         if topics.windows(2).any(|w| w[0] == w[1]) {
             return Err(ConfigError::SameTopics);
@@ -257,6 +275,10 @@ impl Config {
 
     pub fn kafka_stall_timeout(&self) -> Duration {
         Duration::from_millis(self.kafka_stall_timeout_ms)
+    }
+
+    pub fn keep_finished(&self) -> Duration {
+        Duration::from_secs(self.keep_finished_secs)
     }
 
     pub fn ping_interval(&self) -> Duration {

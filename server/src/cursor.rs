@@ -105,6 +105,28 @@ impl Cursor {
     }
 }
 
+impl From<Pos> for protocol::checkpoint::Position {
+    fn from(pos: Pos) -> Self {
+        protocol::checkpoint::Position {
+            topic: pos.part.topic,
+            partition: pos.part.partition,
+            offset: pos.offset,
+        }
+    }
+}
+
+impl From<protocol::checkpoint::Position> for Pos {
+    fn from(at: protocol::checkpoint::Position) -> Pos {
+        Pos {
+            part: PartitionId {
+                topic: at.topic,
+                partition: at.partition,
+            },
+            offset: at.offset,
+        }
+    }
+}
+
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("v1")?;

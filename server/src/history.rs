@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use protocol::checkpoint::HistoryEntry;
 use protocol::OrderEvent;
 
 use crate::cursor::{Cursor, PartitionId, Pos};
@@ -77,10 +78,50 @@ impl History {
         }
     }
 
+    /// What a checkpoint keeps: the entries in order, and the floor below
+    /// which cursors get a snapshot.
+    pub fn export(&self) -> (Cursor, Vec<HistoryEntry>) {
+        let entries = self
+            .entries
+            .iter()
+            .map(|entry| HistoryEntry {
+                at: entry.pos.into(),
+                event: (*entry.event).clone().into(),
+            })
+            .collect();
+        (self.dropped.clone(), entries)
+    }
+
+    /// Starts again from a checkpoint's history (the limit still applies).
+    pub fn restore(&mut self, dropped: Cursor, entries: Vec<HistoryEntry>) {
+        self.entries.clear();
+        self.dropped = dropped;
+        for entry in entries {
+            self.push(entry.at.into(), Arc::new(entry.event.into()));
+        }
+    }
+
     pub fn get(&self, seq: u64) -> Option<&Entry> {
-        let first = self.entries.front()?.seq;
-        self.entries
-            .get(usize::try_from(seq.checked_sub(first)?).ok()?)
+        // Sorted by seq, with gaps where orders were evicted.
+        let index = self.entries.binary_search_by_key(&seq, |e| e.seq).ok()?;
+        self.entries.get(index)
+    }
+
+    /// Drops every entry of these orders (evicted from the read model): a
+    /// cursor from before any of them gets a snapshot from now on, never a
+    /// replay with a hole in it.
+    pub fn forget_orders(&mut self, order_ids: &std::collections::HashSet<&str>) {
+        if order_ids.is_empty() {
+            return;
+        }
+        let dropped = &mut self.dropped;
+        self.entries.retain(|entry| {
+            let keep = !order_ids.contains(entry.event.order_id());
+            if !keep {
+                dropped.advance(entry.pos);
+            }
+            keep
+        });
     }
 
     pub fn len(&self) -> usize {

@@ -19,19 +19,20 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protocol::frames::{notification_frame, OrdersSnapshot};
 use protocol::{Notification, Order, OrderEvent, Timestamp};
 use tokio::sync::watch;
 
 use crate::auth::User;
+use crate::commands;
 use crate::cursor::{Cursor, PartitionId, Pos};
 use crate::metrics::{Metrics, Resume};
 use crate::parking::Parking;
 use crate::queue::{Frame, Frames, Queue};
 use crate::registry::Registry;
-use crate::relay_state::{Refusal, RelayState, Step};
+use crate::relay_state::{Refusal, RelayState, Saved, Step};
 pub use crate::relay_state::{Subscribed, SNAPSHOT_PART_BYTES};
 
 #[derive(Debug)]
@@ -57,10 +58,11 @@ impl Hub {
         history_limit: usize,
         queue: usize,
         snapshot_limit: usize,
+        keep_finished: Duration,
     ) -> Hub {
         Hub {
             core: Mutex::new(Core {
-                state: RelayState::new(history_limit),
+                state: RelayState::new(history_limit, keep_finished),
                 registry: Registry::default(),
                 parking: Parking::default(),
             }),
@@ -96,6 +98,7 @@ impl Hub {
                 // The wait for a cursor starts now, not before the load.
                 core.parking.restart_clocks(Instant::now());
             }
+            self.evict(core);
             self.unpark(core);
         }
         self.metrics.ready.store(i64::from(ready), Relaxed);
@@ -203,6 +206,19 @@ impl Hub {
         self.lock().state.log_starts(starts);
     }
 
+    /// A copy of the state for a checkpoint. (Copied under the lock;
+    /// encoding happens outside it.)
+    pub fn save(&self) -> Saved {
+        self.lock().state.save()
+    }
+
+    /// Starts from a checkpoint (before the consumer starts).
+    pub fn restore(&self, saved: Saved) {
+        let mut guard = self.lock();
+        guard.state.restore(saved);
+        self.evict(&mut guard);
+    }
+
     /// Records that a message was consumed without producing an event (a
     /// rejected message): the position still moves past it.
     pub fn skip(&self, pos: Pos) {
@@ -218,13 +234,11 @@ impl Hub {
     pub fn apply_order(&self, event: OrderEvent, pos: Pos, latest: Timestamp) {
         let mut guard = self.lock();
         let core = &mut *guard;
-        let Step { refused, fanout } = core.state.apply(event, pos, latest);
+        let Step { refused, fanout } = core.state.apply(event, pos, latest, commands::now());
         for refusal in &refused {
             self.refuse(refusal);
         }
-        let (orders, history) = core.state.sizes();
-        self.metrics.orders.store(orders as i64, Relaxed);
-        self.metrics.history.store(history as i64, Relaxed);
+        self.evict(core);
         if let Some(fanout) = fanout {
             let buyer = fanout.buyer.as_deref();
             let reached = core
@@ -248,6 +262,18 @@ impl Hub {
             }
         }
         self.unpark(core);
+    }
+
+    /// Evicts finished orders past their keep time; updates the gauges.
+    fn evict(&self, core: &mut Core) {
+        let evicted = core.state.evict(commands::now());
+        if evicted > 0 {
+            self.metrics.evicted.fetch_add(evicted as u64, Relaxed);
+            tracing::debug!(evicted, "finished orders evicted");
+        }
+        let (orders, history) = core.state.sizes();
+        self.metrics.orders.store(orders as i64, Relaxed);
+        self.metrics.history.store(history as i64, Relaxed);
     }
 
     fn refuse(&self, refusal: &Refusal) {

@@ -71,9 +71,14 @@ pub struct Metrics {
     rebuilds: [AtomicU64; 3],
     pub ready: AtomicI64,
     pub orders: AtomicI64,
+    pub evicted: AtomicU64,
     pub history: AtomicI64,
     pub published: AtomicU64,
     pub publish_failures: AtomicU64,
+    pub checkpoint_writer: AtomicI64,
+    pub checkpoints: AtomicU64,
+    pub checkpoint_failures: AtomicU64,
+    pub restored_orders: AtomicI64,
 }
 
 fn topic_index(kind: TopicKind) -> usize {
@@ -258,14 +263,44 @@ impl Metrics {
         family(
             "relay_orders",
             "gauge",
-            "Orders in the read model.",
+            "Orders in the read model: open ones, and finished ones within their keep time.",
             &plain(i(&self.orders)),
+        );
+        family(
+            "relay_orders_evicted_total",
+            "counter",
+            "Finished orders evicted after --keep-finished-secs.",
+            &plain(u(&self.evicted)),
         );
         family(
             "relay_history_events",
             "gauge",
             "Order events kept for resume.",
             &plain(i(&self.history)),
+        );
+        family(
+            "relay_checkpoint_writer",
+            "gauge",
+            "1 while this relay is the elected checkpoint writer.",
+            &plain(i(&self.checkpoint_writer)),
+        );
+        family(
+            "relay_checkpoints_written_total",
+            "counter",
+            "Checkpoints written to the state topic.",
+            &plain(u(&self.checkpoints)),
+        );
+        family(
+            "relay_checkpoint_failures_total",
+            "counter",
+            "Checkpoints that could not be written.",
+            &plain(u(&self.checkpoint_failures)),
+        );
+        family(
+            "relay_checkpoint_restored_orders",
+            "gauge",
+            "Orders this relay started from, out of a checkpoint (0: it read the order topics from the beginning).",
+            &plain(i(&self.restored_orders)),
         );
         family(
             "relay_commands_published_total",

@@ -18,9 +18,10 @@
 //! - A status moves only through the order book ([`OrderBook`], shared with
 //!   the browser's reducer): one merge rule, one implementation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use protocol::book::OrderBook;
+use protocol::checkpoint::{EarlyStatus, KeptOrder};
 use protocol::{Order, OrderEvent, OrderStatus, StatusAt, Timestamp};
 
 use crate::cursor::Pos;
@@ -58,6 +59,10 @@ impl Refused {
     ];
 }
 
+/// The history sequence number of a waiting status restored from a
+/// checkpoint: it has no history entry.
+const RESTORED: u64 = u64::MAX;
+
 /// An event consumed before its order's created event.
 #[derive(Debug)]
 struct Early {
@@ -77,6 +82,9 @@ struct Record {
     visible_at: Option<Pos>,
     /// Events consumed before the created event, in consumption order.
     early: Vec<Early>,
+    /// When the relay first saw the order finished (delivered or
+    /// cancelled), by its own clock: it is evicted a keep time later.
+    finished_at: Option<Timestamp>,
 }
 
 /// Who an applied event goes to.
@@ -125,6 +133,9 @@ pub struct ReadModel {
     book: OrderBook,
     records: HashMap<String, Record>,
     by_buyer: HashMap<String, Vec<String>>,
+    /// Finished orders in the order they finished: the front is evicted
+    /// first.
+    finished: VecDeque<(Timestamp, String)>,
 }
 
 impl ReadModel {
@@ -229,6 +240,129 @@ impl ReadModel {
             route: Route::Owner(owner),
             released,
             refused,
+        }
+    }
+
+    /// Notes, after an event for `order_id` was applied, whether the order
+    /// is now finished (delivered or cancelled): from `now` on it counts
+    /// down to its eviction.
+    pub fn note_finished(&mut self, order_id: &str, now: Timestamp) {
+        let finished = self
+            .book
+            .get(order_id)
+            .is_some_and(|order| order.status.next().is_none());
+        if !finished {
+            return;
+        }
+        if let Some(record) = self.records.get_mut(order_id) {
+            if record.finished_at.is_none() {
+                record.finished_at = Some(now);
+                self.finished.push_back((now, order_id.to_owned()));
+            }
+        }
+    }
+
+    /// Evicts the orders that finished at or before `before`: they leave
+    /// the book, their owner's list and every lookup. Returns their ids.
+    pub fn evict_finished(&mut self, before: Timestamp) -> Vec<String> {
+        let mut evicted = Vec::new();
+        while let Some((at, _)) = self.finished.front() {
+            if *at > before {
+                break;
+            }
+            let Some((_, order_id)) = self.finished.pop_front() else {
+                break;
+            };
+            if let Some(order) = self.book.remove(&order_id) {
+                if let Some(ids) = self.by_buyer.get_mut(&order.buyer_id) {
+                    ids.retain(|id| *id != order_id);
+                    if ids.is_empty() {
+                        self.by_buyer.remove(&order.buyer_id);
+                    }
+                }
+            }
+            self.records.remove(&order_id);
+            evicted.push(order_id);
+        }
+        evicted
+    }
+
+    /// What a checkpoint holds: every kept order (its status time as
+    /// `updatedAt`) with its finish time, and the statuses still waiting for
+    /// their order's created event.
+    pub fn export(&self) -> (Vec<KeptOrder>, Vec<EarlyStatus>) {
+        let orders = self
+            .book
+            .newest_first()
+            .map(|order| {
+                let record = self.records.get(&order.order_id);
+                KeptOrder {
+                    order: order.clone(),
+                    finished_at: record.and_then(|r| r.finished_at),
+                    visible_at: record.and_then(|r| r.visible_at).map(Into::into),
+                }
+            })
+            .collect();
+        let early = self
+            .records
+            .iter()
+            .flat_map(|(order_id, record)| {
+                record.early.iter().map(|early| EarlyStatus {
+                    order_id: order_id.clone(),
+                    named: early.named.clone(),
+                    status: early.status.status,
+                    at: early.status.at,
+                })
+            })
+            .collect();
+        (orders, early)
+    }
+
+    /// Starts from a checkpoint: the model becomes exactly its orders and
+    /// waiting statuses. (Waiting statuses come back without their history
+    /// entries: confirming them later merges their status but re-sends no
+    /// frame; clients of a restarted relay resume from a snapshot.)
+    pub fn restore(&mut self, orders: Vec<KeptOrder>, early: Vec<EarlyStatus>) {
+        *self = ReadModel::default();
+        let mut finished: Vec<(Timestamp, String)> = Vec::new();
+        let mut book = Vec::with_capacity(orders.len());
+        for kept in orders {
+            let order_id = kept.order.order_id.clone();
+            self.by_buyer
+                .entry(kept.order.buyer_id.clone())
+                .or_default()
+                .push(order_id.clone());
+            if let Some(at) = kept.finished_at {
+                finished.push((at, order_id.clone()));
+            }
+            self.records.insert(
+                order_id,
+                Record {
+                    finished_at: kept.finished_at,
+                    visible_at: kept.visible_at.map(Into::into),
+                    ..Record::default()
+                },
+            );
+            book.push(kept.order);
+        }
+        // A checkpoint's orders carry their status time as `updatedAt`, as a
+        // snapshot's do.
+        self.book.load(book);
+        finished.sort_unstable();
+        self.finished = finished.into();
+        for waiting in early {
+            self.records
+                .entry(waiting.order_id)
+                .or_default()
+                .early
+                .push(Early {
+                    seq: RESTORED,
+                    named: waiting.named,
+                    status: StatusAt {
+                        status: waiting.status,
+                        at: waiting.at,
+                    },
+                });
         }
     }
 

@@ -9,8 +9,11 @@
 //! No lock, no clock, no metrics: the hub holds this behind its lock and
 //! does the counting and the delivery.
 
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
+use protocol::checkpoint::{EarlyStatus, HistoryEntry, KeptOrder};
 use protocol::frames::{order_frame, snapshot_frames, OrdersSnapshot};
 use protocol::{Order, OrderEvent, Role, StatusAt, Timestamp};
 
@@ -35,6 +38,19 @@ pub enum Subscribed {
     /// client's cursor: the answer comes through the connection's queue
     /// later (see `Hub::set_ready`).
     Deferred,
+}
+
+/// Everything a checkpoint holds: the orders kept, statuses waiting for
+/// their order, the recent history and the position they cover.
+#[derive(Debug, Default)]
+pub struct Saved {
+    /// Every order message before this is in the state.
+    pub position: Cursor,
+    /// The history's floor: cursors from before it get a snapshot.
+    pub history_from: Cursor,
+    pub orders: Vec<KeptOrder>,
+    pub early: Vec<EarlyStatus>,
+    pub history: Vec<HistoryEntry>,
 }
 
 /// An event the read model refused, with where it was consumed.
@@ -72,16 +88,52 @@ pub struct RelayState {
     /// then on the read model is complete up to `position`, even while the
     /// broker is unreachable, and subscribers are answered from it at once.
     loaded: bool,
+    /// How long a finished order stays after it finished, in ms.
+    keep_finished_ms: i64,
 }
 
 impl RelayState {
-    pub fn new(history_limit: usize) -> RelayState {
+    pub fn new(history_limit: usize, keep_finished: Duration) -> RelayState {
         RelayState {
             model: ReadModel::default(),
             history: History::new(history_limit),
             position: Cursor::default(),
             loaded: false,
+            keep_finished_ms: i64::try_from(keep_finished.as_millis()).unwrap_or(i64::MAX),
         }
+    }
+
+    /// The state a checkpoint holds.
+    pub fn save(&self) -> Saved {
+        let (orders, early) = self.model.export();
+        let (history_from, history) = self.history.export();
+        Saved {
+            position: self.position.clone(),
+            history_from,
+            orders,
+            early,
+            history,
+        }
+    }
+
+    /// Starts from a checkpoint: the consumer goes on from its position, and
+    /// resume by cursor works as before the restart (within the history it
+    /// kept).
+    pub fn restore(&mut self, saved: Saved) {
+        self.model.restore(saved.orders, saved.early);
+        self.history.restore(saved.history_from, saved.history);
+        self.position = saved.position;
+    }
+
+    /// Evicts the orders that finished more than the keep time before
+    /// `now`, with their history entries (a cursor that would need one gets
+    /// a snapshot). Returns how many.
+    pub fn evict(&mut self, now: Timestamp) -> usize {
+        let before = Timestamp(now.0.saturating_sub(self.keep_finished_ms));
+        let evicted = self.model.evict_finished(before);
+        let ids: HashSet<&str> = evicted.iter().map(String::as_str).collect();
+        self.history.forget_orders(&ids);
+        evicted.len()
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -135,7 +187,14 @@ impl RelayState {
     /// accepted (see [`ReadModel::apply`]). A position already passed is
     /// ignored: a replacement consumer starts where its predecessor stopped,
     /// and this makes "applied once" hold even if they overlapped.
-    pub fn apply(&mut self, mut event: OrderEvent, pos: Pos, latest: Timestamp) -> Step {
+    /// `now` is the relay's clock: a finished order's keep time starts then.
+    pub fn apply(
+        &mut self,
+        mut event: OrderEvent,
+        pos: Pos,
+        latest: Timestamp,
+        now: Timestamp,
+    ) -> Step {
         if self.position.covers(pos) {
             return Step::default();
         }
@@ -155,6 +214,7 @@ impl RelayState {
                 };
             }
         };
+        self.model.note_finished(event.order_id(), now);
         let refused = applied
             .refused
             .into_iter()
@@ -292,3 +352,6 @@ impl RelayState {
         (user.is_admin() || order.buyer_id == user.id).then_some(order)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,7 +25,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::auth::{now_secs, User};
 use crate::drain::Drain;
-use crate::http::AppError;
+use crate::http::error::AppError;
 use crate::limits::{FrameRate, Refused, Slot};
 use crate::queue::{Drained, Frame};
 use crate::state::AppState;

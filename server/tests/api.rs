@@ -68,6 +68,23 @@ impl<'a> Api<'a> {
     }
 }
 
+/// A request: method, path, caller, body.
+type Call<'b> = (&'b str, &'b str, (&'b str, Role), Option<Value>);
+
+impl Api<'_> {
+    /// The call is refused with `status` and `code`.
+    async fn refused(&self, (method, path, token, body): Call<'_>, status: StatusCode, code: &str) {
+        let response = self.call(method, path, token, body).await;
+        assert_eq!(error_code(response, status).await, code, "{method} {path}");
+    }
+
+    /// The command is accepted (202): its event is published.
+    async fn accepted(&self, (method, path, token, body): Call<'_>) {
+        let response = self.call(method, path, token, body).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{method} {path}");
+    }
+}
+
 /// The next event `client` sees is `order`'s creation.
 async fn next_is_created(client: &mut common::Client, order: &Order) {
     assert_eq!(
@@ -114,14 +131,12 @@ async fn cancel_and_status_rules() {
 
     // Another user's order is indistinguishable from a missing one.
     let cancel = format!("/api/orders/{id}/cancel");
-    assert_eq!(
-        error_code(
-            api.call("POST", &cancel, BOB, None).await,
-            StatusCode::NOT_FOUND
-        )
-        .await,
-        "not_found"
-    );
+    api.refused(
+        ("POST", &cancel, BOB, None),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     let missing = api
         .call("POST", "/api/orders/nope/cancel", ALICE, None)
         .await;
@@ -133,20 +148,14 @@ async fn cancel_and_status_rules() {
     // Only admins move orders, only forward.
     let patch = format!("/api/admin/orders/{id}");
     let to = |status: &str| Some(json!({ "status": status }));
-    assert_eq!(
-        error_code(
-            api.call("PATCH", &patch, ALICE, to("processing")).await,
-            StatusCode::FORBIDDEN
-        )
-        .await,
-        "forbidden"
-    );
-    assert_eq!(
-        api.call("PATCH", &patch, ADMIN, to("processing"))
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    api.refused(
+        ("PATCH", &patch, ALICE, to("processing")),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    api.accepted(("PATCH", &patch, ADMIN, to("processing")))
+        .await;
     let ServerEvent::Order {
         event: OrderEvent::Updated(update),
         ..
@@ -159,20 +168,13 @@ async fn cancel_and_status_rules() {
         update.message.as_deref(),
         Some("Your order is being processed")
     );
-    assert_eq!(
-        error_code(
-            api.call("PATCH", &patch, ADMIN, to("pending")).await,
-            StatusCode::CONFLICT
-        )
-        .await,
-        "conflict"
-    );
-    assert_eq!(
-        api.call("PATCH", &patch, ADMIN, to("shipped"))
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    api.refused(
+        ("PATCH", &patch, ADMIN, to("pending")),
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    api.accepted(("PATCH", &patch, ADMIN, to("shipped"))).await;
     assert_eq!(
         describe(&alice.next().await),
         format!("order:updated:{id}:shipped")
@@ -180,23 +182,16 @@ async fn cancel_and_status_rules() {
 
     // Shipped orders cannot be cancelled; pending ones can, by owner or admin.
     let reason = Some(json!({"reason": "changed my mind"}));
-    assert_eq!(
-        error_code(
-            api.call("POST", &cancel, ALICE, reason.clone()).await,
-            StatusCode::CONFLICT
-        )
-        .await,
-        "conflict"
-    );
+    api.refused(
+        ("POST", &cancel, ALICE, reason.clone()),
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
     let second = api.checkout("alice").await;
     alice.next().await;
     let cancel_second = format!("/api/orders/{}/cancel", second.order_id);
-    assert_eq!(
-        api.call("POST", &cancel_second, ALICE, reason)
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    api.accepted(("POST", &cancel_second, ALICE, reason)).await;
     let ServerEvent::Order {
         event: OrderEvent::Cancelled(c),
         ..
@@ -257,14 +252,12 @@ async fn bad_bodies_get_json_errors_with_the_right_status() {
         "invalid_data"
     );
     let huge = json!({"items": [{"productId": "p", "name": "x".repeat(100_000), "quantity": 1, "price": 1}]});
-    assert_eq!(
-        error_code(
-            api.call("POST", "/api/orders", ALICE, Some(huge)).await,
-            StatusCode::PAYLOAD_TOO_LARGE
-        )
-        .await,
-        "too_large"
-    );
+    api.refused(
+        ("POST", "/api/orders", ALICE, Some(huge)),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    )
+    .await;
     let login = api
         .call(
             "POST",
@@ -534,18 +527,10 @@ async fn the_server_assigns_ids_and_money_and_an_admin_can_cancel_any_order() {
     let id = &order.order_id;
     let to_processing = Some(json!({"status": "processing"}));
     let patch = format!("/api/admin/orders/{id}");
-    assert_eq!(
-        api.call("PATCH", &patch, ADMIN, to_processing)
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    api.accepted(("PATCH", &patch, ADMIN, to_processing)).await;
     alice.next().await;
     let cancel = format!("/api/orders/{id}/cancel");
-    assert_eq!(
-        api.call("POST", &cancel, ADMIN, None).await.status(),
-        StatusCode::ACCEPTED
-    );
+    api.accepted(("POST", &cancel, ADMIN, None)).await;
     assert_eq!(
         describe(&alice.next().await),
         format!("order:cancelled:{id}:cancelled")

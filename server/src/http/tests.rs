@@ -35,7 +35,13 @@ struct Relay {
 /// `o-shipped`, caught up with Kafka if `ready`.
 fn relay(sink: Recording, ready: bool) -> Relay {
     let metrics = Arc::new(Metrics::default());
-    let hub = Arc::new(Hub::new(Arc::clone(&metrics), 100, 16, 1000));
+    let hub = Arc::new(Hub::new(
+        Arc::clone(&metrics),
+        100,
+        16,
+        1000,
+        Duration::from_secs(3600),
+    ));
     hub.apply_order(created("o-pending", "alice", 1_000), pos(0, 0), ANY_TIME);
     hub.apply_order(created("o-shipped", "alice", 1_000), pos(0, 1), ANY_TIME);
     let shipped = updated("o-shipped", None, OrderStatus::Shipped, 2_000);

@@ -5,6 +5,8 @@ use protocol::{OrderStatus, OrderUpdate, Role, ServerEvent, Timestamp};
 use super::*;
 use crate::fixtures::{created as created_at, pos, updated, ANY_TIME};
 
+const KEEP: Duration = Duration::from_secs(3600);
+
 fn created(id: &str, buyer: &str) -> OrderEvent {
     created_at(id, buyer, 1)
 }
@@ -23,7 +25,7 @@ fn user(id: &str, role: Role) -> User {
 
 /// A hub whose read model counts as loaded.
 fn hub(queue: usize) -> Hub {
-    let hub = Hub::new(Arc::new(Metrics::default()), 1000, queue, 100);
+    let hub = Hub::new(Arc::new(Metrics::default()), 1000, queue, 100, KEEP);
     hub.set_ready(true);
     hub
 }
@@ -229,7 +231,7 @@ fn an_update_consumed_before_a_snapshot_that_could_not_show_it_comes_with_the_cr
 
 #[test]
 fn a_subscription_before_the_initial_load_is_answered_once_caught_up() {
-    let hub = Hub::new(Arc::new(Metrics::default()), 1000, 16, 100);
+    let hub = Hub::new(Arc::new(Metrics::default()), 1000, 16, 100, KEEP);
     let alice = user("alice", Role::User);
     let (id, mut rx) = hub.register(&alice);
     let (gone, _) = hub.register(&alice);

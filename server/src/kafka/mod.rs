@@ -7,11 +7,14 @@
 //! - [`supervisor`]: lag, readiness, and the watchdog that replaces a reader
 //!   that stalls or dies.
 //! - [`producer`]: publishes the events of HTTP commands, acknowledged.
+//! - [`state`]: checkpoints in the state topic: the elected writer, and the
+//!   read of the newest one at start.
 //! - [`embedded`]: librdkafka's mock cluster, for `relay --demo` with no broker.
 
 pub mod consumer;
 pub mod embedded;
 pub mod producer;
+pub mod state;
 pub mod supervisor;
 pub mod topics;
 

@@ -99,9 +99,11 @@ pub async fn start(
     let fault = Fault {
         stall_after: config.fault_stall_consumer_after,
     };
+    // From the hub's position: the beginning, or where a checkpoint the hub
+    // started from left off.
     let reader = Reader::spawn(
         &settings,
-        Start::Beginning,
+        Start::Resume,
         Arc::clone(&hub),
         Arc::clone(&notifications),
         fault,

@@ -1,0 +1,165 @@
+use protocol::{OrderStatus, Role};
+
+use super::*;
+use crate::fixtures::{cancelled, created, pos, updated, ANY_TIME};
+
+const KEEP: Duration = Duration::from_secs(10);
+const T: Timestamp = Timestamp(1_000_000);
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp(T.0 + secs * 1000)
+}
+
+fn alice() -> User {
+    User {
+        id: "alice".into(),
+        role: Role::User,
+        expires_at: u64::MAX,
+    }
+}
+
+fn ids(snapshot: &OrdersSnapshot) -> Vec<&str> {
+    snapshot
+        .orders
+        .iter()
+        .map(|o| o.order_id.as_str())
+        .collect()
+}
+
+/// Alice's `done` is delivered and `gone` cancelled at `T`; `open` stays
+/// open.
+fn shop() -> (RelayState, String) {
+    let mut state = RelayState::new(100, KEEP);
+    state.apply(created("done", "alice", 1), pos(0, 0), ANY_TIME, T);
+    state.apply(created("open", "alice", 2), pos(0, 1), ANY_TIME, T);
+    state.apply(created("gone", "alice", 3), pos(0, 2), ANY_TIME, T);
+    let before_finishing = state.position().to_string();
+    let delivered = updated("done", None, OrderStatus::Delivered, 4);
+    state.apply(delivered, pos(1, 0), ANY_TIME, T);
+    state.apply(cancelled("gone", 5), pos(2, 0), ANY_TIME, T);
+    state.apply(
+        updated("open", None, OrderStatus::Shipped, 6),
+        pos(1, 1),
+        ANY_TIME,
+        T,
+    );
+    (state, before_finishing)
+}
+
+#[test]
+fn finished_orders_go_after_the_keep_time_and_open_ones_stay() {
+    let (mut state, _) = shop();
+    assert_eq!(state.evict(at(9)), 0, "within the keep time");
+    assert_eq!(state.sizes(), (3, 6));
+    assert_eq!(state.evict(at(10)), 2);
+    assert_eq!(state.sizes(), (1, 2), "open's created and update remain");
+    assert_eq!(ids(&state.snapshot(&alice(), 100)), ["open"]);
+    assert_eq!(state.order_for(&alice(), "done"), None);
+    assert_eq!(state.evict(at(100)), 0, "evicted once");
+}
+
+/// A cursor from before an evicted entry gets a snapshot, never a replay
+/// with a hole in it; one from after every evicted entry still replays.
+#[test]
+fn a_cursor_into_the_evicted_range_gets_a_snapshot() {
+    let (mut state, before_finishing) = shop();
+    let after_all = state.position().to_string();
+    let replayed = state.answer(&alice(), Some(&before_finishing), 100).1;
+    assert_eq!(replayed, Subscribed::Replayed(3));
+    state.evict(at(10));
+    let answer = state.answer(&alice(), Some(&before_finishing), 100).1;
+    assert_eq!(answer, Subscribed::Snapshot);
+    assert_eq!(
+        state.answer(&alice(), Some(&after_all), 100).1,
+        Subscribed::Replayed(0)
+    );
+}
+
+/// An event for an evicted order finds nothing to update: it is held like
+/// any event before its order's created event, and reaches admins at most
+/// if it names no buyer.
+#[test]
+fn a_late_event_for_an_evicted_order_does_not_bring_it_back() {
+    let (mut state, _) = shop();
+    state.evict(at(10));
+    let late = updated("done", Some("alice"), OrderStatus::Delivered, 9);
+    let step = state.apply(late, pos(1, 2), ANY_TIME, at(11));
+    assert!(step.fanout.is_none());
+    assert_eq!(ids(&state.snapshot(&alice(), 100)), ["open"]);
+}
+
+/// A checkpoint's state, through its JSON parts and back: the restored
+/// state answers a resume and takes the next event exactly as the one it
+/// was saved from.
+#[test]
+fn a_restored_state_answers_and_applies_like_the_saved_one() {
+    use protocol::checkpoint::{encode_parts, Part, StateRecord};
+
+    let (mut saved_from, cursor) = shop();
+    // A status waiting for its order, naming its buyer.
+    state_apply(
+        &mut saved_from,
+        updated("later", Some("alice"), OrderStatus::Shipped, 7),
+        pos(1, 2),
+    );
+    let saved = saved_from.save();
+    let parts = encode_parts("c1", &saved.orders, &saved.early, &saved.history, 300);
+    assert!(parts.len() > 3, "{} parts", parts.len());
+    let mut restored = Saved {
+        position: saved.position.clone(),
+        history_from: saved.history_from.clone(),
+        ..Saved::default()
+    };
+    for part in parts {
+        let Ok(StateRecord::Part(Part {
+            orders,
+            early,
+            history,
+            ..
+        })) = StateRecord::from_json(part.as_bytes())
+        else {
+            panic!("a part")
+        };
+        restored.orders.extend(orders);
+        restored.early.extend(early);
+        restored.history.extend(history);
+    }
+    let mut state = RelayState::new(100, KEEP);
+    state.restore(restored);
+
+    assert_eq!(state.position(), saved_from.position());
+    assert_eq!(
+        state.snapshot(&alice(), 100),
+        saved_from.snapshot(&alice(), 100)
+    );
+    let frames = |state: &RelayState| match state.answer(&alice(), Some(&cursor), 100) {
+        (Frames::Batch(frames), answer) => (frames, answer),
+        (Frames::One(frame), answer) => (vec![frame], answer),
+    };
+    assert_eq!(frames(&state), frames(&saved_from));
+    assert_eq!(frames(&state).1, Subscribed::Replayed(3));
+
+    for state in [&mut state, &mut saved_from] {
+        state_apply(state, created("later", "alice", 7), pos(0, 3));
+        state.evict(at(10));
+    }
+    assert_eq!(
+        state.snapshot(&alice(), 100),
+        saved_from.snapshot(&alice(), 100)
+    );
+    let later = state.order_for(&alice(), "later").unwrap();
+    assert_eq!(
+        later.status,
+        OrderStatus::Shipped,
+        "the waiting status came back"
+    );
+    assert_eq!(
+        ids(&state.snapshot(&alice(), 100)),
+        ["later", "open"],
+        "finish times came back"
+    );
+}
+
+fn state_apply(state: &mut RelayState, event: protocol::OrderEvent, at_pos: Pos) {
+    state.apply(event, at_pos, ANY_TIME, T);
+}
