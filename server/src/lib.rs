@@ -13,7 +13,8 @@
 //! - [`watchdog`]: when a consumer counts as stalled, and when as unhealthy (pure).
 //! - [`queue`]: a connection's bounded, collapsing outbound queue.
 //! - [`relay_state`]: read model + history + position as plain data:
-//!   `apply(event) -> Fanout`, `answer(viewer, cursor) -> replay | snapshot`.
+//!   `apply(event) -> Fanout`, `answer(viewer, cursor) -> replay | snapshot`,
+//!   eviction of finished orders, a checkpoint's save and restore.
 //! - [`registry`]: the live connections and delivery to their queues.
 //! - [`parking`]: subscriptions waiting for the relay to load or catch up
 //!   (given the time, never reading it).
@@ -23,7 +24,8 @@
 //! - [`serve`]: the HTTP server loop, with header and keep-alive timeouts.
 //! - [`metrics`]: counters and gauges, Prometheus text.
 //! - [`kafka`]: the rdkafka adapters: topic set-up, the reader thread and its
-//!   supervisor, the producer for commands, the embedded broker.
+//!   supervisor, the producer for commands, checkpoints in the state topic
+//!   (the elected writer, the read at start), the embedded broker.
 //! - [`ws`]: the WebSocket endpoint: one task per connection.
 //! - [`http`]: the HTTP API, health, readiness and metrics routes, errors.
 //! - [`sink`]: the `EventSink` commands publish through (Kafka, or a

@@ -18,7 +18,7 @@
 //! - A status moves only through the order book ([`OrderBook`], shared with
 //!   the browser's reducer): one merge rule, one implementation.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use protocol::book::OrderBook;
 use protocol::checkpoint::{EarlyStatus, KeptOrder};
@@ -73,7 +73,9 @@ struct Early {
 }
 
 /// What the model knows of an order beyond the book: where it became
-/// visible, and the events consumed before its created event.
+/// visible, and the events consumed before its created event. Only orders
+/// that had such events have one (most orders do not: memory per order
+/// stays the book's).
 #[derive(Debug, Default)]
 struct Record {
     /// Where the created event was consumed: from there on the order is in
@@ -82,9 +84,6 @@ struct Record {
     visible_at: Option<Pos>,
     /// Events consumed before the created event, in consumption order.
     early: Vec<Early>,
-    /// When the relay first saw the order finished (delivered or
-    /// cancelled), by its own clock: it is evicted a keep time later.
-    finished_at: Option<Timestamp>,
 }
 
 /// Who an applied event goes to.
@@ -133,8 +132,8 @@ pub struct ReadModel {
     book: OrderBook,
     records: HashMap<String, Record>,
     by_buyer: HashMap<String, Vec<String>>,
-    /// Finished orders in the order they finished: the front is evicted
-    /// first.
+    /// Finished orders with when the relay saw them finish (by its own
+    /// clock), in that order: the front is evicted first.
     finished: VecDeque<(Timestamp, String)>,
 }
 
@@ -208,12 +207,17 @@ impl ReadModel {
     fn create(&mut self, order: Order, pos: Pos) -> Applied {
         let owner = order.buyer_id.clone();
         let order_id = order.order_id.clone();
-        let record = self.records.entry(order_id.clone()).or_default();
-        record.visible_at = Some(pos);
+        let early = match self.records.get_mut(&order_id) {
+            Some(record) => {
+                record.visible_at = Some(pos);
+                std::mem::take(&mut record.early)
+            }
+            None => Vec::new(),
+        };
         let mut released = Vec::new();
         let mut refused = Vec::new();
         let mut confirmed = Vec::new();
-        for early in std::mem::take(&mut record.early) {
+        for early in early {
             match early.named {
                 Some(named) if named != owner => refused.push((
                     early.seq,
@@ -243,22 +247,19 @@ impl ReadModel {
         }
     }
 
-    /// Notes, after an event for `order_id` was applied, whether the order
-    /// is now finished (delivered or cancelled): from `now` on it counts
-    /// down to its eviction.
-    pub fn note_finished(&mut self, order_id: &str, now: Timestamp) {
-        let finished = self
-            .book
+    /// Whether the order is finished (delivered or cancelled): from then on
+    /// it stays finished (both are final by the status rule).
+    pub fn is_finished(&self, order_id: &str) -> bool {
+        self.book
             .get(order_id)
-            .is_some_and(|order| order.status.next().is_none());
-        if !finished {
-            return;
-        }
-        if let Some(record) = self.records.get_mut(order_id) {
-            if record.finished_at.is_none() {
-                record.finished_at = Some(now);
-                self.finished.push_back((now, order_id.to_owned()));
-            }
+            .is_some_and(|order| order.status.next().is_none())
+    }
+
+    /// Notes that an order which was not finished before an event may be
+    /// now: if so, it counts down to its eviction from `now` on.
+    pub fn note_finished(&mut self, order_id: &str, now: Timestamp) {
+        if self.is_finished(order_id) {
+            self.finished.push_back((now, order_id.to_owned()));
         }
     }
 
@@ -266,23 +267,25 @@ impl ReadModel {
     /// the book, their owner's list and every lookup. Returns their ids.
     pub fn evict_finished(&mut self, before: Timestamp) -> Vec<String> {
         let mut evicted = Vec::new();
-        while let Some((at, _)) = self.finished.front() {
-            if *at > before {
-                break;
-            }
+        let mut buyers = HashSet::new();
+        while self.finished.front().is_some_and(|(at, _)| *at <= before) {
             let Some((_, order_id)) = self.finished.pop_front() else {
                 break;
             };
             if let Some(order) = self.book.remove(&order_id) {
-                if let Some(ids) = self.by_buyer.get_mut(&order.buyer_id) {
-                    ids.retain(|id| *id != order_id);
-                    if ids.is_empty() {
-                        self.by_buyer.remove(&order.buyer_id);
-                    }
-                }
+                buyers.insert(order.buyer_id);
             }
             self.records.remove(&order_id);
             evicted.push(order_id);
+        }
+        // Each buyer's list once per call, not once per order.
+        for buyer in buyers {
+            if let Some(ids) = self.by_buyer.get_mut(&buyer) {
+                ids.retain(|id| self.book.contains(id));
+                if ids.is_empty() {
+                    self.by_buyer.remove(&buyer);
+                }
+            }
         }
         evicted
     }
@@ -291,16 +294,22 @@ impl ReadModel {
     /// `updatedAt`) with its finish time, and the statuses still waiting for
     /// their order's created event.
     pub fn export(&self) -> (Vec<KeptOrder>, Vec<EarlyStatus>) {
+        let finished: HashMap<&str, Timestamp> = self
+            .finished
+            .iter()
+            .map(|(at, id)| (id.as_str(), *at))
+            .collect();
         let orders = self
             .book
             .newest_first()
-            .map(|order| {
-                let record = self.records.get(&order.order_id);
-                KeptOrder {
-                    order: order.clone(),
-                    finished_at: record.and_then(|r| r.finished_at),
-                    visible_at: record.and_then(|r| r.visible_at).map(Into::into),
-                }
+            .map(|order| KeptOrder {
+                order: order.clone(),
+                finished_at: finished.get(order.order_id.as_str()).copied(),
+                visible_at: self
+                    .records
+                    .get(&order.order_id)
+                    .and_then(|r| r.visible_at)
+                    .map(Into::into),
             })
             .collect();
         let early = self
@@ -335,14 +344,13 @@ impl ReadModel {
             if let Some(at) = kept.finished_at {
                 finished.push((at, order_id.clone()));
             }
-            self.records.insert(
-                order_id,
-                Record {
-                    finished_at: kept.finished_at,
-                    visible_at: kept.visible_at.map(Into::into),
+            if let Some(at) = kept.visible_at {
+                let record = Record {
+                    visible_at: Some(at.into()),
                     ..Record::default()
-                },
-            );
+                };
+                self.records.insert(order_id, record);
+            }
             book.push(kept.order);
         }
         // A checkpoint's orders carry their status time as `updatedAt`, as a

@@ -199,6 +199,7 @@ impl RelayState {
             return Step::default();
         }
         let seq = self.history.next_seq();
+        let was_finished = self.model.is_finished(event.order_id());
         let applied = match self.model.apply(&mut event, pos, seq, latest) {
             Ok(applied) => applied,
             Err(refused) => {
@@ -214,7 +215,9 @@ impl RelayState {
                 };
             }
         };
-        self.model.note_finished(event.order_id(), now);
+        if !was_finished {
+            self.model.note_finished(event.order_id(), now);
+        }
         let refused = applied
             .refused
             .into_iter()

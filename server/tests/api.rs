@@ -85,6 +85,14 @@ impl Api<'_> {
     }
 }
 
+/// A broker, a relay on it, and alice subscribed.
+async fn shop() -> (Broker, Relay, common::Client) {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let (alice, _) = relay.subscribed("alice", Role::User).await;
+    (broker, relay, alice)
+}
+
 /// The next event `client` sees is `order`'s creation.
 async fn next_is_created(client: &mut common::Client, order: &Order) {
     assert_eq!(
@@ -108,10 +116,8 @@ const ADMIN: (&str, Role) = ("root", Role::Admin);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_publishes_and_the_order_comes_back_over_the_socket() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
+    let (_broker, relay, mut alice) = shop().await;
     let api = Api::new(&relay);
-    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     let order = api.checkout("alice").await;
     assert_eq!((order.subtotal, order.tax, order.total), (9.0, 0.9, 9.9));
     assert_eq!(order.status, OrderStatus::Pending);
@@ -121,10 +127,8 @@ async fn checkout_publishes_and_the_order_comes_back_over_the_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_and_status_rules() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
+    let (_broker, relay, mut alice) = shop().await;
     let api = Api::new(&relay);
-    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     let order = api.checkout("alice").await;
     let id = &order.order_id;
     alice.next().await;
@@ -307,10 +311,8 @@ type Refused<'a> = (
 /// the JSON error code (§4), and nothing published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refused_request_gets_its_status_and_a_json_error() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
+    let (_broker, relay, mut alice) = shop().await;
     let api = Api::new(&relay);
-    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     let order = api.checkout("alice").await;
     alice.next().await;
     let id = &order.order_id;
@@ -506,10 +508,8 @@ async fn every_refused_request_gets_its_status_and_a_json_error() {
 /// anyone's order: an admin cancels alice's processing order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_assigns_ids_and_money_and_an_admin_can_cancel_any_order() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
+    let (_broker, relay, mut alice) = shop().await;
     let api = Api::new(&relay);
-    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     let body = json!({
         "orderId": "mine", "status": "delivered", "total": 0.01, "buyerId": "bob",
         "items": [{"productId": "p1", "name": "Mug", "quantity": 2, "price": 4.5}]

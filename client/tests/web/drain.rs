@@ -2,7 +2,7 @@
 //! new socket at once, subscribes there with the cursor of the last event it
 //! applied, and keeps showing "Connected": no backoff, no gap.
 
-use protocol::frames::{Draining, OrdersSnapshot};
+use protocol::frames::Draining;
 use protocol::{ClientEvent, Role, ServerEvent};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -14,12 +14,7 @@ use crate::page::{mount_page, tick, until};
 async fn a_draining_relay_is_left_at_once_with_the_last_cursor() {
     let mut page = mount_page("alice", Role::User).await;
     page.server.open();
-    page.server
-        .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
-            more: false,
-            orders: vec![],
-            cursor: "c-0".into(),
-        }));
+    page.snapshot(vec![]);
     page.created(order("ord-000000000000d001", 1)).await;
     let _ = page.server.sent();
     let _ = page.server.tokens();

@@ -10,8 +10,8 @@ mod heartbeat;
 mod page;
 mod refresh;
 
-use protocol::frames::{close, OrdersSnapshot};
-use protocol::{ClientEvent, OrderStatus, Role, ServerEvent};
+use protocol::frames::close;
+use protocol::{ClientEvent, OrderStatus, Role};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 use client::fixtures::order;
@@ -174,12 +174,7 @@ async fn the_chip_follows_the_connection_and_resumes_from_the_cursor() {
     assert!(page.see_text("Loading orders…"));
 
     page.server.open();
-    page.server
-        .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
-            more: false,
-            orders: vec![],
-            cursor: "c-0".into(),
-        }));
+    page.snapshot(vec![]);
     tick().await;
     assert_eq!(page.chip(), "Connected");
     assert!(page.see_text("No orders yet"));

@@ -62,12 +62,7 @@ pub async fn until_within(what: &str, limit_ms: f64, mut done: impl FnMut() -> b
 pub async fn open_orders_page(user: &str, role: Role, orders: Vec<Order>) -> Page {
     let page = mount_page(user, role).await;
     page.connect_as(user, role).await;
-    page.server
-        .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
-            more: false,
-            orders,
-            cursor: "c-0".into(),
-        }));
+    page.snapshot(orders);
     tick().await;
     page
 }
@@ -126,6 +121,16 @@ pub async fn mount_with_heartbeat(
 }
 
 impl Page {
+    /// The relay sends `orders:snapshot` with these orders and cursor `c-0`.
+    pub fn snapshot(&self, orders: Vec<Order>) {
+        self.server
+            .send(&ServerEvent::OrdersSnapshot(OrdersSnapshot {
+                more: false,
+                orders,
+                cursor: "c-0".into(),
+            }));
+    }
+
     /// Opens the pending socket and greets `user` as the relay does
     /// (`connection:success`).
     pub async fn connect_as(&self, user: &str, role: Role) {

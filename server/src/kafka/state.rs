@@ -67,6 +67,7 @@ pub fn load(brokers: &str, topic: &str, group: &str) -> Result<Option<Loaded>, L
         .set("max.partition.fetch.bytes", "8388608")
         .set("fetch.max.bytes", "67108864")
         .set("fetch.wait.max.ms", "10")
+        .set("queued.max.messages.kbytes", "32768")
         .create()?;
     let (low, high) = consumer.fetch_watermarks(topic, 0, REQUEST_TIMEOUT)?;
     if high <= low {
@@ -137,7 +138,9 @@ fn assemble(
 }
 
 /// The records in `[start, end)` whose key passes `wanted` (others are
-/// skipped without being decoded).
+/// skipped without being decoded). Decoding runs on threads of their own
+/// while this one fetches: a big checkpoint's start-up is the longer of the
+/// two, not their sum.
 fn read(
     consumer: &BaseConsumer,
     topic: &str,
@@ -148,35 +151,79 @@ fn read(
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, 0, Offset::Offset(start))?;
     consumer.assign(&assignment)?;
+    // Two decoders, records dealt to them in turn; their outputs are merged
+    // back into offset order.
+    let (senders, inputs): (Vec<_>, Vec<_>) = (0..DECODERS)
+        .map(|_| std::sync::mpsc::sync_channel::<(i64, Vec<u8>)>(8))
+        .unzip();
+    std::thread::scope(|scope| {
+        let decoders: Vec<_> = inputs
+            .into_iter()
+            .map(|input| {
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for (offset, payload) in input {
+                        match StateRecord::from_json(&payload) {
+                            Ok(record) => out.push((offset, record)),
+                            Err(e) => {
+                                tracing::warn!(offset, "unreadable state record skipped: {e}")
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        let fetched = fetch(consumer, end, &wanted, &senders);
+        drop(senders);
+        let mut decoded: Vec<(i64, StateRecord)> = decoders
+            .into_iter()
+            .flat_map(|decoder| decoder.join().unwrap_or_default())
+            .collect();
+        decoded.sort_unstable_by_key(|(offset, _)| *offset);
+        fetched.map(|()| decoded)
+    })
+}
+
+/// Threads decoding checkpoint parts at start.
+const DECODERS: usize = 2;
+
+/// Polls records up to `end`, handing the wanted ones' payloads on.
+fn fetch(
+    consumer: &BaseConsumer,
+    end: i64,
+    wanted: impl Fn(&[u8]) -> bool,
+    decoders: &[std::sync::mpsc::SyncSender<(i64, Vec<u8>)>],
+) -> Result<(), KafkaError> {
+    let mut turn = 0;
     // Gives up after this long without a record (not after a total time:
     // a big checkpoint takes as long as it takes).
     let mut quiet_until = Instant::now() + REQUEST_TIMEOUT;
-    let mut out = Vec::new();
     while Instant::now() < quiet_until {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 quiet_until = Instant::now() + REQUEST_TIMEOUT;
                 let offset = message.offset();
                 if offset >= end {
-                    break;
+                    return Ok(());
                 }
-                if !message.key().is_some_and(&wanted) {
-                    continue;
-                }
-                match message.payload().map(StateRecord::from_json) {
-                    Some(Ok(record)) => out.push((offset, record)),
-                    _ => tracing::warn!(offset, "unreadable state record skipped"),
+                if message.key().is_some_and(&wanted) {
+                    let payload = message.payload().unwrap_or_default().to_vec();
+                    turn = (turn + 1) % decoders.len();
+                    if decoders[turn].send((offset, payload)).is_err() {
+                        return Ok(());
+                    }
                 }
                 if offset + 1 >= end {
-                    break;
+                    return Ok(());
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(_))) => break,
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(()),
             Some(Err(e)) => return Err(e),
             None => {}
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Where and how often the elected writer writes.
@@ -275,6 +322,9 @@ fn clients(settings: &WriterSettings) -> Result<(BaseConsumer, FutureProducer), 
     let producer: FutureProducer = client_config(&settings.brokers)
         .set("acks", "all")
         .set("linger.ms", "5")
+        // Checkpoints are repetitive JSON: a fraction of the bytes to store
+        // and to read back at start.
+        .set("compression.type", "lz4")
         .set("message.timeout.ms", "30000")
         .create()?;
     Ok((consumer, producer))
