@@ -68,9 +68,6 @@ pub struct KeptOrder {
     pub order: Order,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
-    /// Where its `order.created` was consumed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visible_at: Option<Position>,
 }
 
 /// A status event consumed before its order's `order.created`, still
@@ -84,6 +81,10 @@ pub struct EarlyStatus {
     pub named: Option<String>,
     pub status: OrderStatus,
     pub at: Timestamp,
+    /// Where it was consumed, when the history still holds it: it is sent
+    /// to the owner once the order's created event confirms them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
 
 /// A slice of a checkpoint's state.
@@ -269,6 +270,7 @@ mod tests {
                 named: None,
                 status: OrderStatus::Shipped,
                 at: Timestamp(2),
+                position: None,
             }],
         });
         assert_eq!(
@@ -293,11 +295,6 @@ mod tests {
             ))
             .unwrap(),
             finished_at: i.is_multiple_of(2).then_some(Timestamp(i64::from(i))),
-            visible_at: Some(Position {
-                topic: 0,
-                partition: 1,
-                offset: i64::from(i),
-            }),
         }
         };
         let orders: Vec<KeptOrder> = (0..50).map(order).collect();
@@ -306,11 +303,21 @@ mod tests {
             named: Some("b".into()),
             status: OrderStatus::Processing,
             at: Timestamp(9),
+            position: Some(Position {
+                topic: 1,
+                partition: 0,
+                offset: 3,
+            }),
         }];
         let history: Vec<HistoryEntry> = orders
             .iter()
-            .map(|kept| HistoryEntry {
-                at: kept.visible_at.unwrap(),
+            .zip(0..)
+            .map(|(kept, offset)| HistoryEntry {
+                at: Position {
+                    topic: 0,
+                    partition: 1,
+                    offset,
+                },
                 event: KeptEvent::Created(kept.order.clone()),
             })
             .collect();

@@ -200,6 +200,9 @@ impl Running {
             tracing::info!(secs = grace.as_secs(), "draining: sockets told to move");
             self.state.drain.start(grace);
             let metrics = &self.state.metrics;
+            metrics
+                .draining
+                .store(1, std::sync::atomic::Ordering::Relaxed);
             let all_left = async {
                 while metrics
                     .connections

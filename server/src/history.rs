@@ -5,7 +5,7 @@
 //! than that gets a snapshot instead of a partial replay. Offsets Kafka itself
 //! no longer has (its log start, after retention) count as dropped too.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use protocol::checkpoint::HistoryEntry;
@@ -92,6 +92,17 @@ impl History {
         (self.dropped.clone(), entries)
     }
 
+    /// Where the entry `seq` was consumed, while it is kept.
+    pub fn position_of(&self, seq: u64) -> Option<Pos> {
+        Some(self.get(seq)?.pos)
+    }
+
+    /// The sequence numbers of the kept entries, by where they were
+    /// consumed.
+    pub fn seqs_by_position(&self) -> HashMap<Pos, u64> {
+        self.entries.iter().map(|e| (e.pos, e.seq)).collect()
+    }
+
     /// Starts again from a checkpoint's history (the limit still applies).
     pub fn restore(&mut self, dropped: Cursor, entries: Vec<HistoryEntry>) {
         self.entries.clear();
@@ -139,7 +150,10 @@ impl History {
     /// An event counts as unseen when its own position is past the cursor, or
     /// when its order became visible (its created event) past the cursor:
     /// events consumed before their order's created event are delivered
-    /// again with it, so a replay must include them too.
+    /// again with it, so a replay must include them too. Which events came
+    /// before the created event depends on the order the partitions were
+    /// read in, which differs between relays and between runs of one, so
+    /// this looks at the created event's position, not at what was early.
     pub fn replay(
         &self,
         from: &Cursor,
@@ -153,6 +167,15 @@ impl History {
         {
             return None;
         }
+        // The orders that became visible (their created event) past the
+        // cursor. An order's created event older than this history is
+        // covered by any cursor that gets a replay at all.
+        let visible_since: HashSet<&str> = self
+            .entries
+            .iter()
+            .filter(|e| matches!(*e.event, OrderEvent::Created(_)) && !from.covers(e.pos))
+            .map(|e| e.event.order_id())
+            .collect();
         let mut running = from.clone();
         let mut out = Vec::new();
         for entry in &self.entries {
@@ -167,10 +190,7 @@ impl History {
             if !model.may_see(&entry.event, user) {
                 continue;
             }
-            let fresh = !from.covers(entry.pos)
-                || model
-                    .visible_at(order_id)
-                    .is_some_and(|at| !from.covers(at));
+            let fresh = !from.covers(entry.pos) || visible_since.contains(order_id);
             if fresh {
                 out.push((entry, running.clone()));
             }

@@ -70,6 +70,8 @@ pub struct Metrics {
     pub consumer_lag: AtomicI64,
     rebuilds: [AtomicU64; 3],
     pub ready: AtomicI64,
+    /// 1 once SIGTERM started the drain (`/readyz` answers 503 then).
+    pub draining: AtomicI64,
     pub orders: AtomicI64,
     pub evicted: AtomicU64,
     pub history: AtomicI64,
@@ -259,6 +261,12 @@ impl Metrics {
             "gauge",
             "1 when caught up with Kafka.",
             &plain(i(&self.ready)),
+        );
+        family(
+            "relay_draining",
+            "gauge",
+            "1 while the relay drains after SIGTERM: /readyz and new WebSockets get 503.",
+            &plain(i(&self.draining)),
         );
         family(
             "relay_orders",

@@ -21,10 +21,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use protocol::book::OrderBook;
-use protocol::checkpoint::{EarlyStatus, KeptOrder};
 use protocol::{Order, OrderEvent, OrderStatus, StatusAt, Timestamp};
-
-use crate::cursor::Pos;
 
 /// Why the model refused an event. Each variant is one `reason` label of
 /// `relay_kafka_messages_rejected_total`, beside the decoder's.
@@ -72,17 +69,11 @@ struct Early {
     status: StatusAt,
 }
 
-/// What the model knows of an order beyond the book: where it became
-/// visible, and the events consumed before its created event. Only orders
-/// that had such events have one (most orders do not: memory per order
-/// stays the book's).
+/// An order not created yet: the events consumed before its created event,
+/// in consumption order. Gone once the created event comes (memory per
+/// order stays the book's).
 #[derive(Debug, Default)]
 struct Record {
-    /// Where the created event was consumed: from there on the order is in
-    /// snapshots. Events before it reached admins at most (a snapshot taken
-    /// then does not show the order), so they are delivered again with it.
-    visible_at: Option<Pos>,
-    /// Events consumed before the created event, in consumption order.
     early: Vec<Early>,
 }
 
@@ -138,14 +129,13 @@ pub struct ReadModel {
 }
 
 impl ReadModel {
-    /// Applies one event consumed at `pos`, to be stored in history as `seq`
-    /// if it is accepted. `latest` is the latest event time accepted. Fills
+    /// Applies one consumed event, to be stored in history as `seq` if it is
+    /// accepted. `latest` is the latest event time accepted. Fills
     /// in the event's buyer when the model knows it. A refused event changes
     /// nothing.
     pub fn apply(
         &mut self,
         event: &mut OrderEvent,
-        pos: Pos,
         seq: u64,
         latest: Timestamp,
     ) -> Result<Applied, Refused> {
@@ -168,7 +158,7 @@ impl ReadModel {
                     Refused::ConflictingCreated
                 });
             }
-            return Ok(self.create(order.clone(), pos));
+            return Ok(self.create(order.clone()));
         }
         let named = event.buyer_id().map(str::to_owned);
         let Some(owner) = self.owner(&order_id).map(str::to_owned) else {
@@ -204,16 +194,14 @@ impl ReadModel {
     /// An order's created event: the order enters the book with the early
     /// events that name its owner (or no one); those naming another buyer
     /// are refused now.
-    fn create(&mut self, order: Order, pos: Pos) -> Applied {
+    fn create(&mut self, order: Order) -> Applied {
         let owner = order.buyer_id.clone();
         let order_id = order.order_id.clone();
-        let early = match self.records.get_mut(&order_id) {
-            Some(record) => {
-                record.visible_at = Some(pos);
-                std::mem::take(&mut record.early)
-            }
-            None => Vec::new(),
-        };
+        let early = self
+            .records
+            .remove(&order_id)
+            .map(|record| record.early)
+            .unwrap_or_default();
         let mut released = Vec::new();
         let mut refused = Vec::new();
         let mut confirmed = Vec::new();
@@ -290,90 +278,6 @@ impl ReadModel {
         evicted
     }
 
-    /// What a checkpoint holds: every kept order (its status time as
-    /// `updatedAt`) with its finish time, and the statuses still waiting for
-    /// their order's created event.
-    pub fn export(&self) -> (Vec<KeptOrder>, Vec<EarlyStatus>) {
-        let finished: HashMap<&str, Timestamp> = self
-            .finished
-            .iter()
-            .map(|(at, id)| (id.as_str(), *at))
-            .collect();
-        let orders = self
-            .book
-            .newest_first()
-            .map(|order| KeptOrder {
-                order: order.clone(),
-                finished_at: finished.get(order.order_id.as_str()).copied(),
-                visible_at: self
-                    .records
-                    .get(&order.order_id)
-                    .and_then(|r| r.visible_at)
-                    .map(Into::into),
-            })
-            .collect();
-        let early = self
-            .records
-            .iter()
-            .flat_map(|(order_id, record)| {
-                record.early.iter().map(|early| EarlyStatus {
-                    order_id: order_id.clone(),
-                    named: early.named.clone(),
-                    status: early.status.status,
-                    at: early.status.at,
-                })
-            })
-            .collect();
-        (orders, early)
-    }
-
-    /// Starts from a checkpoint: the model becomes exactly its orders and
-    /// waiting statuses. (Waiting statuses come back without their history
-    /// entries: confirming them later merges their status but re-sends no
-    /// frame; clients of a restarted relay resume from a snapshot.)
-    pub fn restore(&mut self, orders: Vec<KeptOrder>, early: Vec<EarlyStatus>) {
-        *self = ReadModel::default();
-        let mut finished: Vec<(Timestamp, String)> = Vec::new();
-        let mut book = Vec::with_capacity(orders.len());
-        for kept in orders {
-            let order_id = kept.order.order_id.clone();
-            self.by_buyer
-                .entry(kept.order.buyer_id.clone())
-                .or_default()
-                .push(order_id.clone());
-            if let Some(at) = kept.finished_at {
-                finished.push((at, order_id.clone()));
-            }
-            if let Some(at) = kept.visible_at {
-                let record = Record {
-                    visible_at: Some(at.into()),
-                    ..Record::default()
-                };
-                self.records.insert(order_id, record);
-            }
-            book.push(kept.order);
-        }
-        // A checkpoint's orders carry their status time as `updatedAt`, as a
-        // snapshot's do.
-        self.book.load(book);
-        finished.sort_unstable();
-        self.finished = finished.into();
-        for waiting in early {
-            self.records
-                .entry(waiting.order_id)
-                .or_default()
-                .early
-                .push(Early {
-                    seq: RESTORED,
-                    named: waiting.named,
-                    status: StatusAt {
-                        status: waiting.status,
-                        at: waiting.at,
-                    },
-                });
-        }
-    }
-
     /// The order's owner: the buyer of its `order.created`, once seen.
     pub fn owner(&self, order_id: &str) -> Option<&str> {
         Some(&self.book.get(order_id)?.buyer_id)
@@ -393,11 +297,6 @@ impl ReadModel {
                 None => true,
                 Some(user) => owner == Some(user),
             }
-    }
-
-    /// Where the order's created event was consumed, if it was.
-    pub fn visible_at(&self, order_id: &str) -> Option<Pos> {
-        self.records.get(order_id)?.visible_at
     }
 
     /// The current status of an order whose created event was seen.
@@ -439,5 +338,6 @@ impl ReadModel {
     }
 }
 
+mod saved;
 #[cfg(test)]
 mod tests;

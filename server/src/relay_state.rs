@@ -9,7 +9,7 @@
 //! No lock, no clock, no metrics: the hub holds this behind its lock and
 //! does the counting and the delivery.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,7 +105,10 @@ impl RelayState {
 
     /// The state a checkpoint holds.
     pub fn save(&self) -> Saved {
-        let (orders, early) = self.model.export();
+        let history = &self.history;
+        let (orders, early) = self
+            .model
+            .export(|seq| history.position_of(seq).map(Into::into));
         let (history_from, history) = self.history.export();
         Saved {
             position: self.position.clone(),
@@ -120,8 +123,15 @@ impl RelayState {
     /// resume by cursor works as before the restart (within the history it
     /// kept).
     pub fn restore(&mut self, saved: Saved) {
-        self.model.restore(saved.orders, saved.early);
         self.history.restore(saved.history_from, saved.history);
+        let seqs = if saved.early.is_empty() {
+            HashMap::new()
+        } else {
+            self.history.seqs_by_position()
+        };
+        self.model.restore(saved.orders, saved.early, |at| {
+            seqs.get(&Pos::from(at)).copied()
+        });
         self.position = saved.position;
     }
 
@@ -200,7 +210,7 @@ impl RelayState {
         }
         let seq = self.history.next_seq();
         let was_finished = self.model.is_finished(event.order_id());
-        let applied = match self.model.apply(&mut event, pos, seq, latest) {
+        let applied = match self.model.apply(&mut event, seq, latest) {
             Ok(applied) => applied,
             Err(refused) => {
                 self.position.advance(pos);

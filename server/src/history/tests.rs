@@ -24,7 +24,7 @@ fn consume(
     let mut cursors = Vec::new();
     for (pos, mut event) in events {
         model
-            .apply(&mut event, pos, history.next_seq(), ANY_TIME)
+            .apply(&mut event, history.next_seq(), ANY_TIME)
             .expect("accepted");
         history.push(pos, Arc::new(event));
         cursor.advance(pos);

@@ -266,8 +266,18 @@ pub async fn run_writer(
             _ = tick.tick() => {}
         }
         // Serves the group protocol (joins, rebalances); the partition is
-        // paused, so no record is fetched.
-        while consumer.poll(Duration::ZERO).is_some() {}
+        // paused, so no record is fetched. Bounded: while the broker is away
+        // every poll may return an error, and this must not spin.
+        for _ in 0..64 {
+            match consumer.poll(Duration::ZERO) {
+                None => break,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!("checkpoint writer's group client: {e}");
+                    break;
+                }
+            }
+        }
         let assignment = consumer.assignment().unwrap_or_default();
         let elected = assignment.count() > 0;
         if elected {
@@ -303,10 +313,16 @@ pub async fn run_writer(
             }
         }
     }
-    consumer.unsubscribe();
     metrics
         .checkpoint_writer
         .store(0, std::sync::atomic::Ordering::Relaxed);
+    // Leaving the group hands the job over at once; it can block while the
+    // broker is away, so not on the runtime's threads, and not for long.
+    let leave = tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(2), leave).await;
 }
 
 fn clients(settings: &WriterSettings) -> Result<(BaseConsumer, FutureProducer), KafkaError> {

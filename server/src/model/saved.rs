@@ -1,0 +1,94 @@
+//! The read model in and out of a checkpoint (§1.9 of docs/PROTOCOL.md).
+
+use std::collections::HashMap;
+
+use protocol::checkpoint::{EarlyStatus, KeptOrder, Position};
+use protocol::{StatusAt, Timestamp};
+
+use super::{Early, ReadModel, RESTORED};
+
+impl ReadModel {
+    /// What a checkpoint holds: every kept order (its status time as
+    /// `updatedAt`) with its finish time, and the statuses still waiting for
+    /// their order's created event.
+    /// `position_of` says where a history entry (by sequence number) was
+    /// consumed, while the history holds it.
+    pub fn export(
+        &self,
+        position_of: impl Fn(u64) -> Option<Position>,
+    ) -> (Vec<KeptOrder>, Vec<EarlyStatus>) {
+        let finished: HashMap<&str, Timestamp> = self
+            .finished
+            .iter()
+            .map(|(at, id)| (id.as_str(), *at))
+            .collect();
+        let orders = self
+            .book
+            .newest_first()
+            .map(|order| KeptOrder {
+                order: order.clone(),
+                finished_at: finished.get(order.order_id.as_str()).copied(),
+            })
+            .collect();
+        let early = self
+            .records
+            .iter()
+            .flat_map(|(order_id, record)| {
+                record.early.iter().map(|early| EarlyStatus {
+                    order_id: order_id.clone(),
+                    named: early.named.clone(),
+                    status: early.status.status,
+                    at: early.status.at,
+                    position: position_of(early.seq),
+                })
+            })
+            .collect();
+        (orders, early)
+    }
+
+    /// Starts from a checkpoint: the model becomes exactly its orders and
+    /// waiting statuses. `seq_of` finds the restored history entry consumed
+    /// at a position, so a waiting status is still sent to the owner when
+    /// its order's created event comes, as without the restart (one the
+    /// history no longer holds is merged, and sent to no one, as then too).
+    pub fn restore(
+        &mut self,
+        orders: Vec<KeptOrder>,
+        early: Vec<EarlyStatus>,
+        seq_of: impl Fn(Position) -> Option<u64>,
+    ) {
+        *self = ReadModel::default();
+        let mut finished: Vec<(Timestamp, String)> = Vec::new();
+        let mut book = Vec::with_capacity(orders.len());
+        for kept in orders {
+            let order_id = kept.order.order_id.clone();
+            self.by_buyer
+                .entry(kept.order.buyer_id.clone())
+                .or_default()
+                .push(order_id.clone());
+            if let Some(at) = kept.finished_at {
+                finished.push((at, order_id.clone()));
+            }
+            book.push(kept.order);
+        }
+        // A checkpoint's orders carry their status time as `updatedAt`, as a
+        // snapshot's do.
+        self.book.load(book);
+        finished.sort_unstable();
+        self.finished = finished.into();
+        for waiting in early {
+            self.records
+                .entry(waiting.order_id)
+                .or_default()
+                .early
+                .push(Early {
+                    seq: waiting.position.and_then(&seq_of).unwrap_or(RESTORED),
+                    named: waiting.named,
+                    status: StatusAt {
+                        status: waiting.status,
+                        at: waiting.at,
+                    },
+                });
+        }
+    }
+}
