@@ -13,7 +13,7 @@ use crate::auth::Keys;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::kafka::supervisor;
-use crate::kafka::{producer::Publisher, state, topics};
+use crate::kafka::{checkpoint_writer, producer::Publisher, state, topics};
 use crate::limits::Connections;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -105,14 +105,14 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
     });
     let mut tasks = vec![supervisor];
     if checkpoints {
-        let settings = state::WriterSettings {
+        let settings = checkpoint_writer::WriterSettings {
             brokers: brokers.to_owned(),
             topic: state.config.topic_state.clone(),
             group: format!("{}-checkpoint", state.config.kafka_group_id),
             interval: Duration::from_secs(state.config.checkpoint_interval_secs),
             writer: format!("{:08x}", rand::random::<u32>()),
         };
-        tasks.push(tokio::spawn(state::run_writer(
+        tasks.push(tokio::spawn(checkpoint_writer::run_writer(
             settings,
             Arc::clone(&state.hub),
             Arc::clone(&state.metrics),

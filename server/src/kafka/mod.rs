@@ -7,10 +7,11 @@
 //! - [`supervisor`]: lag, readiness, and the watchdog that replaces a reader
 //!   that stalls or dies.
 //! - [`producer`]: publishes the events of HTTP commands, acknowledged.
-//! - [`state`]: checkpoints in the state topic: the elected writer, and the
-//!   read of the newest one at start.
+//! - [`state`]: checkpoints in the state topic: their reading at start.
+//! - [`checkpoint_writer`]: the relay elected to write them, and the writing.
 //! - [`embedded`]: librdkafka's mock cluster, for `relay --demo` with no broker.
 
+pub mod checkpoint_writer;
 pub mod consumer;
 pub mod embedded;
 pub mod producer;
