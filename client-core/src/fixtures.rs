@@ -3,12 +3,10 @@
 //! through. Only in this crate's tests and with the `test-support` feature.
 
 use protocol::frames::OrdersSnapshot;
-use protocol::{Order, OrderCancellation, OrderItem, OrderStatus, OrderUpdate, Role, Timestamp};
+use protocol::{Order, OrderCancellation, OrderStatus, OrderUpdate, Role, Timestamp};
 
 use crate::reduce::reduce;
 use crate::state::{Action, AppState, Session};
-
-use OrderStatus::Pending;
 
 /// `secs` seconds into the tests' epoch (2025-11-12T10:30:00Z).
 pub fn t(secs: i64) -> Timestamp {
@@ -17,23 +15,7 @@ pub fn t(secs: i64) -> Timestamp {
 
 /// An order of alice's, created `created` seconds into the tests' epoch.
 pub fn order(id: &str, created: i64) -> Order {
-    Order {
-        order_id: id.into(),
-        buyer_id: "alice".into(),
-        items: vec![OrderItem {
-            product_id: "p-kettle".into(),
-            name: "Electric kettle".into(),
-            quantity: 2,
-            price: 39.9,
-        }],
-        subtotal: 79.8,
-        tax: 8.0,
-        total: 87.8,
-        status: Pending,
-        shipping_address: protocol::RawJson::null(),
-        created_at: t(created),
-        updated_at: t(created),
-    }
+    protocol::fixtures::order(id, "alice", t(created))
 }
 
 pub fn created(id: &str, at: i64) -> Action {
@@ -45,14 +27,7 @@ pub fn created(id: &str, at: i64) -> Action {
 
 /// alice's order `id` moving to `status` at `at`.
 pub fn update(id: &str, status: OrderStatus, at: i64) -> OrderUpdate {
-    OrderUpdate {
-        order_id: id.into(),
-        buyer_id: Some("alice".into()),
-        status,
-        previous_status: None,
-        updated_at: t(at),
-        message: None,
-    }
+    protocol::fixtures::update(id, Some("alice"), status, t(at))
 }
 
 pub fn updated(id: &str, status: OrderStatus, at: i64) -> Action {
@@ -64,12 +39,7 @@ pub fn updated(id: &str, status: OrderStatus, at: i64) -> Action {
 
 /// alice's order `id` cancelled at `at`.
 pub fn cancellation(id: &str, at: i64) -> OrderCancellation {
-    OrderCancellation {
-        order_id: id.into(),
-        buyer_id: Some("alice".into()),
-        reason: None,
-        cancelled_at: t(at),
-    }
+    protocol::fixtures::cancellation(id, Some("alice"), t(at))
 }
 
 pub fn cancelled(id: &str, at: i64) -> Action {

@@ -85,6 +85,11 @@ pub struct EarlyStatus {
     /// to the owner once the order's created event confirms them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
+    /// When the relay held its order's first waiting status, by the relay's
+    /// clock: the statuses expire the keep time after it (older checkpoints
+    /// lack it; `at` stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<Timestamp>,
 }
 
 /// A slice of a checkpoint's state.
@@ -271,6 +276,7 @@ mod tests {
                 status: OrderStatus::Shipped,
                 at: Timestamp(2),
                 position: None,
+                held_since: Some(Timestamp(3)),
             }],
         });
         assert_eq!(
@@ -308,6 +314,7 @@ mod tests {
                 partition: 0,
                 offset: 3,
             }),
+            held_since: None,
         }];
         let history: Vec<HistoryEntry> = orders
             .iter()

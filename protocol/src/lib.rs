@@ -18,11 +18,15 @@
 //! - [`frames`]: WebSocket frames (§3): one closed enum per direction.
 //! - [`http`]: HTTP request and response bodies (§2, §4).
 //! - [`raw_json`]: JSON carried without being read (shipping addresses).
+//! - `fixtures` (tests and the `fixtures` feature only): builders of orders
+//!   and events for the relay's and the client's tests.
 #![forbid(unsafe_code)]
 
 pub mod book;
 pub mod checkpoint;
 pub mod error;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod frames;
 pub mod http;
 pub mod kafka;

@@ -72,10 +72,9 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new(
         Arc::clone(&metrics),
-        config.history_limit,
+        config.retention(),
         config.client_queue,
         config.snapshot_limit,
-        config.keep_finished(),
     ));
     if checkpoints {
         restore(&config, brokers, &hub, &metrics).await;

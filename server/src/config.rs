@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::relay_state::Retention;
+
 /// Relays Kafka order events to each user's browsers over WebSocket, and
 /// serves the order HTTP API.
 #[derive(Debug, Clone, Parser)]
@@ -124,6 +126,12 @@ pub struct Config {
     #[arg(long, env = "KEEP_FINISHED_SECS", default_value_t = 7 * 24 * 3600)]
     pub keep_finished_secs: u64,
 
+    /// Most orders not created yet that the relay holds events for (events
+    /// consumed before their `order.created`). Beyond it the oldest are
+    /// dropped; so are any after --keep-finished-secs.
+    #[arg(long, env = "MAX_WAITING_ORDERS", default_value_t = 100_000)]
+    pub max_waiting_orders: usize,
+
     /// Most orders an admin snapshot holds (newest first).
     #[arg(long, env = "SNAPSHOT_LIMIT", default_value_t = 1_000)]
     pub snapshot_limit: usize,
@@ -227,6 +235,7 @@ impl Config {
             ("max-frame-bytes", self.max_frame_bytes),
             ("max-body-bytes", self.max_body_bytes),
             ("history-limit", self.history_limit),
+            ("max-waiting-orders", self.max_waiting_orders),
             ("client-queue", self.client_queue),
             ("ping-interval-secs", self.ping_interval_secs as usize),
             (
@@ -277,8 +286,13 @@ impl Config {
         Duration::from_millis(self.kafka_stall_timeout_ms)
     }
 
-    pub fn keep_finished(&self) -> Duration {
-        Duration::from_secs(self.keep_finished_secs)
+    /// What the relay keeps in memory, and for how long.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            history: self.history_limit,
+            keep_finished: Duration::from_secs(self.keep_finished_secs),
+            max_waiting_orders: self.max_waiting_orders,
+        }
     }
 
     pub fn ping_interval(&self) -> Duration {

@@ -1,6 +1,8 @@
-//! Builders for unit tests: positions and order events with few fields.
+//! Builders for unit tests: positions, and order events over
+//! `protocol::fixtures` with times in plain milliseconds.
 
-use protocol::{Order, OrderCancellation, OrderEvent, OrderStatus, OrderUpdate, Timestamp};
+use protocol::fixtures::{cancellation, order, update};
+use protocol::{OrderEvent, OrderStatus, Timestamp};
 
 use crate::cursor::{PartitionId, Pos};
 
@@ -20,38 +22,15 @@ pub fn pos(topic: u8, offset: i64) -> Pos {
 
 /// A pending order of `buyer`, created at `at` ms.
 pub fn created(id: &str, buyer: &str, at: i64) -> OrderEvent {
-    OrderEvent::Created(Order {
-        order_id: id.into(),
-        buyer_id: buyer.into(),
-        items: vec![],
-        subtotal: 1.0,
-        tax: 0.0,
-        total: 1.0,
-        status: OrderStatus::Pending,
-        shipping_address: protocol::RawJson::null(),
-        created_at: Timestamp(at),
-        updated_at: Timestamp(at),
-    })
+    OrderEvent::Created(order(id, buyer, Timestamp(at)))
 }
 
 /// A status change at `at` ms, naming its buyer or not.
 pub fn updated(id: &str, buyer: Option<&str>, status: OrderStatus, at: i64) -> OrderEvent {
-    OrderEvent::Updated(OrderUpdate {
-        order_id: id.into(),
-        buyer_id: buyer.map(Into::into),
-        status,
-        previous_status: None,
-        updated_at: Timestamp(at),
-        message: None,
-    })
+    OrderEvent::Updated(update(id, buyer, status, Timestamp(at)))
 }
 
 /// A cancellation at `at` ms, without its buyer.
 pub fn cancelled(id: &str, at: i64) -> OrderEvent {
-    OrderEvent::Cancelled(OrderCancellation {
-        order_id: id.into(),
-        buyer_id: None,
-        reason: None,
-        cancelled_at: Timestamp(at),
-    })
+    OrderEvent::Cancelled(cancellation(id, None, Timestamp(at)))
 }

@@ -19,7 +19,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use protocol::frames::{notification_frame, OrdersSnapshot};
 use protocol::{Notification, Order, OrderEvent, Timestamp};
@@ -32,7 +32,7 @@ use crate::metrics::{Metrics, Resume};
 use crate::parking::Parking;
 use crate::queue::{Frame, Frames, Queue};
 use crate::registry::Registry;
-use crate::relay_state::{Refusal, RelayState, Saved, Step};
+use crate::relay_state::{Refusal, RelayState, Retention, Saved, Step};
 pub use crate::relay_state::{Subscribed, SNAPSHOT_PART_BYTES};
 
 #[derive(Debug)]
@@ -55,14 +55,13 @@ pub struct Hub {
 impl Hub {
     pub fn new(
         metrics: Arc<Metrics>,
-        history_limit: usize,
+        retention: Retention,
         queue: usize,
         snapshot_limit: usize,
-        keep_finished: Duration,
     ) -> Hub {
         Hub {
             core: Mutex::new(Core {
-                state: RelayState::new(history_limit, keep_finished),
+                state: RelayState::new(retention),
                 registry: Registry::default(),
                 parking: Parking::default(),
             }),
@@ -267,9 +266,20 @@ impl Hub {
     /// Evicts finished orders past their keep time; updates the gauges.
     fn evict(&self, core: &mut Core) {
         let evicted = core.state.evict(commands::now());
-        if evicted > 0 {
-            self.metrics.evicted.fetch_add(evicted as u64, Relaxed);
-            tracing::debug!(evicted, "finished orders evicted");
+        if !evicted.orders.is_empty() {
+            let count = evicted.orders.len();
+            self.metrics.evicted.fetch_add(count as u64, Relaxed);
+            tracing::debug!(count, "finished orders evicted");
+        }
+        if !evicted.waiting.is_empty() {
+            self.metrics
+                .held_expired
+                .fetch_add(evicted.held_events as u64, Relaxed);
+            tracing::warn!(
+                orders = evicted.waiting.len(),
+                events = evicted.held_events,
+                "held events dropped: their orders' order.created did not come within --keep-finished-secs, or more orders than --max-waiting-orders were waiting"
+            );
         }
         let (orders, history) = core.state.sizes();
         self.metrics.orders.store(orders as i64, Relaxed);

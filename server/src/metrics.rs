@@ -74,6 +74,8 @@ pub struct Metrics {
     pub draining: AtomicI64,
     pub orders: AtomicI64,
     pub evicted: AtomicU64,
+    /// Held events dropped because their order was never created.
+    pub held_expired: AtomicU64,
     pub history: AtomicI64,
     pub published: AtomicU64,
     pub publish_failures: AtomicU64,
@@ -279,6 +281,12 @@ impl Metrics {
             "counter",
             "Finished orders evicted after --keep-finished-secs.",
             &plain(u(&self.evicted)),
+        );
+        family(
+            "relay_held_events_expired_total",
+            "counter",
+            "Events held for an order.created that did not come within --keep-finished-secs (or beyond --max-waiting-orders), dropped.",
+            &plain(u(&self.held_expired)),
         );
         family(
             "relay_history_events",

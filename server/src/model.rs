@@ -71,9 +71,11 @@ struct Early {
 
 /// An order not created yet: the events consumed before its created event,
 /// in consumption order. Gone once the created event comes (memory per
-/// order stays the book's).
-#[derive(Debug, Default)]
+/// order stays the book's), or after the keep time if it never comes.
+#[derive(Debug)]
 struct Record {
+    /// When the relay held the first of them, by its own clock.
+    since: Timestamp,
     early: Vec<Early>,
 }
 
@@ -126,18 +128,36 @@ pub struct ReadModel {
     /// Finished orders with when the relay saw them finish (by its own
     /// clock), in that order: the front is evicted first.
     finished: VecDeque<(Timestamp, String)>,
+    /// Orders not created yet with when their record started, in that
+    /// order: a record whose created event never comes (a late event for an
+    /// evicted order, or a producer's mistake) expires like a finished
+    /// order, so held events cannot pile up.
+    waiting: VecDeque<(Timestamp, String)>,
+}
+
+/// What one eviction pass removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Evicted {
+    /// Finished orders past their keep time.
+    pub orders: Vec<String>,
+    /// Orders never created within the keep time, whose held events expired.
+    pub waiting: Vec<String>,
+    /// How many held events those were.
+    pub held_events: usize,
 }
 
 impl ReadModel {
     /// Applies one consumed event, to be stored in history as `seq` if it is
-    /// accepted. `latest` is the latest event time accepted. Fills
-    /// in the event's buyer when the model knows it. A refused event changes
+    /// accepted. `latest` is the latest event time accepted; `now` is the
+    /// relay's clock (a held event's keep time starts then). Fills in the
+    /// event's buyer when the model knows it. A refused event changes
     /// nothing.
     pub fn apply(
         &mut self,
         event: &mut OrderEvent,
         seq: u64,
         latest: Timestamp,
+        now: Timestamp,
     ) -> Result<Applied, Refused> {
         let candidate = StatusAt {
             status: event.status(),
@@ -167,7 +187,13 @@ impl ReadModel {
             } else {
                 Route::Admins
             };
-            let record = self.records.entry(order_id).or_default();
+            let record = self.records.entry(order_id).or_insert_with_key(|order_id| {
+                self.waiting.push_back((now, order_id.clone()));
+                Record {
+                    since: now,
+                    early: Vec::new(),
+                }
+            });
             record.early.push(Early {
                 seq,
                 named,
@@ -252,9 +278,26 @@ impl ReadModel {
     }
 
     /// Evicts the orders that finished at or before `before`: they leave
-    /// the book, their owner's list and every lookup. Returns their ids.
-    pub fn evict_finished(&mut self, before: Timestamp) -> Vec<String> {
-        let mut evicted = Vec::new();
+    /// the book, their owner's list and every lookup. Also drops the held
+    /// events of orders not created since `before`, and of the oldest
+    /// waiting orders beyond `max_waiting`.
+    pub fn evict(&mut self, before: Timestamp, max_waiting: usize) -> Evicted {
+        let mut evicted = Evicted::default();
+        while let Some((since, _)) = self.waiting.front() {
+            if *since > before && self.records.len() <= max_waiting {
+                break;
+            }
+            let Some((since, order_id)) = self.waiting.pop_front() else {
+                break;
+            };
+            // The order may have been created since, or evicted and held
+            // anew: only the record this entry was queued for goes.
+            if let Some(record) = self.records.get(&order_id).filter(|r| r.since == since) {
+                evicted.held_events += record.early.len();
+                self.records.remove(&order_id);
+                evicted.waiting.push(order_id);
+            }
+        }
         let mut buyers = HashSet::new();
         while self.finished.front().is_some_and(|(at, _)| *at <= before) {
             let Some((_, order_id)) = self.finished.pop_front() else {
@@ -263,8 +306,7 @@ impl ReadModel {
             if let Some(order) = self.book.remove(&order_id) {
                 buyers.insert(order.buyer_id);
             }
-            self.records.remove(&order_id);
-            evicted.push(order_id);
+            evicted.orders.push(order_id);
         }
         // Each buyer's list once per call, not once per order.
         for buyer in buyers {

@@ -20,7 +20,7 @@ use protocol::{Order, OrderEvent, Role, StatusAt, Timestamp};
 use crate::auth::User;
 use crate::cursor::{Cursor, PartitionId, Pos};
 use crate::history::{History, Viewer};
-use crate::model::{ReadModel, Refused, Route};
+use crate::model::{Evicted, ReadModel, Refused, Route};
 use crate::queue::{Collapse, Frame, Frames};
 use crate::registry::Delivery;
 
@@ -79,6 +79,33 @@ pub struct Step {
     pub fanout: Option<Fanout>,
 }
 
+/// What the relay keeps in memory, and for how long: the
+/// `--history-limit`, `--keep-finished-secs` and `--max-waiting-orders`
+/// settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Order events kept for resume by cursor.
+    pub history: usize,
+    /// How long a finished order stays after it finished, and events held
+    /// for an order not created yet after they were held.
+    pub keep_finished: Duration,
+    /// Most orders not created yet with events held for them; beyond it the
+    /// oldest are dropped.
+    pub max_waiting_orders: usize,
+}
+
+impl Retention {
+    /// `history` events and finished orders for `keep_finished`, with no
+    /// cap on waiting orders.
+    pub fn new(history: usize, keep_finished: Duration) -> Retention {
+        Retention {
+            history,
+            keep_finished,
+            max_waiting_orders: usize::MAX,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct RelayState {
     model: ReadModel,
@@ -90,16 +117,19 @@ pub struct RelayState {
     loaded: bool,
     /// How long a finished order stays after it finished, in ms.
     keep_finished_ms: i64,
+    max_waiting_orders: usize,
 }
 
 impl RelayState {
-    pub fn new(history_limit: usize, keep_finished: Duration) -> RelayState {
+    pub fn new(retention: Retention) -> RelayState {
         RelayState {
             model: ReadModel::default(),
-            history: History::new(history_limit),
+            history: History::new(retention.history),
             position: Cursor::default(),
             loaded: false,
-            keep_finished_ms: i64::try_from(keep_finished.as_millis()).unwrap_or(i64::MAX),
+            keep_finished_ms: i64::try_from(retention.keep_finished.as_millis())
+                .unwrap_or(i64::MAX),
+            max_waiting_orders: retention.max_waiting_orders,
         }
     }
 
@@ -136,14 +166,20 @@ impl RelayState {
     }
 
     /// Evicts the orders that finished more than the keep time before
-    /// `now`, with their history entries (a cursor that would need one gets
-    /// a snapshot). Returns how many.
-    pub fn evict(&mut self, now: Timestamp) -> usize {
+    /// `now`, and the held events of orders not created within it (or
+    /// beyond the cap on waiting orders), with their history entries (a
+    /// cursor that would need one gets a snapshot).
+    pub fn evict(&mut self, now: Timestamp) -> Evicted {
         let before = Timestamp(now.0.saturating_sub(self.keep_finished_ms));
-        let evicted = self.model.evict_finished(before);
-        let ids: HashSet<&str> = evicted.iter().map(String::as_str).collect();
+        let evicted = self.model.evict(before, self.max_waiting_orders);
+        let ids: HashSet<&str> = evicted
+            .orders
+            .iter()
+            .chain(&evicted.waiting)
+            .map(String::as_str)
+            .collect();
         self.history.forget_orders(&ids);
-        evicted.len()
+        evicted
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -210,7 +246,7 @@ impl RelayState {
         }
         let seq = self.history.next_seq();
         let was_finished = self.model.is_finished(event.order_id());
-        let applied = match self.model.apply(&mut event, seq, latest) {
+        let applied = match self.model.apply(&mut event, seq, latest, now) {
             Ok(applied) => applied,
             Err(refused) => {
                 self.position.advance(pos);

@@ -83,7 +83,7 @@ fn next_event(app: &AppState) -> Option<OrderEvent> {
             .map(OrderEvent::Cancelled);
     }
     let next = order.status.next()?;
-    commands::advance(true, order, next, now)
+    commands::advance(commands::Admin::RELAY, order, next, now)
         .ok()
         .map(OrderEvent::Updated)
 }

@@ -160,13 +160,7 @@ async fn cancel_and_status_rules() {
     .await;
     api.accepted(("PATCH", &patch, ADMIN, to("processing")))
         .await;
-    let ServerEvent::Order {
-        event: OrderEvent::Updated(update),
-        ..
-    } = alice.next().await
-    else {
-        panic!("alice expected order:updated")
-    };
+    let update = alice.next_updated().await;
     assert_eq!(update.previous_status, Some(OrderStatus::Pending));
     assert_eq!(
         update.message.as_deref(),
@@ -196,20 +190,12 @@ async fn cancel_and_status_rules() {
     alice.next().await;
     let cancel_second = format!("/api/orders/{}/cancel", second.order_id);
     api.accepted(("POST", &cancel_second, ALICE, reason)).await;
-    let ServerEvent::Order {
-        event: OrderEvent::Cancelled(c),
-        ..
-    } = alice.next().await
-    else {
-        panic!("alice expected order:cancelled")
-    };
+    let c = alice.next_cancelled().await;
     assert_eq!(c.reason.as_deref(), Some("changed my mind"));
     let again = api.call("POST", &cancel_second, ADMIN, None).await;
     assert_eq!(error_code(again, StatusCode::CONFLICT).await, "conflict");
     relay.stop().await;
 }
-
-use protocol::{OrderEvent, ServerEvent};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bodies_get_json_errors_with_the_right_status() {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{created, describe, metric, Broker, Client, Relay};
-use protocol::{ClientEvent, OrderEvent, Role, ServerEvent};
+use protocol::{ClientEvent, Role};
 
 /// Publishes a marker order for `user` and checks it is the next thing the
 /// client sees: nothing else reached it before.
@@ -56,13 +56,7 @@ async fn an_update_naming_another_buyer_before_the_created_event_reaches_nobody_
         )
         .await;
 
-    let ServerEvent::Order {
-        event: OrderEvent::Created(order),
-        ..
-    } = hal.next().await
-    else {
-        panic!("hal expected his order:created")
-    };
+    let order = hal.next_created().await;
     assert_eq!(
         (order.order_id.as_str(), order.buyer_id.as_str()),
         ("h1", "hal")
@@ -210,16 +204,65 @@ async fn an_update_dated_year_9999_is_refused_and_the_next_real_update_applies()
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let ServerEvent::Order {
-        event: OrderEvent::Cancelled(cancel),
-        ..
-    } = alice.next().await
-    else {
-        panic!("alice expected order:cancelled")
-    };
+    let cancel = alice.next_cancelled().await;
     assert!(
         cancel.cancelled_at.to_string().starts_with("20"),
         "{cancel:?}"
+    );
+    relay.stop().await;
+}
+
+/// A producer that updates orders that never existed (or keeps updating
+/// orders long gone) cannot grow the relay without bound: events for at most
+/// `--max-waiting-orders` orders are held, the oldest are dropped and
+/// counted, and the relay goes on delivering to everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_for_orders_that_never_existed_are_held_for_at_most_the_cap() {
+    let broker = Broker::start().await;
+    let mut config = common::config(&broker);
+    config.max_waiting_orders = 10;
+    let relay = Relay::start_with(&broker, config).await;
+    let producer = broker.producer();
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    for i in 0..50 {
+        let id = format!("ghost-{i}");
+        let update = format!(
+            r#"{{"orderId":"{id}","buyerId":"alice","status":"shipped","updatedAt":"2025-11-12T11:00:00.000Z"}}"#
+        );
+        producer.send("order.updated", &id, update).await;
+    }
+    common::eventually("40 held events were never dropped", || async {
+        metric(&relay.metrics().await, "relay_held_events_expired_total") == 40.0
+    })
+    .await;
+    nothing_else_reached(&mut alice, &producer, "alice").await;
+    let page = relay.metrics().await;
+    assert_eq!(metric(&page, "relay_held_events_expired_total"), 40.0);
+    assert_eq!(
+        metric(&page, "relay_history_events"),
+        11.0,
+        "10 held, 1 marker"
+    );
+
+    // A dropped ghost that turns out to exist starts from its own status;
+    // a ghost still held is released with its order.
+    producer
+        .send("order.created", "ghost-0", created("ghost-0", "alice"))
+        .await;
+    assert_eq!(
+        describe(&alice.next().await),
+        "order:created:ghost-0:pending"
+    );
+    producer
+        .send("order.created", "ghost-49", created("ghost-49", "alice"))
+        .await;
+    assert_eq!(
+        describe(&alice.next().await),
+        "order:updated:ghost-49:shipped"
+    );
+    assert_eq!(
+        describe(&alice.next().await),
+        "order:created:ghost-49:pending"
     );
     relay.stop().await;
 }

@@ -19,12 +19,9 @@ async fn user_receives_exactly_their_events_in_order_others_none_admin_all() {
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
 
     producer.send("order.created", "abc123", SEED_CREATED).await;
-    let ServerEvent::Order {
-        event: OrderEvent::Created(order),
-        cursor,
-    } = alice.next().await
-    else {
-        panic!("alice expected order:created")
+    let (event, cursor) = alice.next_order().await;
+    let OrderEvent::Created(order) = event else {
+        panic!("alice expected order:created, got {event:?}")
     };
     assert_eq!(
         (
@@ -39,13 +36,7 @@ async fn user_receives_exactly_their_events_in_order_others_none_admin_all() {
 
     // The seed's update and cancel carry no buyerId: the relay knows it.
     producer.send("order.updated", "abc123", SEED_UPDATED).await;
-    let ServerEvent::Order {
-        event: OrderEvent::Updated(update),
-        ..
-    } = alice.next().await
-    else {
-        panic!("alice expected order:updated")
-    };
+    let update = alice.next_updated().await;
     assert_eq!(update.buyer_id.as_deref(), Some("alice"));
     assert_eq!(
         update.message.as_deref(),
@@ -56,13 +47,7 @@ async fn user_receives_exactly_their_events_in_order_others_none_admin_all() {
     producer
         .send("order.cancelled", "abc123", SEED_CANCELLED)
         .await;
-    let ServerEvent::Order {
-        event: OrderEvent::Cancelled(cancel),
-        ..
-    } = alice.next().await
-    else {
-        panic!("alice expected order:cancelled")
-    };
+    let cancel = alice.next_cancelled().await;
     assert_eq!(
         cancel.reason.as_deref(),
         Some("Customer requested cancellation")
@@ -231,13 +216,7 @@ async fn an_update_for_an_unknown_buyer_reaches_admins_only_then_its_buyer_once_
         .await;
     // The released update comes first, then the created event whose cursor
     // marks both as received.
-    let ServerEvent::Order {
-        event: OrderEvent::Updated(update),
-        ..
-    } = alice.next().await
-    else {
-        panic!("alice expected the released update")
-    };
+    let update = alice.next_updated().await;
     assert_eq!(update.buyer_id.as_deref(), Some("alice"));
     assert_eq!(describe(&alice.next().await), "order:created:o9:pending");
     relay.stop().await;

@@ -3,18 +3,7 @@ use crate::order::OrderStatus::{self, *};
 use crate::time::Timestamp;
 
 fn order(id: &str, created: i64) -> Order {
-    Order {
-        order_id: id.into(),
-        buyer_id: "alice".into(),
-        items: Vec::new(),
-        subtotal: 10.0,
-        tax: 1.0,
-        total: 11.0,
-        status: Pending,
-        shipping_address: Default::default(),
-        created_at: Timestamp(created),
-        updated_at: Timestamp(created),
-    }
+    crate::fixtures::order(id, "alice", Timestamp(created))
 }
 
 fn at(status: OrderStatus, millis: i64) -> StatusAt {

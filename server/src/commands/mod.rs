@@ -17,7 +17,7 @@ use protocol::{ErrorCode, OrderStatus};
 
 pub use checkout::{new_order, Cart};
 pub use clock::{after, now};
-pub use status::{advance, cancel};
+pub use status::{advance, cancel, Admin};
 
 /// Why a command was refused. Each variant has one error code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

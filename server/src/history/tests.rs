@@ -1,4 +1,4 @@
-use protocol::OrderStatus;
+use protocol::{OrderStatus, Timestamp};
 
 use super::*;
 use crate::fixtures::{created as created_at, pos, updated as updated_at, ANY_TIME};
@@ -24,7 +24,7 @@ fn consume(
     let mut cursors = Vec::new();
     for (pos, mut event) in events {
         model
-            .apply(&mut event, history.next_seq(), ANY_TIME)
+            .apply(&mut event, history.next_seq(), ANY_TIME, Timestamp(0))
             .expect("accepted");
         history.push(pos, Arc::new(event));
         cursor.advance(pos);

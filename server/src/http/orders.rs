@@ -115,11 +115,9 @@ pub async fn advance(
     Path(order_id): Path<String>,
     Body(change): Body<StatusChange>,
 ) -> Result<(StatusCode, Json<OrderUpdate>), AppError> {
-    if !user.is_admin() {
-        return Err(commands::CommandError::NotAdmin.into());
-    }
+    let admin = commands::Admin::check(user.is_admin())?;
     let order = current(&app, &user, &order_id)?;
-    let update = commands::advance(user.is_admin(), &order, change.status, commands::now())?;
+    let update = commands::advance(admin, &order, change.status, commands::now())?;
     publish(&app, &OrderEvent::Updated(update.clone())).await?;
     Ok((StatusCode::ACCEPTED, Json(update)))
 }

@@ -19,6 +19,7 @@ use crate::hub::Hub;
 use crate::kafka::supervisor::ConsumerHealth;
 use crate::limits::Connections;
 use crate::metrics::Metrics;
+use crate::relay_state::Retention;
 use crate::sink::{EventSink, Recording};
 use crate::state::AppState;
 
@@ -37,10 +38,9 @@ fn relay(sink: Recording, ready: bool) -> Relay {
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new(
         Arc::clone(&metrics),
-        100,
+        Retention::new(100, Duration::from_secs(3600)),
         16,
         1000,
-        Duration::from_secs(3600),
     ));
     hub.apply_order(created("o-pending", "alice", 1_000), pos(0, 0), ANY_TIME);
     hub.apply_order(created("o-shipped", "alice", 1_000), pos(0, 1), ANY_TIME);

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::time::Duration;
 
 use protocol::{OrderStatus, OrderUpdate, Role, ServerEvent, Timestamp};
 
@@ -25,7 +26,12 @@ fn user(id: &str, role: Role) -> User {
 
 /// A hub whose read model counts as loaded.
 fn hub(queue: usize) -> Hub {
-    let hub = Hub::new(Arc::new(Metrics::default()), 1000, queue, 100, KEEP);
+    let hub = Hub::new(
+        Arc::new(Metrics::default()),
+        Retention::new(1000, KEEP),
+        queue,
+        100,
+    );
     hub.set_ready(true);
     hub
 }
@@ -231,7 +237,12 @@ fn an_update_consumed_before_a_snapshot_that_could_not_show_it_comes_with_the_cr
 
 #[test]
 fn a_subscription_before_the_initial_load_is_answered_once_caught_up() {
-    let hub = Hub::new(Arc::new(Metrics::default()), 1000, 16, 100, KEEP);
+    let hub = Hub::new(
+        Arc::new(Metrics::default()),
+        Retention::new(1000, KEEP),
+        16,
+        100,
+    );
     let alice = user("alice", Role::User);
     let (id, mut rx) = hub.register(&alice);
     let (gone, _) = hub.register(&alice);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use protocol::checkpoint::{EarlyStatus, KeptOrder, Position};
 use protocol::{StatusAt, Timestamp};
 
-use super::{Early, ReadModel, RESTORED};
+use super::{Early, ReadModel, Record, RESTORED};
 
 impl ReadModel {
     /// What a checkpoint holds: every kept order (its status time as
@@ -40,6 +40,7 @@ impl ReadModel {
                     status: early.status.status,
                     at: early.status.at,
                     position: position_of(early.seq),
+                    held_since: Some(record.since),
                 })
             })
             .collect();
@@ -77,9 +78,13 @@ impl ReadModel {
         finished.sort_unstable();
         self.finished = finished.into();
         for waiting in early {
+            let since = waiting.held_since.unwrap_or(waiting.at);
             self.records
                 .entry(waiting.order_id)
-                .or_default()
+                .or_insert_with(|| Record {
+                    since,
+                    early: Vec::new(),
+                })
                 .early
                 .push(Early {
                     seq: waiting.position.and_then(&seq_of).unwrap_or(RESTORED),
@@ -90,5 +95,12 @@ impl ReadModel {
                     },
                 });
         }
+        let mut waiting: Vec<(Timestamp, String)> = self
+            .records
+            .iter()
+            .map(|(order_id, record)| (record.since, order_id.clone()))
+            .collect();
+        waiting.sort_unstable();
+        self.waiting = waiting.into();
     }
 }

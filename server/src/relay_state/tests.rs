@@ -29,7 +29,7 @@ fn ids(snapshot: &OrdersSnapshot) -> Vec<&str> {
 /// Alice's `done` is delivered and `gone` cancelled at `T`; `open` stays
 /// open.
 fn shop() -> (RelayState, String) {
-    let mut state = RelayState::new(100, KEEP);
+    let mut state = RelayState::new(Retention::new(100, KEEP));
     state.apply(created("done", "alice", 1), pos(0, 0), ANY_TIME, T);
     state.apply(created("open", "alice", 2), pos(0, 1), ANY_TIME, T);
     state.apply(created("gone", "alice", 3), pos(0, 2), ANY_TIME, T);
@@ -49,13 +49,13 @@ fn shop() -> (RelayState, String) {
 #[test]
 fn finished_orders_go_after_the_keep_time_and_open_ones_stay() {
     let (mut state, _) = shop();
-    assert_eq!(state.evict(at(9)), 0, "within the keep time");
+    assert_eq!(state.evict(at(9)).orders.len(), 0, "within the keep time");
     assert_eq!(state.sizes(), (3, 6));
-    assert_eq!(state.evict(at(10)), 2);
+    assert_eq!(state.evict(at(10)).orders.len(), 2);
     assert_eq!(state.sizes(), (1, 2), "open's created and update remain");
     assert_eq!(ids(&state.snapshot(&alice(), 100)), ["open"]);
     assert_eq!(state.order_for(&alice(), "done"), None);
-    assert_eq!(state.evict(at(100)), 0, "evicted once");
+    assert_eq!(state.evict(at(100)).orders.len(), 0, "evicted once");
 }
 
 /// A cursor from before an evicted entry gets a snapshot, never a replay
@@ -76,16 +76,79 @@ fn a_cursor_into_the_evicted_range_gets_a_snapshot() {
 }
 
 /// An event for an evicted order finds nothing to update: it is held like
-/// any event before its order's created event, and reaches admins at most
-/// if it names no buyer.
+/// any event before its order's created event, reaches admins at most if it
+/// names no buyer, and expires the keep time after it was held, with its
+/// history entry: late events cannot pile up.
 #[test]
-fn a_late_event_for_an_evicted_order_does_not_bring_it_back() {
+fn a_late_event_for_an_evicted_order_does_not_bring_it_back_and_expires() {
     let (mut state, _) = shop();
     state.evict(at(10));
+    assert_eq!(state.sizes(), (1, 2));
     let late = updated("done", Some("alice"), OrderStatus::Delivered, 9);
     let step = state.apply(late, pos(1, 2), ANY_TIME, at(11));
     assert!(step.fanout.is_none());
     assert_eq!(ids(&state.snapshot(&alice(), 100)), ["open"]);
+    assert_eq!(state.sizes(), (1, 3), "held, in the history");
+
+    assert_eq!(
+        state.evict(at(20)),
+        Evicted::default(),
+        "within the keep time"
+    );
+    let expired = state.evict(at(21));
+    assert_eq!(expired.waiting, ["done"]);
+    assert_eq!(expired.held_events, 1);
+    assert_eq!(state.sizes(), (1, 2), "its history entry went with it");
+    assert_eq!(state.save().early, [], "nothing waits any more");
+    assert_eq!(state.evict(at(100)), Evicted::default(), "expired once");
+}
+
+/// A producer that updates orders that never existed fills at most
+/// `max_waiting_orders` records: the oldest go first, with their history
+/// entries, and an order created later starts from its own status.
+#[test]
+fn waiting_orders_beyond_the_cap_drop_the_oldest() {
+    let mut state = RelayState::new(Retention {
+        max_waiting_orders: 2,
+        ..Retention::new(100, KEEP)
+    });
+    for (i, id) in ["w1", "w2", "w3"].into_iter().enumerate() {
+        let stray = updated(id, None, OrderStatus::Shipped, 5);
+        state.apply(stray, pos(1, i as i64), ANY_TIME, at(i as i64));
+    }
+    let dropped = state.evict(at(3));
+    assert_eq!(
+        (dropped.waiting, dropped.held_events),
+        (vec!["w1".to_owned()], 1)
+    );
+    assert_eq!(state.sizes(), (0, 2));
+    assert_eq!(state.evict(at(4)), Evicted::default(), "at the cap");
+    let waiting: Vec<String> = state.save().early.into_iter().map(|e| e.order_id).collect();
+    assert_eq!(waiting.len(), 2);
+    assert!(!waiting.contains(&"w1".to_owned()));
+
+    state.apply(created("w1", "alice", 1), pos(0, 0), ANY_TIME, at(5));
+    let w1 = state.order_for(&alice(), "w1").unwrap();
+    assert_eq!(
+        w1.status,
+        OrderStatus::Pending,
+        "its dropped update is gone"
+    );
+}
+
+/// A held event's keep time survives a checkpoint: the restored relay drops
+/// it when the one it was saved from would.
+#[test]
+fn a_restored_held_event_expires_on_the_same_clock() {
+    let mut saved_from = RelayState::new(Retention::new(100, KEEP));
+    let stray = updated("stray", None, OrderStatus::Shipped, 5);
+    saved_from.apply(stray, pos(1, 0), ANY_TIME, at(3));
+    let mut state = RelayState::new(Retention::new(100, KEEP));
+    state.restore(saved_from.save());
+    for state in [&mut state, &mut saved_from] {
+        assert_eq!(state.evict(at(12)).held_events, 0);
+        assert_eq!(state.evict(at(13)).waiting, ["stray"]);
+    }
 }
 
 /// A checkpoint's state, through its JSON parts and back: the restored
@@ -124,7 +187,7 @@ fn a_restored_state_answers_and_applies_like_the_saved_one() {
         restored.early.extend(early);
         restored.history.extend(history);
     }
-    let mut state = RelayState::new(100, KEEP);
+    let mut state = RelayState::new(Retention::new(100, KEEP));
     state.restore(restored);
 
     assert_eq!(state.position(), saved_from.position());
@@ -183,7 +246,7 @@ fn state_apply(state: &mut RelayState, event: protocol::OrderEvent, at_pos: Pos)
 #[test]
 fn a_resume_across_another_reading_order_still_gets_what_was_held() {
     let shipped = || updated("x", Some("alice"), OrderStatus::Shipped, 5);
-    let mut before = RelayState::new(100, KEEP);
+    let mut before = RelayState::new(Retention::new(100, KEEP));
     assert!(
         before
             .apply(shipped(), pos(1, 0), ANY_TIME, T)
@@ -193,7 +256,7 @@ fn a_resume_across_another_reading_order_still_gets_what_was_held() {
     );
     let cursor = before.position().to_string();
 
-    let mut after = RelayState::new(100, KEEP);
+    let mut after = RelayState::new(Retention::new(100, KEEP));
     after.apply(created("x", "alice", 1), pos(0, 0), ANY_TIME, T);
     after.apply(shipped(), pos(1, 0), ANY_TIME, T);
     let (frames, answer) = after.answer(&alice(), Some(&cursor), 100);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::frames::OrdersSnapshot;
-use protocol::{ClientEvent, Role, ServerEvent};
+use protocol::{ClientEvent, OrderEvent, Role, ServerEvent};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use server::app::Running;
@@ -477,6 +477,39 @@ impl Client {
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("unexpected message {other:?}"),
             }
+        }
+    }
+
+    /// The next frame, which must be an order event: the event and its
+    /// cursor.
+    pub async fn next_order(&mut self) -> (OrderEvent, String) {
+        match self.next().await {
+            ServerEvent::Order { event, cursor } => (event, cursor),
+            other => panic!("expected an order event, got {other:?}"),
+        }
+    }
+
+    /// The next frame, which must be `order:created`.
+    pub async fn next_created(&mut self) -> protocol::Order {
+        match self.next_order().await.0 {
+            OrderEvent::Created(order) => order,
+            other => panic!("expected order:created, got {other:?}"),
+        }
+    }
+
+    /// The next frame, which must be `order:updated`.
+    pub async fn next_updated(&mut self) -> protocol::OrderUpdate {
+        match self.next_order().await.0 {
+            OrderEvent::Updated(update) => update,
+            other => panic!("expected order:updated, got {other:?}"),
+        }
+    }
+
+    /// The next frame, which must be `order:cancelled`.
+    pub async fn next_cancelled(&mut self) -> protocol::OrderCancellation {
+        match self.next_order().await.0 {
+            OrderEvent::Cancelled(cancellation) => cancellation,
+            other => panic!("expected order:cancelled, got {other:?}"),
         }
     }
 
