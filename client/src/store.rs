@@ -56,6 +56,23 @@ where
     }
 }
 
+/// Shows `order` in its row: sets the row's signal if the order changed,
+/// or adds the row. Returns whether the row is new.
+fn show_row(rows: &mut HashMap<String, ArcRwSignal<Order>>, order: &Order) -> bool {
+    match rows.get(&order.order_id) {
+        Some(row) => {
+            if row.with_untracked(|shown| shown != order) {
+                row.set(order.clone());
+            }
+            false
+        }
+        None => {
+            rows.insert(order.order_id.clone(), ArcRwSignal::new(order.clone()));
+            true
+        }
+    }
+}
+
 /// Which orders an action can change.
 enum Reach {
     /// None (toasts, connection, identity).
@@ -142,18 +159,7 @@ impl Store {
         };
         let added = self
             .rows
-            .try_update_value(|rows| match rows.get(id) {
-                Some(row) => {
-                    if row.with_untracked(|shown| shown != order) {
-                        row.set(order.clone());
-                    }
-                    false
-                }
-                None => {
-                    rows.insert(id.to_owned(), ArcRwSignal::new(order.clone()));
-                    true
-                }
-            })
+            .try_update_value(|rows| show_row(rows, order))
             .unwrap_or_default();
         if added {
             self.list_changed.notify();
@@ -166,17 +172,7 @@ impl Store {
             let orders = state.orders();
             rows.retain(|id, _| orders.contains(id));
             for order in orders.newest_first() {
-                let id = &order.order_id;
-                match rows.get(id) {
-                    Some(row) => {
-                        if row.with_untracked(|shown| shown != order) {
-                            row.set(order.clone());
-                        }
-                    }
-                    None => {
-                        rows.insert(id.clone(), ArcRwSignal::new(order.clone()));
-                    }
-                }
+                show_row(rows, order);
             }
         });
         // The memo compares the new list with the one it holds and wakes its
