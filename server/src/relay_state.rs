@@ -9,11 +9,10 @@
 //! No lock, no clock, no metrics: the hub holds this behind its lock and
 //! does the counting and the delivery.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::checkpoint::{EarlyStatus, HistoryEntry, KeptOrder};
 use protocol::frames::{order_frame, snapshot_frames, OrdersSnapshot};
 use protocol::{Order, OrderEvent, Role, StatusAt, Timestamp};
 
@@ -38,19 +37,6 @@ pub enum Subscribed {
     /// client's cursor: the answer comes through the connection's queue
     /// later (see `Hub::set_ready`).
     Deferred,
-}
-
-/// Everything a checkpoint holds: the orders kept, statuses waiting for
-/// their order, the recent history and the position they cover.
-#[derive(Debug, Default)]
-pub struct Saved {
-    /// Every order message before this is in the state.
-    pub position: Cursor,
-    /// The history's floor: cursors from before it get a snapshot.
-    pub history_from: Cursor,
-    pub orders: Vec<KeptOrder>,
-    pub early: Vec<EarlyStatus>,
-    pub history: Vec<HistoryEntry>,
 }
 
 /// An event the read model refused, with where it was consumed.
@@ -131,38 +117,6 @@ impl RelayState {
                 .unwrap_or(i64::MAX),
             max_waiting_orders: retention.max_waiting_orders,
         }
-    }
-
-    /// The state a checkpoint holds.
-    pub fn save(&self) -> Saved {
-        let history = &self.history;
-        let (orders, early) = self
-            .model
-            .export(|seq| history.position_of(seq).map(Into::into));
-        let (history_from, history) = self.history.export();
-        Saved {
-            position: self.position.clone(),
-            history_from,
-            orders,
-            early,
-            history,
-        }
-    }
-
-    /// Starts from a checkpoint: the consumer goes on from its position, and
-    /// resume by cursor works as before the restart (within the history it
-    /// kept).
-    pub fn restore(&mut self, saved: Saved) {
-        self.history.restore(saved.history_from, saved.history);
-        let seqs = if saved.early.is_empty() {
-            HashMap::new()
-        } else {
-            self.history.seqs_by_position()
-        };
-        self.model.restore(saved.orders, saved.early, |at| {
-            seqs.get(&Pos::from(at)).copied()
-        });
-        self.position = saved.position;
     }
 
     /// Evicts the orders that finished more than the keep time before
@@ -402,5 +356,8 @@ impl RelayState {
     }
 }
 
+mod saved;
 #[cfg(test)]
 mod tests;
+
+pub use saved::Saved;

@@ -210,30 +210,34 @@ async fn bad_bodies_get_json_errors_with_the_right_status() {
             .body(body)
             .send()
     };
-    assert_eq!(
-        error_code(
-            raw("{oops", "application/json").await.unwrap(),
-            StatusCode::BAD_REQUEST
-        )
-        .await,
-        "bad_json"
-    );
-    assert_eq!(
-        error_code(
-            raw("{}", "text/plain").await.unwrap(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE
-        )
-        .await,
-        "unsupported_media_type"
-    );
-    assert_eq!(
-        error_code(
-            raw(r#"{"items":"x"}"#, "application/json").await.unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY
-        )
-        .await,
-        "invalid_data"
-    );
+    let refusals = [
+        (
+            "{oops",
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        (
+            "{}",
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            r#"{"items":"x"}"#,
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+    ];
+    for (body, content_type, status, code) in refusals {
+        let response = raw(body, content_type).await.unwrap();
+        assert_eq!(
+            error_code(response, status).await,
+            code,
+            "{body} as {content_type}"
+        );
+    }
     let empty = api
         .call("POST", "/api/orders", ALICE, Some(json!({"items": []})))
         .await;
