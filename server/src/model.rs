@@ -60,6 +60,10 @@ impl Refused {
 /// checkpoint: it has no history entry.
 const RESTORED: u64 = u64::MAX;
 
+/// How many entries of `ReadModel::waiting` may outlive their record before
+/// they are swept.
+const STALE_WAITING_SLACK: usize = 1024;
+
 /// An event consumed before its order's created event.
 #[derive(Debug)]
 struct Early {
@@ -297,6 +301,14 @@ impl ReadModel {
                 self.records.remove(&order_id);
                 evicted.waiting.push(order_id);
             }
+        }
+        // Entries of orders created since are dropped here only when their
+        // time comes; when they outnumber the live ones, drop them all at
+        // once (a re-read of the topics holds many updates briefly).
+        if self.waiting.len() > 2 * self.records.len() + STALE_WAITING_SLACK {
+            let records = &self.records;
+            self.waiting
+                .retain(|(since, id)| records.get(id).is_some_and(|r| r.since == *since));
         }
         let mut buyers = HashSet::new();
         while self.finished.front().is_some_and(|(at, _)| *at <= before) {

@@ -294,3 +294,25 @@ fn a_created_with_a_later_updated_at_still_takes_the_next_update() {
         (OrderStatus::Processing, Timestamp(15))
     );
 }
+
+/// Updates read before their created events (as on a re-read of the topics)
+/// leave no lasting trace: the queue of waiting orders is swept once its
+/// entries for orders created since outnumber the live ones.
+#[test]
+fn waiting_entries_of_created_orders_do_not_pile_up() {
+    let mut model = ReadModel::default();
+    for i in 0..5_000u64 {
+        let id = format!("o{i}");
+        let update = updated(&id, None, OrderStatus::Shipped, 2);
+        apply(&mut model, update, 2 * i).unwrap();
+        apply(&mut model, created(&id, "alice", 1), 2 * i + 1).unwrap();
+        model.evict(Timestamp(i64::MIN), usize::MAX);
+    }
+    assert!(model.records.is_empty());
+    assert!(
+        model.waiting.len() <= STALE_WAITING_SLACK + 1,
+        "{} entries left",
+        model.waiting.len()
+    );
+    assert_eq!(model.len(), 5_000);
+}
