@@ -34,10 +34,8 @@ async fn a_token_that_never_expires_connects_and_its_connection_is_counted_down_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_behind_a_token_refuse_anyone_without_it() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.metrics_token = Some("scrape-secret-0123".into());
-    let relay = Relay::start_with(&broker, config).await;
+    let (_broker, relay) =
+        common::relay_with(|config| config.metrics_token = Some("scrape-secret-0123".into())).await;
     let http = reqwest::Client::new();
     let url = relay.http("/metrics");
     for bearer in [None, Some("wrong"), Some("scrape-secret-012"), Some("")] {
@@ -85,11 +83,11 @@ async fn refused(relay: &Relay, user: &str) -> Option<(u16, serde_json::Value, O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_user_past_the_cap_is_refused_before_the_upgrade_while_others_connect() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.max_connections_per_user = 3;
-    config.max_connections = 5;
-    let relay = Relay::start_with(&broker, config).await;
+    let (_broker, relay) = common::relay_with(|config| {
+        config.max_connections_per_user = 3;
+        config.max_connections = 5;
+    })
+    .await;
     let mut mallory = Vec::new();
     for _ in 0..3 {
         mallory.push(relay.connect("mallory", Role::User).await);
@@ -121,10 +119,7 @@ async fn one_user_past_the_cap_is_refused_before_the_upgrade_while_others_connec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_requests_are_closed_within_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.http_header_timeout_ms = 1000;
-    let relay = Relay::start_with(&broker, config).await;
+    let (_broker, relay) = common::relay_with(|config| config.http_header_timeout_ms = 1000).await;
     let started = tokio::time::Instant::now();
     let mut slow = Vec::new();
     for _ in 0..200 {
@@ -176,10 +171,7 @@ async fn half_sent_requests_are_closed_within_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_client_frames_is_throttled_and_does_not_slow_another_users_delivery() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.client_frames_per_sec = 10;
-    let relay = Relay::start_with(&broker, config).await;
+    let (broker, relay) = common::relay_with(|config| config.client_frames_per_sec = 10).await;
     let (mut flooder, _) = relay.subscribed("mallory", Role::User).await;
     let (mut ann, _) = relay.subscribed("ann", Role::User).await;
     let producer = broker.producer();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{created, describe, metric, Broker, Client, Relay};
+use common::{created, describe, metric, Client};
 use protocol::{ClientEvent, Role};
 
 /// Publishes a marker order for `user` and checks it is the next thing the
@@ -33,9 +33,7 @@ fn ids(snapshot: &protocol::frames::OrdersSnapshot) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_naming_another_buyer_before_the_created_event_reaches_nobody_and_the_owner_gets_his_order(
 ) {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut hal, before) = relay.subscribed("hal", Role::User).await;
     let (mut mallory, _) = relay.subscribed("mallory", Role::User).await;
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
@@ -107,9 +105,7 @@ async fn an_update_naming_another_buyer_before_the_created_event_reaches_nobody_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_created_event_reusing_an_order_id_reaches_nobody() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut hal, _) = relay.subscribed("hal", Role::User).await;
     let (mut mallory, _) = relay.subscribed("mallory", Role::User).await;
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
@@ -160,9 +156,7 @@ async fn a_second_created_event_reusing_an_order_id_reaches_nobody() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_dated_year_9999_is_refused_and_the_next_real_update_applies() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut alice, _) = relay.subscribed("alice", Role::User).await;
 
     producer
@@ -218,10 +212,7 @@ async fn an_update_dated_year_9999_is_refused_and_the_next_real_update_applies()
 /// counted, and the relay goes on delivering to everyone else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_for_orders_that_never_existed_are_held_for_at_most_the_cap() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.max_waiting_orders = 10;
-    let relay = Relay::start_with(&broker, config).await;
+    let (broker, relay) = common::relay_with(|config| config.max_waiting_orders = 10).await;
     let producer = broker.producer();
     let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     for i in 0..50 {

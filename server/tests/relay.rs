@@ -11,9 +11,7 @@ const SEED_CANCELLED: &str = r#"{"orderId":"abc123","reason":"Customer requested
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_receives_exactly_their_events_in_order_others_none_admin_all() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     let (mut bob, _) = relay.subscribed("bob", Role::User).await;
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
@@ -130,10 +128,7 @@ async fn every_kind_of_bad_token_gets_401_and_no_upgrade() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_are_counted_and_skipped_and_the_next_is_delivered() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.max_message_bytes = 2048;
-    let relay = Relay::start_with(&broker, config).await;
+    let (broker, relay) = common::relay_with(|config| config.max_message_bytes = 2048).await;
     let producer = broker.producer();
     let (mut alice, _) = relay.subscribed("alice", Role::User).await;
 
@@ -196,9 +191,7 @@ async fn bad_messages_are_counted_and_skipped_and_the_next_is_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_for_an_unknown_buyer_reaches_admins_only_then_its_buyer_once_known() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
 
@@ -224,9 +217,7 @@ async fn an_update_for_an_unknown_buyer_reaches_admins_only_then_its_buyer_once_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_reaches_only_its_user() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     // Notifications flow from connect; no subscribe needed.
     let mut alice = relay.connect("alice", Role::User).await;
     let mut bob = relay.connect("bob", Role::User).await;
@@ -263,9 +254,7 @@ async fn a_notification_reaches_only_its_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_on_subscribe_holds_the_users_current_orders() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
     producer.send("order.created", "abc123", SEED_CREATED).await;
     producer
@@ -390,9 +379,7 @@ async fn readiness_waits_for_the_backlog_and_an_early_subscriber_gets_all_of_it(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_that_overtook_their_created_events_reach_the_buyer_once_each() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut ann, _) = relay.subscribed("ann", Role::User).await;
     let update = |id: &str| {
         format!(

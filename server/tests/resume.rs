@@ -37,9 +37,7 @@ async fn resume(relay: &Relay, user: &str, cursor: &str) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_after_reconnect_replays_exactly_the_missed_events() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
     let (mut alice, _) = relay.subscribed("alice", Role::User).await;
     producer
@@ -120,9 +118,7 @@ async fn a_cursor_from_before_a_relay_restart_still_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unusable_cursor_gets_a_snapshot() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let (mut admin, _) = relay.subscribed("root", Role::Admin).await;
     producer
         .send("order.created", "a1", created("a1", "alice"))
@@ -148,11 +144,11 @@ async fn an_unusable_cursor_gets_a_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_client_is_cut_off_without_slowing_others_and_recovers_by_cursor() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.client_queue = 4;
-    config.max_message_bytes = 128 * 1024;
-    let relay = Relay::start_with(&broker, config).await;
+    let (broker, relay) = common::relay_with(|config| {
+        config.client_queue = 4;
+        config.max_message_bytes = 128 * 1024;
+    })
+    .await;
     let producer = broker.producer();
     let (mut stalled, _) = relay.subscribed("alice", Role::User).await;
     let (mut reader, _) = relay.subscribed("alice", Role::User).await;
@@ -217,9 +213,7 @@ async fn a_stalled_client_is_cut_off_without_slowing_others_and_recovers_by_curs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_closes_the_connection_unless_refreshed() {
-    let broker = Broker::start().await;
-    let relay = Relay::start(&broker).await;
-    let producer = broker.producer();
+    let (_broker, relay, producer) = common::relay_and_producer().await;
     let soon = server::auth::now_secs() + 2;
     let connect = |user: &str| {
         let url = format!(
@@ -291,11 +285,11 @@ async fn an_expired_token_closes_the_connection_unless_refreshed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_collapses_updates_to_one_order_into_the_latest() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.client_queue = 16;
-    config.max_message_bytes = 1024 * 1024;
-    let relay = Relay::start_with(&broker, config).await;
+    let (broker, relay) = common::relay_with(|config| {
+        config.client_queue = 16;
+        config.max_message_bytes = 1024 * 1024;
+    })
+    .await;
     let producer = broker.producer();
     let (mut reader, _) = relay.subscribed("alice", Role::User).await;
 

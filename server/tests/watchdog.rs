@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{created, describe, metric, Broker, Relay};
+use common::{created, describe, metric};
 use protocol::Role;
 
 fn updated(order_id: &str) -> String {
@@ -21,11 +21,11 @@ const STALL_TIMEOUT: Duration = Duration::from_millis(1500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_consumer_is_rebuilt_at_its_position_and_every_client_gets_every_event_once() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.kafka_stall_timeout_ms = STALL_TIMEOUT.as_millis() as u64;
-    config.fault_stall_consumer_after = Some(10);
-    let relay = Relay::start_with(&broker, config).await;
+    let (broker, relay) = common::relay_with(|config| {
+        config.kafka_stall_timeout_ms = STALL_TIMEOUT.as_millis() as u64;
+        config.fault_stall_consumer_after = Some(10);
+    })
+    .await;
     let users = ["ann", "ben", "cat"];
     let mut clients = Vec::new();
     for user in users {
@@ -128,12 +128,12 @@ async fn a_stalled_consumer_is_rebuilt_at_its_position_and_every_client_gets_eve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_that_rebuilding_cannot_fix_turns_healthz_503() {
-    let broker = Broker::start().await;
-    let mut config = common::config(&broker);
-    config.kafka_stall_timeout_ms = 1000;
-    config.fault_stall_consumer_after = Some(2);
-    config.fault_stall_every_consumer = true;
-    let relay = Relay::start_with(&broker, config).await;
+    let (broker, relay) = common::relay_with(|config| {
+        config.kafka_stall_timeout_ms = 1000;
+        config.fault_stall_consumer_after = Some(2);
+        config.fault_stall_every_consumer = true;
+    })
+    .await;
     let producer = broker.producer();
     for i in 0..5 {
         let id = format!("o{i}");

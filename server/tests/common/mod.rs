@@ -301,6 +301,25 @@ pub struct Relay {
     pub keys: Keys,
 }
 
+/// A broker, a ready relay on it and a producer to the broker: how most
+/// tests begin.
+pub async fn relay_and_producer() -> (Broker, Relay, Producer) {
+    let broker = Broker::start().await;
+    let relay = Relay::start(&broker).await;
+    let producer = broker.producer();
+    (broker, relay, producer)
+}
+
+/// A broker and a ready relay on it, with the test settings changed by
+/// `tune`.
+pub async fn relay_with(tune: impl FnOnce(&mut Config)) -> (Broker, Relay) {
+    let broker = Broker::start().await;
+    let mut config = config(&broker);
+    tune(&mut config);
+    let relay = Relay::start_with(&broker, config).await;
+    (broker, relay)
+}
+
 /// Test settings: one partition per topic, so events of different orders
 /// keep their publish order too.
 pub fn config(broker: &Broker) -> Config {
