@@ -165,7 +165,7 @@ impl ToastQueue {
     /// Shows a toast, or queues it when [`VISIBLE_CAP`] are up. A toast whose
     /// id was already pushed (within the last [`SEEN_CAP`]) is ignored.
     pub fn push(&mut self, toast: Toast) {
-        if self.seen.contains(&toast.id) {
+        if self.seen.contains(toast.id.as_str()) {
             return;
         }
         self.remember(toast.id.clone());
@@ -201,7 +201,7 @@ impl ToastQueue {
     fn remember(&mut self, id: String) {
         if self.seen_order.len() == SEEN_CAP {
             if let Some(oldest) = self.seen_order.pop_front() {
-                self.seen.remove(&oldest);
+                self.seen.remove(oldest.as_str());
             }
         }
         self.seen.insert(id.clone());

@@ -59,7 +59,7 @@ where
 /// Shows `order` in its row: sets the row's signal if the order changed,
 /// or adds the row. Returns whether the row is new.
 fn show_row(rows: &mut HashMap<String, ArcRwSignal<Order>>, order: &Order) -> bool {
-    match rows.get(&order.order_id) {
+    match rows.get(order.order_id.as_str()) {
         Some(row) => {
             if row.with_untracked(|shown| shown != order) {
                 row.set(order.clone());

@@ -84,14 +84,14 @@ impl OrderBook {
             status: order.status,
             at: order.created_at,
         };
-        if self.orders.contains_key(&order.order_id) {
+        if self.orders.contains_key(order.order_id.as_str()) {
             return self.apply(&order.order_id, created);
         }
-        let status = later(created, self.pending.remove(&order.order_id));
+        let status = later(created, self.pending.remove(order.order_id.as_str()));
         show(&mut order, status);
         let position = self
             .oldest_first
-            .partition_point(|id| by_age(&self.orders[id], &order) == Ordering::Less);
+            .partition_point(|id| by_age(&self.orders[id.as_str()], &order) == Ordering::Less);
         self.oldest_first.insert(position, order.order_id.clone());
         self.orders.insert(order.order_id.clone(), order);
         Change::Added
@@ -122,8 +122,8 @@ impl OrderBook {
         for mut order in snapshot {
             let id = &order.order_id;
             let mut status = later(status_of(&order), self.status(id));
-            status = later(status, self.pending.remove(id));
-            match orders.get(id) {
+            status = later(status, self.pending.remove(id.as_str()));
+            match orders.get(id.as_str()) {
                 Some(seen) => status = later(status, Some(status_of(seen))),
                 None => ids.push(id.clone()),
             }
@@ -135,11 +135,11 @@ impl OrderBook {
         ids.reverse();
         let sorted = ids
             .windows(2)
-            .all(|w| by_age(&orders[&w[0]], &orders[&w[1]]) == Ordering::Less);
+            .all(|w| by_age(&orders[w[0].as_str()], &orders[w[1].as_str()]) == Ordering::Less);
         if !sorted {
             // Ids are unique, so the order is total and an unstable sort is
             // exact.
-            sort_ids(&mut ids, &mut |a, b| by_age(&orders[a], &orders[b]));
+            sort_ids(&mut ids, &mut |a, b| by_age(&orders[a.as_str()], &orders[b.as_str()]));
         }
         self.orders = orders;
         self.oldest_first = ids;
@@ -151,7 +151,7 @@ impl OrderBook {
         let order = self.orders.get(order_id)?;
         let position = self
             .oldest_first
-            .partition_point(|id| by_age(&self.orders[id], order) == Ordering::Less);
+            .partition_point(|id| by_age(&self.orders[id.as_str()], order) == Ordering::Less);
         self.oldest_first.remove(position);
         self.orders.remove(order_id)
     }
@@ -168,7 +168,7 @@ impl OrderBook {
 
     /// Every order, newest first.
     pub fn newest_first(&self) -> impl Iterator<Item = &Order> {
-        self.oldest_first.iter().rev().map(|id| &self.orders[id])
+        self.oldest_first.iter().rev().map(|id| &self.orders[id.as_str()])
     }
 
     /// Every order id, newest first.
