@@ -139,7 +139,9 @@ impl OrderBook {
         if !sorted {
             // Ids are unique, so the order is total and an unstable sort is
             // exact.
-            sort_ids(&mut ids, &mut |a, b| by_age(&orders[a.as_str()], &orders[b.as_str()]));
+            sort_ids(&mut ids, &mut |a, b| {
+                by_age(&orders[a.as_str()], &orders[b.as_str()])
+            });
         }
         self.orders = orders;
         self.oldest_first = ids;
@@ -168,7 +170,10 @@ impl OrderBook {
 
     /// Every order, newest first.
     pub fn newest_first(&self) -> impl Iterator<Item = &Order> {
-        self.oldest_first.iter().rev().map(|id| &self.orders[id.as_str()])
+        self.oldest_first
+            .iter()
+            .rev()
+            .map(|id| &self.orders[id.as_str()])
     }
 
     /// Every order id, newest first.
