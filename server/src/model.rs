@@ -18,7 +18,7 @@
 //! - A status moves only through the order book ([`OrderBook`], shared with
 //!   the browser's reducer): one merge rule, one implementation.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use protocol::book::OrderBook;
 use protocol::{Order, OrderEvent, OrderStatus, StatusAt, Timestamp};
@@ -59,10 +59,6 @@ impl Refused {
 /// The history sequence number of a waiting status restored from a
 /// checkpoint: it has no history entry.
 const RESTORED: u64 = u64::MAX;
-
-/// How many entries of `ReadModel::waiting` may outlive their record before
-/// they are swept.
-const STALE_WAITING_SLACK: usize = 1024;
 
 /// An event consumed before its order's created event.
 #[derive(Debug)]
@@ -132,11 +128,11 @@ pub struct ReadModel {
     /// Finished orders with when the relay saw them finish (by its own
     /// clock), in that order: the front is evicted first.
     finished: VecDeque<(Timestamp, String)>,
-    /// Orders not created yet with when their record started, in that
-    /// order: a record whose created event never comes (a late event for an
+    /// The keys of `records` by age: when each record started, and its
+    /// order. A record whose created event never comes (a late event for an
     /// evicted order, or a producer's mistake) expires like a finished
     /// order, so held events cannot pile up.
-    waiting: VecDeque<(Timestamp, String)>,
+    waiting: BTreeSet<(Timestamp, String)>,
 }
 
 /// What one eviction pass removed.
@@ -192,7 +188,7 @@ impl ReadModel {
                 Route::Admins
             };
             let record = self.records.entry(order_id).or_insert_with_key(|order_id| {
-                self.waiting.push_back((now, order_id.clone()));
+                self.waiting.insert((now, order_id.clone()));
                 Record {
                     since: now,
                     early: Vec::new(),
@@ -227,11 +223,13 @@ impl ReadModel {
     fn create(&mut self, order: Order) -> Applied {
         let owner = order.buyer_id.clone();
         let order_id = order.order_id.clone();
-        let early = self
-            .records
-            .remove(&order_id)
-            .map(|record| record.early)
-            .unwrap_or_default();
+        let early = match self.records.remove(&order_id) {
+            Some(record) => {
+                self.waiting.remove(&(record.since, order_id.clone()));
+                record.early
+            }
+            None => Vec::new(),
+        };
         let mut released = Vec::new();
         let mut refused = Vec::new();
         let mut confirmed = Vec::new();
@@ -287,28 +285,17 @@ impl ReadModel {
     /// waiting orders beyond `max_waiting`.
     pub fn evict(&mut self, before: Timestamp, max_waiting: usize) -> Evicted {
         let mut evicted = Evicted::default();
-        while let Some((since, _)) = self.waiting.front() {
-            if *since > before && self.records.len() <= max_waiting {
+        while let Some((since, _)) = self.waiting.first() {
+            if *since > before && self.waiting.len() <= max_waiting {
                 break;
             }
-            let Some((since, order_id)) = self.waiting.pop_front() else {
+            let Some((_, order_id)) = self.waiting.pop_first() else {
                 break;
             };
-            // The order may have been created since, or evicted and held
-            // anew: only the record this entry was queued for goes.
-            if let Some(record) = self.records.get(&order_id).filter(|r| r.since == since) {
+            if let Some(record) = self.records.remove(&order_id) {
                 evicted.held_events += record.early.len();
-                self.records.remove(&order_id);
                 evicted.waiting.push(order_id);
             }
-        }
-        // Entries of orders created since are dropped here only when their
-        // time comes; when they outnumber the live ones, drop them all at
-        // once (a re-read of the topics holds many updates briefly).
-        if self.waiting.len() > 2 * self.records.len() + STALE_WAITING_SLACK {
-            let records = &self.records;
-            self.waiting
-                .retain(|(since, id)| records.get(id).is_some_and(|r| r.since == *since));
         }
         let mut buyers = HashSet::new();
         while self.finished.front().is_some_and(|(at, _)| *at <= before) {

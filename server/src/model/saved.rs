@@ -95,12 +95,10 @@ impl ReadModel {
                     },
                 });
         }
-        let mut waiting: Vec<(Timestamp, String)> = self
+        self.waiting = self
             .records
             .iter()
             .map(|(order_id, record)| (record.since, order_id.clone()))
             .collect();
-        waiting.sort_unstable();
-        self.waiting = waiting.into();
     }
 }
