@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{ClientEvent, Role};
-use server::auth::Keys;
+use server::web::auth::Keys;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;

@@ -108,7 +108,7 @@ enum Scenario {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let keys = server::auth::Keys::new(args.secret.as_bytes());
+    let keys = server::web::auth::Keys::new(args.secret.as_bytes());
     let report = match args.scenario {
         Scenario::Idle {
             connections,

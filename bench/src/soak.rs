@@ -16,7 +16,7 @@ pub struct Soak<'a> {
     pub kafka: &'a str,
     pub pid: Option<u32>,
     pub label: &'a str,
-    pub keys: &'a server::auth::Keys,
+    pub keys: &'a server::web::auth::Keys,
     pub connections: usize,
     pub per_user: usize,
     pub rate: u64,

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use protocol::http::CheckoutRequest;
 use protocol::kafka::{decode, Input, TopicKind};
 use protocol::{OrderEvent, Timestamp};
-use server::commands::new_order;
+use server::core::commands::new_order;
 
 const LIMIT: usize = 64 * 1024;
 

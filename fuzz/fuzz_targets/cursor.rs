@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use server::cursor::Cursor;
+use server::core::cursor::Cursor;
 
 fuzz_target!(|text: &str| {
     if let Some(cursor) = Cursor::parse(text) {

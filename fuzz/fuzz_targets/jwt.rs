@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use server::auth::Keys;
+use server::web::auth::Keys;
 
 fuzz_target!(|token: &str| {
     let keys = Keys::new(b"fuzzing-secret-0123456789abcdef");

@@ -9,14 +9,14 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::auth::Keys;
 use crate::config::Config;
-use crate::hub::Hub;
+use crate::core::limits::Connections;
+use crate::fanout::hub::Hub;
 use crate::kafka::supervisor;
-use crate::kafka::{checkpoint_writer, producer::Publisher, state, topics};
-use crate::limits::Connections;
+use crate::kafka::{checkpoint_reader, checkpoint_writer, producer::Publisher, topics};
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::web::auth::Keys;
+use crate::web::context::AppState;
 
 /// A started relay.
 pub struct Running {
@@ -119,14 +119,14 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         )));
     }
     if state.config.demo {
-        tasks.push(tokio::spawn(crate::simulator::run(
+        tasks.push(tokio::spawn(crate::demo::simulator::run(
             Arc::clone(&state),
             shutdown_rx.clone(),
         )));
     }
-    let router = crate::http::router(Arc::clone(&state));
+    let router = crate::web::http::router(Arc::clone(&state));
     let header_timeout = Duration::from_millis(state.config.http_header_timeout_ms);
-    let server = tokio::spawn(crate::serve::serve(
+    let server = tokio::spawn(crate::web::serve::serve(
         listener,
         router,
         header_timeout,
@@ -150,7 +150,9 @@ async fn restore(config: &Config, brokers: &str, hub: &Hub, metrics: &Metrics) {
     let started = std::time::Instant::now();
     let (brokers, topic) = (brokers.to_owned(), config.topic_state.clone());
     let group = format!("{}-checkpoint-reader", config.kafka_group_id);
-    let loaded = tokio::task::spawn_blocking(move || state::load(&brokers, &topic, &group)).await;
+    let loaded =
+        tokio::task::spawn_blocking(move || checkpoint_reader::load(&brokers, &topic, &group))
+            .await;
     match loaded {
         Ok(Ok(Some(loaded))) => {
             let count = loaded.saved.orders.len();
@@ -185,7 +187,7 @@ async fn restore(config: &Config, brokers: &str, hub: &Hub, metrics: &Metrics) {
 }
 
 impl Running {
-    /// Drains for `--drain-secs` (see [`crate::drain`]): new sockets and
+    /// Drains for `--drain-secs` (see [`crate::web::drain`]): new sockets and
     /// `/readyz` get 503, open ones are told `server:draining` and keep
     /// delivering until they have all left, the time is up, or `interrupt`
     /// resolves (a second signal); then [`Running::stop`]. With 0 seconds it

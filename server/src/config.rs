@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::relay_state::Retention;
+use crate::core::relay_state::Retention;
 
 /// Relays Kafka order events to each user's browsers over WebSocket, and
 /// serves the order HTTP API.

@@ -4,7 +4,7 @@
 use protocol::fixtures::{cancellation, order, update};
 use protocol::{OrderEvent, OrderStatus, Timestamp};
 
-use crate::cursor::{PartitionId, Pos};
+use crate::core::cursor::{PartitionId, Pos};
 
 /// A bound on event times that accepts every event (no clock skew check).
 pub const ANY_TIME: Timestamp = Timestamp(i64::MAX);

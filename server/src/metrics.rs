@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use protocol::kafka::{Reject, TopicKind};
 use protocol::ErrorCode;
 
-use crate::model::Refused;
+use crate::core::model::Refused;
+use crate::fanout::registry::Pushes;
 
 /// Kinds of resume, for `relay_resumes_total{kind}`.
 #[derive(Debug, Clone, Copy)]
@@ -114,6 +115,19 @@ impl Metrics {
         }
     }
 
+    /// Counts what one delivery's pushes did (see [`Pushes`]).
+    pub fn pushed(&self, pushes: &Pushes) {
+        for (counter, n) in [
+            (&self.deliveries, pushes.queued),
+            (&self.coalesced, pushes.collapsed),
+            (&self.slow_disconnects, pushes.overflowed),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Relaxed);
+            }
+        }
+    }
+
     pub fn resume(&self, kind: Resume) {
         self.resumes[kind as usize].fetch_add(1, Relaxed);
     }
@@ -123,10 +137,10 @@ impl Metrics {
     }
 
     /// Counts a connection refused before the upgrade by a cap.
-    pub fn refused(&self, why: crate::limits::Refused) {
+    pub fn refused(&self, why: crate::core::limits::Refused) {
         let index = match why {
-            crate::limits::Refused::PerUser => 0,
-            crate::limits::Refused::Total => 1,
+            crate::core::limits::Refused::PerUser => 0,
+            crate::core::limits::Refused::Total => 1,
         };
         self.refused[index].fetch_add(1, Relaxed);
     }

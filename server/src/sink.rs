@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+#[cfg(test)]
 use std::sync::Mutex;
 
 use protocol::OrderEvent;
@@ -23,14 +24,17 @@ pub trait EventSink: Send + Sync {
     fn publish<'a>(&'a self, event: &'a OrderEvent) -> Publishing<'a>;
 }
 
-/// A sink that keeps what it is given, or refuses everything (a broker that
+/// A sink that keeps what it is given (the router's unit tests; not in
+/// the relay's build), or refuses everything (a broker that
 /// is away).
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct Recording {
     pub events: Mutex<Vec<OrderEvent>>,
     pub unavailable: bool,
 }
 
+#[cfg(test)]
 impl Recording {
     /// A sink whose every publish fails.
     pub fn unavailable() -> Recording {
@@ -49,6 +53,7 @@ impl Recording {
     }
 }
 
+#[cfg(test)]
 impl EventSink for Recording {
     fn publish<'a>(&'a self, event: &'a OrderEvent) -> Publishing<'a> {
         Box::pin(async move {

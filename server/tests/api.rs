@@ -319,7 +319,7 @@ async fn every_refused_request_gets_its_status_and_a_json_error() {
     };
     let expired = relay
         .keys
-        .issue_until("alice", Role::User, server::auth::now_secs() - 10);
+        .issue_until("alice", Role::User, server::web::auth::now_secs() - 10);
     let expired = format!("Bearer {expired}");
     let bad_auth: [(&str, &str, Option<&str>); 6] = [
         ("POST", "/api/orders", None),

@@ -52,7 +52,7 @@ async fn client(
     mut kicks: tokio::sync::mpsc::UnboundedReceiver<()>,
     reconnects: Arc<AtomicUsize>,
 ) {
-    let keys = server::auth::Keys::new(common::SECRET.as_bytes());
+    let keys = server::web::auth::Keys::new(common::SECRET.as_bytes());
     let token = keys.issue(&user, role, Duration::from_secs(3600));
     let me = if role == Role::Admin {
         "admin"
@@ -346,7 +346,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
                 .lock()
                 .unwrap()
                 .state();
-            let keys = server::auth::Keys::new(common::SECRET.as_bytes());
+            let keys = server::web::auth::Keys::new(common::SECRET.as_bytes());
             let role = if user == "admin" {
                 Role::Admin
             } else {
@@ -411,7 +411,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         } else {
             Role::User
         };
-        let token = server::auth::Keys::new(common::SECRET.as_bytes()).issue(
+        let token = server::web::auth::Keys::new(common::SECRET.as_bytes()).issue(
             user,
             role,
             Duration::from_secs(60),
@@ -508,7 +508,7 @@ async fn a_broker_outage_keeps_clients_connected_and_readiness_follows_the_broke
     let _relay = spawn_relay(&kafka, &listen, 15).await;
     common::until_readyz(&listen, 200).await;
     let producer = common::Producer::connect(&kafka);
-    let keys = server::auth::Keys::new(common::SECRET.as_bytes());
+    let keys = server::web::auth::Keys::new(common::SECRET.as_bytes());
     let url = format!(
         "ws://{listen}/ws?token={}",
         keys.issue("alice", Role::User, Duration::from_secs(600))

@@ -268,7 +268,7 @@ async fn checkout_limits_keep_every_accepted_order_deliverable_walked_at_the_edg
     let measure = |cart: &Value| {
         let items: Vec<protocol::OrderItem> =
             serde_json::from_value(cart["items"].clone()).unwrap();
-        let order = server::commands::checkout::price(
+        let order = server::core::commands::checkout::price(
             "ord-0123456789abcdef".into(),
             "bob",
             items,
@@ -313,7 +313,7 @@ async fn checkout_limits_keep_every_accepted_order_deliverable_walked_at_the_edg
 /// A timestamp with as many digits as any checkout's (they are all 24
 /// characters of RFC 3339): the measured size does not depend on it.
 fn placed_at() -> i64 {
-    server::commands::now().millis()
+    server::clock::now().millis()
 }
 
 /// Subscribes and reads the whole snapshot, parts joined.

@@ -284,7 +284,7 @@ async fn clients_behind_nginx_resume_after_a_kill_and_move_off_a_draining_relay(
     let (events, owner) = workload(&mut rng);
     let expected = truth(&events);
     let owner = Arc::new(owner);
-    let keys = server::auth::Keys::new(SECRET.as_bytes());
+    let keys = server::web::auth::Keys::new(SECRET.as_bytes());
     let token = |user: &str, role| keys.issue(user, role, Duration::from_secs(3600));
 
     let broker = Broker::start().await;

@@ -83,10 +83,10 @@ async fn user_receives_exactly_their_events_in_order_others_none_admin_all() {
 async fn every_kind_of_bad_token_gets_401_and_no_upgrade() {
     let broker = Broker::start().await;
     let relay = Relay::start(&broker).await;
-    let wrong_key = server::auth::Keys::new(b"some-other-secret-0123456789");
+    let wrong_key = server::web::auth::Keys::new(b"some-other-secret-0123456789");
     let expired = relay
         .keys
-        .issue_until("alice", Role::User, server::auth::now_secs() - 5);
+        .issue_until("alice", Role::User, server::web::auth::now_secs() - 5);
     let cases = [
         ("missing", String::new()),
         ("malformed", "not.a.jwt".to_owned()),

@@ -214,7 +214,7 @@ async fn a_stalled_client_is_cut_off_without_slowing_others_and_recovers_by_curs
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_closes_the_connection_unless_refreshed() {
     let (_broker, relay, producer) = common::relay_and_producer().await;
-    let soon = server::auth::now_secs() + 2;
+    let soon = server::web::auth::now_secs() + 2;
     let connect = |user: &str| {
         let url = format!(
             "ws://{}/ws?token={}",
@@ -252,7 +252,7 @@ async fn an_expired_token_closes_the_connection_unless_refreshed() {
     // So is a refresh with a token that is not valid, or already expired.
     let stale = relay
         .keys
-        .issue_until("alice", Role::User, server::auth::now_secs() - 5);
+        .issue_until("alice", Role::User, server::web::auth::now_secs() - 5);
     for (token, code) in [
         ("not-a-jwt", "invalid_token"),
         (stale.as_str(), "token_expired"),

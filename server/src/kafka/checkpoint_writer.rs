@@ -1,6 +1,6 @@
 //! The checkpoint writer: one relay, elected through a Kafka consumer group
 //! on the state topic, writes a checkpoint every interval (see
-//! [`super::state`] for the format and the reader).
+//! [`super::checkpoint_reader`] for the format and the reader).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +11,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 
-use super::state::PART_BYTES;
+use super::checkpoint_reader::PART_BYTES;
 use super::{client_config, REQUEST_TIMEOUT};
-use crate::hub::Hub;
+use crate::fanout::hub::Hub;
 use crate::metrics::Metrics;
 
 /// Where and how often the elected writer writes.
@@ -179,7 +179,7 @@ async fn write(
         first_offset: first_offset.unwrap_or(0),
         position,
         history_from,
-        taken_at: crate::commands::now(),
+        taken_at: crate::clock::now(),
         orders: count as u64,
     })
     .to_json();

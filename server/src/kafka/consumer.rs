@@ -33,8 +33,8 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::client_config;
 use crate::config::Config;
-use crate::cursor::{PartitionId, Pos};
-use crate::hub::Hub;
+use crate::core::cursor::{PartitionId, Pos};
+use crate::fanout::hub::Hub;
 
 /// How long one `poll` blocks when nothing arrives; also how quickly the
 /// thread notices it was asked to stop.
@@ -267,7 +267,7 @@ impl Poll {
     /// written stays refused), and the relay's clock bounds a producer whose
     /// own clock, and so its message timestamps, runs ahead.
     fn latest_allowed(&self, message: &BorrowedMessage<'_>) -> Timestamp {
-        let now = crate::commands::now().millis();
+        let now = crate::clock::now().millis();
         let written = message.timestamp().to_millis().unwrap_or(now);
         let skew = i64::try_from(self.skew.as_millis()).unwrap_or(i64::MAX);
         Timestamp(now.min(written).saturating_add(skew))

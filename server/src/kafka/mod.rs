@@ -7,15 +7,15 @@
 //! - [`supervisor`]: lag, readiness, and the watchdog that replaces a reader
 //!   that stalls or dies.
 //! - [`producer`]: publishes the events of HTTP commands, acknowledged.
-//! - [`state`]: checkpoints in the state topic: their reading at start.
+//! - [`checkpoint_reader`]: the newest complete checkpoint in the state topic, read at start.
 //! - [`checkpoint_writer`]: the relay elected to write them, and the writing.
 //! - [`embedded`]: librdkafka's mock cluster, for `relay --demo` with no broker.
 
+pub mod checkpoint_reader;
 pub mod checkpoint_writer;
 pub mod consumer;
 pub mod embedded;
 pub mod producer;
-pub mod state;
 pub mod supervisor;
 pub mod topics;
 

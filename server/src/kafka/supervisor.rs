@@ -23,10 +23,10 @@ use tokio::task::JoinHandle;
 use super::consumer::{Fault, NotificationPositions, Reader, Settings, Start, TopicPartition};
 use super::{client_config, topics, REQUEST_TIMEOUT};
 use crate::config::Config;
-use crate::cursor::PartitionId;
-use crate::hub::Hub;
+use crate::core::cursor::PartitionId;
+use crate::core::watchdog::{Verdict, Watchdog};
+use crate::fanout::hub::Hub;
 use crate::metrics::Rebuild;
-use crate::watchdog::{Verdict, Watchdog};
 
 /// The consumer's health, as `/healthz` reports it.
 #[derive(Debug)]

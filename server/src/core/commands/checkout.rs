@@ -1,0 +1,166 @@
+//! Checkout: what a cart may hold, how it is priced, and which id the order
+//! gets (§4.2 of docs/PROTOCOL.md).
+
+use protocol::http::CheckoutRequest;
+use protocol::{Order, OrderEvent, OrderItem, OrderStatus, RawJson, Timestamp};
+use rand::Rng;
+
+use super::CommandError;
+
+/// The tax rate applied at checkout.
+pub const TAX_RATE: f64 = 0.10;
+
+/// Checkout limits. With them the biggest order's event is about 40 KB,
+/// under the default 64 KiB message limit; a relay run with a lower
+/// `--max-message-bytes` refuses bigger orders as too large.
+pub const MAX_ITEMS: usize = 100;
+pub const MAX_QUANTITY: u32 = 1000;
+/// The highest unit price: keeps every total a finite number of cents.
+pub const MAX_PRICE: f64 = 1_000_000.0;
+pub const MAX_PRODUCT_ID_CHARS: usize = 64;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_ADDRESS_BYTES: usize = 4096;
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// A checked cart: its lines and shipping address.
+pub type Cart = (Vec<OrderItem>, RawJson);
+
+/// The order a checkout places, once its cart passes the limits and its
+/// `order.created` event fits in `max_message_bytes` (the relay's own limit
+/// for consuming it): an order this returns is one the relay will show.
+pub fn new_order(
+    request: CheckoutRequest,
+    order_id: String,
+    buyer: &str,
+    at: Timestamp,
+    max_message_bytes: usize,
+) -> Result<Order, CommandError> {
+    let (items, address) = check_cart(request)?;
+    let order = price(order_id, buyer, items, address, at);
+    let size = OrderEvent::Created(order.clone()).to_json().len();
+    if size > max_message_bytes {
+        return Err(CommandError::TooLarge {
+            size,
+            limit: max_message_bytes,
+        });
+    }
+    Ok(order)
+}
+
+/// A keyed checkout whose order the relay already has: the same cart is a
+/// retry (answer with the order), another cart is a reused key.
+pub fn replay(existing: Order, placed: &Order) -> Result<Order, CommandError> {
+    if crate::core::model::same_order(&existing, placed) {
+        Ok(existing)
+    } else {
+        Err(CommandError::IdempotencyKeyReused)
+    }
+}
+
+fn invalid(message: impl Into<String>) -> CommandError {
+    CommandError::Invalid(message.into())
+}
+
+/// The cart's lines and address, if they keep to the limits.
+pub fn check_cart(request: CheckoutRequest) -> Result<Cart, CommandError> {
+    if request.items.is_empty() {
+        return Err(invalid("the cart is empty: send at least one item"));
+    }
+    if request.items.len() > MAX_ITEMS {
+        return Err(invalid(format!("at most {MAX_ITEMS} lines per order")));
+    }
+    for (i, item) in request.items.iter().enumerate() {
+        if item.product_id.trim().is_empty() || item.name.trim().is_empty() {
+            return Err(invalid(format!(
+                "items[{i}]: productId and name are required"
+            )));
+        }
+        if item.product_id.chars().count() > MAX_PRODUCT_ID_CHARS
+            || item.name.chars().count() > MAX_NAME_CHARS
+        {
+            return Err(invalid(format!(
+                "items[{i}]: productId is at most {MAX_PRODUCT_ID_CHARS} characters and name at most {MAX_NAME_CHARS}"
+            )));
+        }
+        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
+            return Err(invalid(format!(
+                "items[{i}]: quantity must be 1-{MAX_QUANTITY}"
+            )));
+        }
+        if !(item.price.is_finite() && (0.0..=MAX_PRICE).contains(&item.price)) {
+            return Err(invalid(format!(
+                "items[{i}]: price must be a number from 0 to {MAX_PRICE}"
+            )));
+        }
+    }
+    if !(request.shipping_address.is_object() || request.shipping_address.is_null()) {
+        return Err(invalid("shippingAddress must be an object"));
+    }
+    if request.shipping_address.get().len() > MAX_ADDRESS_BYTES {
+        return Err(invalid(format!(
+            "shippingAddress is at most {MAX_ADDRESS_BYTES} bytes of JSON"
+        )));
+    }
+    Ok((request.items, request.shipping_address))
+}
+
+/// Builds a pending order with its money fields rounded to cents.
+pub fn price(
+    order_id: String,
+    buyer: &str,
+    items: Vec<OrderItem>,
+    address: RawJson,
+    at: Timestamp,
+) -> Order {
+    let cents = |x: f64| (x * 100.0).round() / 100.0;
+    let subtotal = cents(items.iter().map(|i| f64::from(i.quantity) * i.price).sum());
+    let tax = cents(subtotal * TAX_RATE);
+    Order {
+        order_id,
+        buyer_id: buyer.to_owned(),
+        items,
+        subtotal,
+        tax,
+        total: cents(subtotal + tax),
+        status: OrderStatus::Pending,
+        shipping_address: address,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A fresh order id: `ord-` and 16 random hex digits.
+pub fn new_order_id() -> String {
+    format!("ord-{:016x}", rand::rng().random::<u64>())
+}
+
+/// An `Idempotency-Key` header's value, checked: 1-128 visible ASCII
+/// characters. `None` (no header) is a checkout without a key.
+pub fn idempotency_key(value: Option<&[u8]>) -> Result<Option<&str>, CommandError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let key = std::str::from_utf8(value).map_err(|_| CommandError::InvalidIdempotencyKey)?;
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(CommandError::InvalidIdempotencyKey);
+    }
+    Ok(Some(key))
+}
+
+/// The order id a keyed checkout gets: `ord-` and 16 hex digits of
+/// SHA-256(user, key). The same caller and key always give the same id; no
+/// one can aim at another caller's id without knowing their key.
+pub fn keyed_order_id(user_id: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(user_id.as_bytes())
+        .chain_update([0])
+        .chain_update(key.as_bytes())
+        .finalize();
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ord-{hex}")
+}

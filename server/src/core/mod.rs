@@ -1,0 +1,27 @@
+//! The pure core: what the relay knows and decides, as plain data and
+//! functions. No IO, no lock, no clock, no metrics: the time comes in as an
+//! argument, and what happened goes out as a value the layers above count,
+//! log and deliver. Nothing here imports from `fanout`, `kafka`, `web` or
+//! `demo` (`.ci/check-layers` checks it).
+//!
+//! - [`viewer`]: who is asking (`User`) and the one rule of who sees an order.
+//! - [`cursor`]: Kafka positions and the cursors built from them.
+//! - [`model`]: the read model: orders, owners, what a faulty producer is refused.
+//! - [`history`]: recent events, and which of them a resuming viewer missed.
+//! - [`relay_state`]: model + history + position: apply, answer, evict, save.
+//! - [`delivery`]: encoded frames and what an applied event sends.
+//! - [`parking`]: subscriptions waiting for the relay to load or catch up.
+//! - [`commands`]: checkout, cancel and status change as pure functions.
+//! - [`limits`]: connection caps and the client frame rate.
+//! - [`watchdog`]: when a consumer counts as stalled, and when as unhealthy.
+
+pub mod commands;
+pub mod cursor;
+pub mod delivery;
+pub mod history;
+pub mod limits;
+pub mod model;
+pub mod parking;
+pub mod relay_state;
+pub mod viewer;
+pub mod watchdog;

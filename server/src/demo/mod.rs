@@ -1,0 +1,3 @@
+//! `relay --demo` only: the stand-in order service.
+
+pub mod simulator;
