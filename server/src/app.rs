@@ -124,7 +124,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
             shutdown_rx.clone(),
         )));
     }
-    let router = crate::web::http::router(Arc::clone(&state));
+    let router = crate::web::router::router(Arc::clone(&state));
     let header_timeout = Duration::from_millis(state.config.http_header_timeout_ms);
     let server = tokio::spawn(crate::web::serve::serve(
         listener,

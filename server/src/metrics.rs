@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use protocol::kafka::{Reject, TopicKind};
 use protocol::ErrorCode;
 
+use crate::core::delivery::Pushes;
 use crate::core::model::Refused;
-use crate::fanout::registry::Pushes;
 
 /// Kinds of resume, for `relay_resumes_total{kind}`.
 #[derive(Debug, Clone, Copy)]
@@ -137,10 +137,10 @@ impl Metrics {
     }
 
     /// Counts a connection refused before the upgrade by a cap.
-    pub fn refused(&self, why: crate::core::limits::Refused) {
+    pub fn refused(&self, why: crate::core::limits::CapReached) {
         let index = match why {
-            crate::core::limits::Refused::PerUser => 0,
-            crate::core::limits::Refused::Total => 1,
+            crate::core::limits::CapReached::PerUser => 0,
+            crate::core::limits::CapReached::Total => 1,
         };
         self.refused[index].fetch_add(1, Relaxed);
     }

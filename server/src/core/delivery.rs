@@ -77,3 +77,16 @@ pub struct Delivery {
     /// Set for a status event that may replace a queued one when full.
     pub collapse: Option<Collapse>,
 }
+
+/// What the pushes of one delivery did, for the hub's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pushes {
+    /// Queued as they were.
+    pub queued: u64,
+    /// Collapsed with a queued status event of the same order.
+    pub collapsed: u64,
+    /// Connections dropped for overflowing their queue (close 4002).
+    pub overflowed: u64,
+    /// Whether a connection of the order's buyer got it.
+    pub reached_buyer: bool,
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub enum CapReached {
     /// This user holds `--max-connections-per-user` already.
     PerUser,
     /// The relay holds `--max-connections` already.
@@ -41,14 +41,14 @@ impl Connections {
     }
 
     /// Takes a slot for `user`, or says which limit refuses it.
-    pub fn acquire(self: &Arc<Self>, user: &str) -> Result<Slot, Refused> {
+    pub fn acquire(self: &Arc<Self>, user: &str) -> Result<Slot, CapReached> {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if counts.total >= self.total {
-            return Err(Refused::Total);
+            return Err(CapReached::Total);
         }
         let mine = counts.per_user.get(user).copied().unwrap_or(0);
         if mine >= self.per_user {
-            return Err(Refused::PerUser);
+            return Err(CapReached::PerUser);
         }
         counts.total += 1;
         counts.per_user.insert(user.to_owned(), mine + 1);
@@ -140,7 +140,7 @@ mod tests {
         let conns = Connections::new(2, 5);
         let a1 = conns.acquire("alice").unwrap();
         let _a2 = conns.acquire("alice").unwrap();
-        assert_eq!(conns.acquire("alice").unwrap_err(), Refused::PerUser);
+        assert_eq!(conns.acquire("alice").unwrap_err(), CapReached::PerUser);
         let _b = conns.acquire("bob").unwrap();
         drop(a1);
         let _a3 = conns.acquire("alice").unwrap();
@@ -154,7 +154,7 @@ mod tests {
             .iter()
             .map(|u| conns.acquire(u).unwrap())
             .collect();
-        assert_eq!(conns.acquire("d").unwrap_err(), Refused::Total);
+        assert_eq!(conns.acquire("d").unwrap_err(), CapReached::Total);
         drop(slots);
         assert_eq!(conns.open(), 0);
         assert!(conns.acquire("d").is_ok());

@@ -19,7 +19,7 @@ pub const PARK_LIMIT: Duration = Duration::from_secs(5);
 pub struct Parked {
     pub user: User,
     pub conn: u64,
-    pub cursor: Option<String>,
+    pub cursor: Option<Cursor>,
     since: Instant,
 }
 
@@ -31,12 +31,12 @@ pub struct Parking {
 impl Parking {
     /// Parks a connection's subscription (replacing an earlier one of the
     /// same connection: one answer per connection).
-    pub fn park(&mut self, user: &User, conn: u64, cursor: Option<&str>, now: Instant) {
+    pub fn park(&mut self, user: &User, conn: u64, cursor: Option<Cursor>, now: Instant) {
         self.forget(conn);
         self.parked.push(Parked {
             user: user.clone(),
             conn,
-            cursor: cursor.map(str::to_owned),
+            cursor,
             since: now,
         });
     }
@@ -63,10 +63,7 @@ impl Parking {
         }
         let (due, waiting) = std::mem::take(&mut self.parked).into_iter().partition(|p| {
             now.saturating_duration_since(p.since) >= PARK_LIMIT
-                || p.cursor
-                    .as_deref()
-                    .and_then(Cursor::parse)
-                    .is_none_or(|c| !c.is_ahead_of(position))
+                || p.cursor.as_ref().is_none_or(|c| !c.is_ahead_of(position))
         });
         self.parked = waiting;
         due
@@ -91,7 +88,7 @@ mod tests {
         let start = Instant::now();
         let mut parking = Parking::default();
         let ahead = "v1.0-0-9";
-        parking.park(&alice(), 1, Some(ahead), start);
+        parking.park(&alice(), 1, Cursor::parse(ahead), start);
         parking.park(&alice(), 2, None, start);
         let here = Cursor::default();
         let due: Vec<u64> = parking.due(&here, start).iter().map(|p| p.conn).collect();
@@ -107,11 +104,11 @@ mod tests {
     fn one_parked_answer_per_connection() {
         let now = Instant::now();
         let mut parking = Parking::default();
-        parking.park(&alice(), 1, Some("v1.0-0-9"), now);
+        parking.park(&alice(), 1, Cursor::parse("v1.0-0-9"), now);
         parking.park(&alice(), 1, None, now);
         parking.park(&alice(), 2, None, now);
         parking.forget(2);
         let due = parking.due(&Cursor::default(), now);
-        assert_eq!((due.len(), due[0].cursor.as_deref()), (1, None));
+        assert_eq!((due.len(), due[0].cursor.as_ref()), (1, None));
     }
 }

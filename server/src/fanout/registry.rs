@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::core::delivery::{Collapse, Delivery, Frames};
+use crate::core::delivery::{Collapse, Delivery, Frames, Pushes};
 use crate::core::viewer::{User, Viewer};
 use crate::fanout::queue::{Pushed, Queue};
 
@@ -20,19 +20,6 @@ struct Conn {
     queue: Arc<Queue>,
     /// Set by `subscribe:orders`: order events flow only after it.
     subscribed: bool,
-}
-
-/// What the pushes of one delivery did, for the hub's metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pushes {
-    /// Queued as they were.
-    pub queued: u64,
-    /// Collapsed with a queued status event of the same order.
-    pub collapsed: u64,
-    /// Connections dropped for overflowing their queue (close 4002).
-    pub overflowed: u64,
-    /// Whether a connection of the order's buyer got it.
-    pub reached_buyer: bool,
 }
 
 impl Conn {

@@ -6,7 +6,7 @@
 //!   for a head, so the same limit closes a kept-alive connection that sends
 //!   no next request: one setting against slowloris and idle keep-alive.
 //! - A request must be answered within `--http-request-timeout-ms` (408),
-//!   see [`crate::web::http::router`]; a WebSocket upgrade is answered at once,
+//!   see [`crate::web::router::router`]; a WebSocket upgrade is answered at once,
 //!   and the socket then lives by its own rules (pings, expiry).
 //!
 //! On shutdown it stops accepting, lets in-flight requests finish, and

@@ -23,8 +23,9 @@ use protocol::ErrorCode;
 use protocol::{ClientEvent, ServerEvent};
 use tokio::time::{sleep_until, Instant};
 
+use crate::core::cursor::Cursor;
 use crate::core::delivery::Frame;
-use crate::core::limits::{FrameRate, Refused, Slot};
+use crate::core::limits::{CapReached, FrameRate, Slot};
 use crate::core::viewer::User;
 use crate::fanout::queue::Drained;
 use crate::web::auth::now_secs;
@@ -86,14 +87,14 @@ pub async fn endpoint(
         Err(refused) => {
             app.metrics.refused(refused);
             let (status, message) = match refused {
-                Refused::PerUser => (
+                CapReached::PerUser => (
                     StatusCode::TOO_MANY_REQUESTS,
                     format!(
                         "this user already holds {} connections (--max-connections-per-user): close one or retry later",
                         app.config.max_connections_per_user
                     ),
                 ),
-                Refused::Total => (
+                CapReached::Total => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "this relay holds as many connections as it may (--max-connections): retry later or elsewhere".to_owned(),
                 ),
@@ -296,7 +297,10 @@ async fn on_text(
         Ok(ClientEvent::SubscribeOrders { cursor }) => {
             // Answered through the queue; before the initial load the hub
             // parks the subscription, so this loop never waits on Kafka.
-            match app.hub.subscribe(user, conn_id, cursor.as_deref()) {
+            // The cursor is parsed here, once: an unreadable one (made up, or
+            // from another version) is no cursor, and gets a snapshot.
+            let cursor = cursor.as_deref().and_then(Cursor::parse);
+            match app.hub.subscribe(user, conn_id, cursor) {
                 Some(answer) => {
                     tracing::info!(user = %user.id, conn = conn_id, ?answer, "subscribed to orders");
                     Step::Continue

@@ -154,10 +154,8 @@ impl RelayState {
     }
 
     /// Whether a client's cursor is ahead of this relay's position.
-    pub fn is_ahead(&self, cursor: Option<&str>) -> bool {
-        cursor
-            .and_then(Cursor::parse)
-            .is_some_and(|c| c.is_ahead_of(&self.position))
+    pub fn is_ahead(&self, cursor: Option<&Cursor>) -> bool {
+        cursor.is_some_and(|c| c.is_ahead_of(&self.position))
     }
 
     /// Where each partition's log starts in Kafka (its low watermark): older
@@ -303,14 +301,12 @@ impl RelayState {
     pub fn answer(
         &self,
         user: &User,
-        cursor: Option<&str>,
+        cursor: Option<&Cursor>,
         snapshot_limit: usize,
     ) -> (Frames, Subscribed) {
         let viewer = user.viewer();
-        let from = cursor
-            .and_then(Cursor::parse)
-            .filter(|c| !c.is_ahead_of(&self.position));
-        if let Some(entries) = from.and_then(|from| self.history.replay(&from, viewer, &self.model))
+        let from = cursor.filter(|c| !c.is_ahead_of(&self.position));
+        if let Some(entries) = from.and_then(|from| self.history.replay(from, viewer, &self.model))
         {
             let frames: Vec<Frame> = entries
                 .into_iter()

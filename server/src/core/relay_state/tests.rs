@@ -64,13 +64,19 @@ fn finished_orders_go_after_the_keep_time_and_open_ones_stay() {
 fn a_cursor_into_the_evicted_range_gets_a_snapshot() {
     let (mut state, before_finishing) = shop();
     let after_all = state.position().to_string();
-    let replayed = state.answer(&alice(), Some(&before_finishing), 100).1;
+    let replayed = state
+        .answer(&alice(), Cursor::parse(&before_finishing).as_ref(), 100)
+        .1;
     assert_eq!(replayed, Subscribed::Replayed(3));
     state.evict(at(10));
-    let answer = state.answer(&alice(), Some(&before_finishing), 100).1;
+    let answer = state
+        .answer(&alice(), Cursor::parse(&before_finishing).as_ref(), 100)
+        .1;
     assert_eq!(answer, Subscribed::Snapshot);
     assert_eq!(
-        state.answer(&alice(), Some(&after_all), 100).1,
+        state
+            .answer(&alice(), Cursor::parse(&after_all).as_ref(), 100)
+            .1,
         Subscribed::Replayed(0)
     );
 }
@@ -195,10 +201,11 @@ fn a_restored_state_answers_and_applies_like_the_saved_one() {
         state.snapshot(&alice(), 100),
         saved_from.snapshot(&alice(), 100)
     );
-    let frames = |state: &RelayState| match state.answer(&alice(), Some(&cursor), 100) {
-        (Frames::Batch(frames), answer) => (frames, answer),
-        (Frames::One(frame), answer) => (vec![frame], answer),
-    };
+    let frames =
+        |state: &RelayState| match state.answer(&alice(), Cursor::parse(&cursor).as_ref(), 100) {
+            (Frames::Batch(frames), answer) => (frames, answer),
+            (Frames::One(frame), answer) => (vec![frame], answer),
+        };
     assert_eq!(frames(&state), frames(&saved_from));
     assert_eq!(frames(&state).1, Subscribed::Replayed(3));
 
@@ -259,7 +266,7 @@ fn a_resume_across_another_reading_order_still_gets_what_was_held() {
     let mut after = RelayState::new(Retention::new(100, KEEP));
     after.apply(created("x", "alice", 1), pos(0, 0), ANY_TIME, T);
     after.apply(shipped(), pos(1, 0), ANY_TIME, T);
-    let (frames, answer) = after.answer(&alice(), Some(&cursor), 100);
+    let (frames, answer) = after.answer(&alice(), Cursor::parse(&cursor).as_ref(), 100);
     assert_eq!(answer, Subscribed::Replayed(2));
     let Frames::Batch(frames) = frames else {
         panic!("a replay is a batch")

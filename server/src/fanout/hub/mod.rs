@@ -143,16 +143,16 @@ impl Hub {
     /// (or while the relay is behind the cursor) the subscription is parked
     /// and answered later: the connection keeps its pings and expiry
     /// meanwhile. Returns `None` when the connection is gone.
-    pub fn subscribe(&self, user: &User, id: u64, cursor: Option<&str>) -> Option<Subscribed> {
+    pub fn subscribe(&self, user: &User, id: u64, cursor: Option<Cursor>) -> Option<Subscribed> {
         let mut guard = self.lock();
         let core = &mut *guard;
-        if !core.state.is_loaded() || core.state.is_ahead(cursor) {
+        if !core.state.is_loaded() || core.state.is_ahead(cursor.as_ref()) {
             core.registry.pause(user, id);
             core.parking.park(user, id, cursor, Instant::now());
             return Some(Subscribed::Deferred);
         }
         core.parking.forget(id);
-        self.answer(core, user, id, cursor)
+        self.answer(core, user, id, cursor.as_ref())
     }
 
     fn answer(
@@ -160,7 +160,7 @@ impl Hub {
         core: &mut Core,
         user: &User,
         id: u64,
-        cursor: Option<&str>,
+        cursor: Option<&Cursor>,
     ) -> Option<Subscribed> {
         let (frames, answer) = core.state.answer(user, cursor, self.snapshot_limit);
         self.metrics.resume(match answer {
@@ -178,7 +178,7 @@ impl Hub {
             return;
         }
         for parked in core.parking.due(core.state.position(), Instant::now()) {
-            let answer = self.answer(core, &parked.user, parked.conn, parked.cursor.as_deref());
+            let answer = self.answer(core, &parked.user, parked.conn, parked.cursor.as_ref());
             tracing::info!(user = %parked.user.id, conn = parked.conn, ?answer, "subscribed to orders after waiting for the relay to catch up");
         }
     }

@@ -130,20 +130,20 @@ fn resume_by_cursor_replays_only_what_was_missed() {
     hub.apply_order(created("b1", "bob"), pos(0, 1), ANY_TIME);
     let (id, mut rx) = hub.register(&alice);
     assert_eq!(
-        hub.subscribe(&alice, id, Some(cursor)),
+        hub.subscribe(&alice, id, Cursor::parse(&cursor)),
         Some(Subscribed::Replayed(1))
     );
     assert_eq!(names(&drain(&mut rx)), ["order:updated:a1"]);
     let (id, mut rx) = hub.register(&alice);
     assert_eq!(
-        hub.subscribe(&alice, id, Some("junk")),
+        hub.subscribe(&alice, id, Cursor::parse("junk")),
         Some(Subscribed::Snapshot)
     );
     assert_eq!(names(&drain(&mut rx)), ["orders:snapshot"]);
     // A cursor ahead of the relay waits for it (snapshot after PARK_LIMIT).
     let (id, mut rx) = hub.register(&alice);
     assert_eq!(
-        hub.subscribe(&alice, id, Some("v1.0-0-99")),
+        hub.subscribe(&alice, id, Cursor::parse("v1.0-0-99")),
         Some(Subscribed::Deferred)
     );
     assert!(drain(&mut rx).is_empty());
@@ -293,7 +293,7 @@ fn a_cursor_ahead_of_the_relay_waits_for_it_then_gets_a_replay() {
     restarted.apply_order(created("a1", "alice"), pos(0, 0), ANY_TIME);
     let (id, mut rx) = restarted.register(&alice);
     assert_eq!(
-        restarted.subscribe(&alice, id, Some(&cursor)),
+        restarted.subscribe(&alice, id, Cursor::parse(&cursor)),
         Some(Subscribed::Deferred)
     );
     assert!(drain(&mut rx).is_empty());
@@ -320,7 +320,7 @@ fn a_partition_emptied_by_retention_counts_as_read_up_to_its_log_start() {
     };
     let (again, _) = hub.register(&alice);
     assert_eq!(
-        hub.subscribe(&alice, again, Some(&snapshot.cursor)),
+        hub.subscribe(&alice, again, Cursor::parse(&snapshot.cursor)),
         Some(Subscribed::Replayed(0))
     );
 }

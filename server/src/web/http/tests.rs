@@ -62,7 +62,7 @@ fn relay(sink: Recording, ready: bool) -> Relay {
         config,
     });
     Relay {
-        router: super::router(Arc::clone(&state)),
+        router: crate::web::router::router(Arc::clone(&state)),
         state,
         sink,
     }
