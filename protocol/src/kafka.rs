@@ -19,12 +19,47 @@ pub const NOTIFICATIONS: &str = "notifications";
 
 /// Which payload a topic carries. Topic names are configurable; their kind is
 /// what decides how a message is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// The one table of topic kinds: [`strum::VariantArray`] lists every kind
+/// (metrics, configuration), [`TopicKind::order_topic`] numbers the order
+/// topics (cursors, checkpoints), [`TopicKind::default_name`] names them. A
+/// new kind is a compile error in each `match` until it is placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray, strum::IntoStaticStr)]
 pub enum TopicKind {
+    #[strum(serialize = "order.created")]
     Created,
+    #[strum(serialize = "order.updated")]
     Updated,
+    #[strum(serialize = "order.cancelled")]
     Cancelled,
+    #[strum(serialize = "notifications")]
     Notifications,
+}
+
+impl TopicKind {
+    /// The number of an order topic in cursors and checkpoints (`None` for
+    /// notifications, which are live-only and have no position).
+    pub const fn order_topic(self) -> Option<u8> {
+        match self {
+            TopicKind::Created => Some(0),
+            TopicKind::Updated => Some(1),
+            TopicKind::Cancelled => Some(2),
+            TopicKind::Notifications => None,
+        }
+    }
+
+    /// The order topic numbered `topic` in cursors and checkpoints.
+    pub fn from_order_topic(topic: u8) -> Option<TopicKind> {
+        <TopicKind as strum::VariantArray>::VARIANTS
+            .iter()
+            .copied()
+            .find(|kind| kind.order_topic() == Some(topic))
+    }
+
+    /// The topic's default name (also its label in metrics and logs).
+    pub fn default_name(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// A status change of an order (`order.updated`, and the `order:updated` frame).
@@ -165,7 +200,13 @@ pub enum Input {
 }
 
 /// Why a Kafka message was refused. Each variant is one metrics `reason`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(RejectReason),
+    doc = "Why the decoder refused a message, as a label (`Reject::reason`).",
+    derive(strum::VariantArray, strum::IntoStaticStr, Hash),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Reject {
     #[error("message of {size} bytes is over the {limit}-byte limit")]
     Oversize { size: usize, limit: usize },
@@ -173,7 +214,7 @@ pub enum Reject {
     NotJson(String),
     #[error("message has no orderId")]
     MissingOrderId,
-    #[error("unknown order status `{0}` (expected pending, processing, shipped, delivered or cancelled)")]
+    #[error("unknown order status `{0}` (expected {expected})", expected = OrderStatus::list(&OrderStatus::ALL, "or"))]
     UnknownStatus(String),
     #[error("message does not match its topic's schema: {0}")]
     Invalid(String),
@@ -182,23 +223,8 @@ pub enum Reject {
 impl Reject {
     /// The stable `reason` label used in logs and `/metrics`.
     pub fn reason(&self) -> &'static str {
-        match self {
-            Reject::Oversize { .. } => "oversize",
-            Reject::NotJson(_) => "not_json",
-            Reject::MissingOrderId => "missing_order_id",
-            Reject::UnknownStatus(_) => "unknown_status",
-            Reject::Invalid(_) => "invalid",
-        }
+        RejectReason::from(self).into()
     }
-
-    /// Every reason label, for metrics that list zeros too.
-    pub const REASONS: [&'static str; 5] = [
-        "oversize",
-        "not_json",
-        "missing_order_id",
-        "unknown_status",
-        "invalid",
-    ];
 }
 
 /// Validates one Kafka value read from a topic of the given kind.

@@ -24,6 +24,7 @@
 
 pub mod book;
 pub mod checkpoint;
+pub mod demo;
 pub mod error;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

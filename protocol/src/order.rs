@@ -28,6 +28,30 @@ impl OrderStatus {
         OrderStatus::Cancelled,
     ];
 
+    /// The statuses a buyer (or an admin) may still cancel from.
+    pub const CANCELLABLE: [OrderStatus; 2] = [OrderStatus::Pending, OrderStatus::Processing];
+
+    /// The forward path an admin moves an order along.
+    pub const FORWARD: [OrderStatus; 4] = [
+        OrderStatus::Pending,
+        OrderStatus::Processing,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+    ];
+
+    /// Statuses as an error text lists them: `"a, b or c"` (or `"a → b → c"`
+    /// with `" → "` for both joiners). Error texts are built from the lists
+    /// above, never written out by hand.
+    pub fn list(statuses: &[OrderStatus], last: &str) -> String {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        match names.split_last() {
+            None => String::new(),
+            Some((only, [])) => (*only).to_owned(),
+            Some((tail, head)) if last == " → " => format!("{} → {tail}", head.join(" → ")),
+            Some((tail, head)) => format!("{} {last} {tail}", head.join(", ")),
+        }
+    }
+
     /// The wire name (`"pending"`, …), also used as a CSS class suffix.
     pub fn as_str(self) -> &'static str {
         // `ALL` is in declaration order, so the discriminant is the index.
@@ -57,12 +81,8 @@ impl OrderStatus {
     /// The next status an admin may move an order to, if any. Only forward
     /// moves along `pending → processing → shipped → delivered` are allowed.
     pub fn next(self) -> Option<OrderStatus> {
-        match self {
-            OrderStatus::Pending => Some(OrderStatus::Processing),
-            OrderStatus::Processing => Some(OrderStatus::Shipped),
-            OrderStatus::Shipped => Some(OrderStatus::Delivered),
-            OrderStatus::Delivered | OrderStatus::Cancelled => None,
-        }
+        let at = Self::FORWARD.iter().position(|s| *s == self)?;
+        Self::FORWARD.get(at + 1).copied()
     }
 
     /// Whether an admin may move an order from `self` to `to` (forward only,
@@ -73,7 +93,7 @@ impl OrderStatus {
 
     /// Whether the buyer (or an admin) may still cancel.
     pub fn is_cancellable(self) -> bool {
-        matches!(self, OrderStatus::Pending | OrderStatus::Processing)
+        Self::CANCELLABLE.contains(&self)
     }
 }
 
@@ -240,6 +260,26 @@ mod tests {
             status,
             at: Timestamp(secs * 1000),
         }
+    }
+
+    #[test]
+    fn error_texts_list_statuses_from_the_tables() {
+        assert_eq!(
+            OrderStatus::list(&OrderStatus::ALL, "or"),
+            "pending, processing, shipped, delivered or cancelled"
+        );
+        assert_eq!(
+            OrderStatus::list(&OrderStatus::FORWARD, " → "),
+            "pending → processing → shipped → delivered"
+        );
+        assert_eq!(
+            OrderStatus::list(&OrderStatus::CANCELLABLE, "or"),
+            "pending or processing"
+        );
+        assert_eq!(OrderStatus::list(&[OrderStatus::Shipped], "or"), "shipped");
+        let path: Vec<_> =
+            std::iter::successors(Some(OrderStatus::Pending), |s| s.next()).collect();
+        assert_eq!(path, OrderStatus::FORWARD);
     }
 
     #[test]

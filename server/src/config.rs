@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use protocol::kafka::TopicKind;
 
 use crate::core::relay_state::Retention;
 
@@ -258,7 +259,7 @@ impl Config {
                 return Err(ConfigError::Zero(name));
             }
         }
-        let mut topics: Vec<&str> = self.topics().map(|(name, _)| name).to_vec();
+        let mut topics: Vec<&str> = self.topics().into_iter().map(|(name, _)| name).collect();
         topics.push(&self.topic_state);
         topics.sort();
         if topics.windows(2).any(|w| w[0] == w[1]) {
@@ -271,15 +272,22 @@ impl Config {
         Ok(())
     }
 
-    /// The four topics and the payload each carries.
-    pub fn topics(&self) -> [(&str, protocol::kafka::TopicKind); 4] {
-        use protocol::kafka::TopicKind::*;
-        [
-            (&self.topic_created, Created),
-            (&self.topic_updated, Updated),
-            (&self.topic_cancelled, Cancelled),
-            (&self.topic_notifications, Notifications),
-        ]
+    /// The configured name of each topic kind.
+    pub fn topic(&self, kind: TopicKind) -> &str {
+        match kind {
+            TopicKind::Created => &self.topic_created,
+            TopicKind::Updated => &self.topic_updated,
+            TopicKind::Cancelled => &self.topic_cancelled,
+            TopicKind::Notifications => &self.topic_notifications,
+        }
+    }
+
+    /// Every topic and the payload it carries.
+    pub fn topics(&self) -> Vec<(&str, TopicKind)> {
+        <TopicKind as strum::VariantArray>::VARIANTS
+            .iter()
+            .map(|kind| (self.topic(*kind), *kind))
+            .collect()
     }
 
     pub fn kafka_stall_timeout(&self) -> Duration {

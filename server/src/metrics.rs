@@ -6,45 +6,39 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
-use protocol::kafka::{Reject, TopicKind};
+use protocol::kafka::{RejectReason, TopicKind};
 use protocol::ErrorCode;
 
 use crate::core::delivery::Pushes;
-use crate::core::model::Refused;
+use crate::core::limits::CapReached;
+use crate::core::model::RefusedReason;
 
 /// Kinds of resume, for `relay_resumes_total{kind}`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Resume {
     Replay,
     Snapshot,
 }
 
 /// Why the consumer was rebuilt, for `relay_kafka_consumer_rebuilds_total{reason}`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Rebuild {
     Stalled,
     Died,
     Blind,
 }
 
-const TOPIC_LABELS: [&str; 4] = [
-    "order.created",
-    "order.updated",
-    "order.cancelled",
-    "notifications",
-];
-/// Why a Kafka message was refused: by the decoder, then by the read model.
-const REJECT_LABELS: [&str; 9] = [
-    Reject::REASONS[0],
-    Reject::REASONS[1],
-    Reject::REASONS[2],
-    Reject::REASONS[3],
-    Reject::REASONS[4],
-    Refused::REASONS[0],
-    Refused::REASONS[1],
-    Refused::REASONS[2],
-    Refused::REASONS[3],
-];
+/// Why a Kafka message was refused: by the decoder, or by the read model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rejected {
+    Decoder(RejectReason),
+    Model(RefusedReason),
+}
+
+/// Bad client frames are counted by these codes only (what
+/// `ClientEvent::decode` and the size check answer).
 const FRAME_ERROR_LABELS: [&str; 4] = [
     ErrorCode::BadJson.as_str(),
     ErrorCode::UnknownEvent.as_str(),
@@ -52,24 +46,71 @@ const FRAME_ERROR_LABELS: [&str; 4] = [
     ErrorCode::TooLarge.as_str(),
 ];
 
+/// A label enum: the compiler derives its list of values and their names
+/// (`strum`), so a new variant is counted and rendered with no other change.
+pub trait Label: Copy + PartialEq + Into<&'static str> + strum::VariantArray + 'static {}
+impl<L: Copy + PartialEq + Into<&'static str> + strum::VariantArray + 'static> Label for L {}
+
+/// One counter per value of a label enum.
+#[derive(Debug)]
+pub struct ByLabel<L> {
+    counts: Box<[AtomicU64]>,
+    label: std::marker::PhantomData<L>,
+}
+
+impl<L: Label> Default for ByLabel<L> {
+    fn default() -> Self {
+        ByLabel {
+            counts: L::VARIANTS.iter().map(|_| AtomicU64::new(0)).collect(),
+            label: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<L: Label> ByLabel<L> {
+    fn counter(&self, label: L) -> Option<&AtomicU64> {
+        let index = L::VARIANTS.iter().position(|v| *v == label)?;
+        self.counts.get(index)
+    }
+
+    pub fn add(&self, label: L) {
+        if let Some(counter) = self.counter(label) {
+            counter.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn get(&self, label: L) -> u64 {
+        self.counter(label).map_or(0, |c| c.load(Relaxed))
+    }
+
+    /// `(label value, count)` for every value, zeros included.
+    fn series(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        L::VARIANTS
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(label, count)| ((*label).into(), count.load(Relaxed)))
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
-    consumed: [AtomicU64; 4],
-    rejected: [AtomicU64; REJECT_LABELS.len()],
+    consumed: ByLabel<TopicKind>,
+    rejected_by_decoder: ByLabel<RejectReason>,
+    rejected_by_model: ByLabel<RefusedReason>,
     pub unroutable: AtomicU64,
     pub deliveries: AtomicU64,
     pub connections: AtomicI64,
     pub connections_total: AtomicU64,
-    refused: [AtomicU64; 2],
+    refused: ByLabel<CapReached>,
     pub throttled_frames: AtomicU64,
     pub auth_failures: AtomicU64,
     bad_frames: [AtomicU64; 4],
-    resumes: [AtomicU64; 2],
+    resumes: ByLabel<Resume>,
     pub coalesced: AtomicU64,
     pub slow_disconnects: AtomicU64,
     pub expiry_closes: AtomicU64,
     pub consumer_lag: AtomicI64,
-    rebuilds: [AtomicU64; 3],
+    rebuilds: ByLabel<Rebuild>,
     pub ready: AtomicI64,
     /// 1 once SIGTERM started the drain (`/readyz` answers 503 then).
     pub draining: AtomicI64,
@@ -86,25 +127,16 @@ pub struct Metrics {
     pub restored_orders: AtomicI64,
 }
 
-fn topic_index(kind: TopicKind) -> usize {
-    match kind {
-        TopicKind::Created => 0,
-        TopicKind::Updated => 1,
-        TopicKind::Cancelled => 2,
-        TopicKind::Notifications => 3,
-    }
-}
-
 impl Metrics {
     pub fn consumed(&self, kind: TopicKind) {
-        self.consumed[topic_index(kind)].fetch_add(1, Relaxed);
+        self.consumed.add(kind);
     }
 
-    /// Counts a refused Kafka message by its reason label (a decoder's
-    /// [`Reject`] or the read model's [`Refused`]).
-    pub fn rejected(&self, reason: &str) {
-        if let Some(index) = REJECT_LABELS.iter().position(|r| *r == reason) {
-            self.rejected[index].fetch_add(1, Relaxed);
+    /// Counts a refused Kafka message by its reason.
+    pub fn rejected(&self, why: Rejected) {
+        match why {
+            Rejected::Decoder(reason) => self.rejected_by_decoder.add(reason),
+            Rejected::Model(reason) => self.rejected_by_model.add(reason),
         }
     }
 
@@ -129,7 +161,7 @@ impl Metrics {
     }
 
     pub fn resume(&self, kind: Resume) {
-        self.resumes[kind as usize].fetch_add(1, Relaxed);
+        self.resumes.add(kind);
     }
 
     pub fn add(counter: &AtomicU64, n: u64) {
@@ -137,24 +169,20 @@ impl Metrics {
     }
 
     /// Counts a connection refused before the upgrade by a cap.
-    pub fn refused(&self, why: crate::core::limits::CapReached) {
-        let index = match why {
-            crate::core::limits::CapReached::PerUser => 0,
-            crate::core::limits::CapReached::Total => 1,
-        };
-        self.refused[index].fetch_add(1, Relaxed);
+    pub fn refused(&self, why: CapReached) {
+        self.refused.add(why);
     }
 
     pub fn rebuild(&self, why: Rebuild) {
-        self.rebuilds[why as usize].fetch_add(1, Relaxed);
+        self.rebuilds.add(why);
     }
 
     /// Reads one rejected-message counter (tests and logs).
-    pub fn rejected_count(&self, reason: &str) -> u64 {
-        REJECT_LABELS
-            .iter()
-            .position(|r| *r == reason)
-            .map_or(0, |i| self.rejected[i].load(Relaxed))
+    pub fn rejected_count(&self, why: Rejected) -> u64 {
+        match why {
+            Rejected::Decoder(reason) => self.rejected_by_decoder.get(reason),
+            Rejected::Model(reason) => self.rejected_by_model.get(reason),
+        }
     }
 
     /// The Prometheus text exposition.
@@ -169,6 +197,11 @@ impl Metrics {
         let plain = |v: i128| vec![(String::new(), v)];
         let u = |a: &AtomicU64| i128::from(a.load(Relaxed));
         let i = |a: &AtomicI64| i128::from(a.load(Relaxed));
+        let by = |label: &str, counts: &mut dyn Iterator<Item = (&'static str, u64)>| {
+            counts
+                .map(|(n, v)| (format!("{{{label}=\"{n}\"}}"), i128::from(v)))
+                .collect::<Vec<_>>()
+        };
         let labelled = |label: &str, names: &[&str], values: &[AtomicU64]| {
             names
                 .iter()
@@ -180,13 +213,19 @@ impl Metrics {
             "relay_kafka_messages_consumed_total",
             "counter",
             "Kafka messages read, by topic kind (default topic names).",
-            &labelled("topic", &TOPIC_LABELS, &self.consumed),
+            &by("topic", &mut self.consumed.series()),
         );
         family(
             "relay_kafka_messages_rejected_total",
             "counter",
             "Kafka messages refused and skipped, by reason.",
-            &labelled("reason", &REJECT_LABELS, &self.rejected),
+            &by(
+                "reason",
+                &mut self
+                    .rejected_by_decoder
+                    .series()
+                    .chain(self.rejected_by_model.series()),
+            ),
         );
         family(
             "relay_events_unroutable_total",
@@ -216,7 +255,7 @@ impl Metrics {
             "relay_ws_refused_total",
             "counter",
             "WebSocket upgrades refused by a connection cap, by which (per_user: 429, total: 503).",
-            &labelled("limit", &["per_user", "total"], &self.refused),
+            &by("limit", &mut self.refused.series()),
         );
         family(
             "relay_ws_throttled_frames_total",
@@ -240,7 +279,7 @@ impl Metrics {
             "relay_resumes_total",
             "counter",
             "subscribe:orders answered by replay or by snapshot.",
-            &labelled("kind", &["replay", "snapshot"], &self.resumes),
+            &by("kind", &mut self.resumes.series()),
         );
         family(
             "relay_coalesced_updates_total",
@@ -270,7 +309,7 @@ impl Metrics {
             "relay_kafka_consumer_rebuilds_total",
             "counter",
             "Kafka consumers replaced by the watchdog: stalled (messages waiting, none read), died, or blind (no lag readable and nothing read).",
-            &labelled("reason", &["stalled", "died", "blind"], &self.rebuilds),
+            &by("reason", &mut self.rebuilds.series()),
         );
         family(
             "relay_ready",
@@ -350,19 +389,52 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
+    use strum::VariantArray;
+
     use super::*;
 
     #[test]
     fn renders_every_family_with_labels() {
         let metrics = Metrics::default();
         metrics.consumed(TopicKind::Updated);
-        metrics.rejected(Reject::MissingOrderId.reason());
-        metrics.rejected(Reject::MissingOrderId.reason());
+        let missing = Rejected::Decoder(RejectReason::MissingOrderId);
+        metrics.rejected(missing);
+        metrics.rejected(missing);
+        metrics.rejected(Rejected::Model(RefusedReason::FutureTime));
         let text = metrics.render();
         assert!(text.contains("relay_kafka_messages_consumed_total{topic=\"order.updated\"} 1"));
         assert!(text.contains("relay_kafka_messages_rejected_total{reason=\"missing_order_id\"} 2"));
         assert!(text.contains("relay_kafka_messages_rejected_total{reason=\"oversize\"} 0"));
         assert!(text.contains("# TYPE relay_ws_connections gauge"));
-        assert_eq!(metrics.rejected_count("missing_order_id"), 2);
+        assert!(text.contains("relay_kafka_messages_rejected_total{reason=\"future_time\"} 1"));
+        assert_eq!(metrics.rejected_count(missing), 2);
+    }
+
+    #[test]
+    fn every_label_value_has_its_series() {
+        let text = Metrics::default().render();
+        let reasons = RejectReason::VARIANTS
+            .iter()
+            .map(|r| <&str>::from(*r))
+            .chain(RefusedReason::VARIANTS.iter().map(|r| <&str>::from(*r)));
+        for reason in reasons {
+            let series = format!("relay_kafka_messages_rejected_total{{reason=\"{reason}\"}} 0");
+            assert!(text.contains(&series), "{series}");
+        }
+        for (family, label, value) in [
+            ("relay_ws_refused_total", "limit", "per_user"),
+            ("relay_ws_refused_total", "limit", "total"),
+            ("relay_resumes_total", "kind", "replay"),
+            ("relay_resumes_total", "kind", "snapshot"),
+            ("relay_kafka_consumer_rebuilds_total", "reason", "blind"),
+            (
+                "relay_kafka_messages_consumed_total",
+                "topic",
+                "notifications",
+            ),
+        ] {
+            let series = format!("{family}{{{label}=\"{value}\"}} 0");
+            assert!(text.contains(&series), "{series}");
+        }
     }
 }

@@ -285,17 +285,8 @@ fn Filters(
     }
 }
 
-/// Things a demo shop sells.
-const CATALOGUE: [(&str, &str, f64); 6] = [
-    ("p-kettle", "Electric kettle", 39.90),
-    ("p-mug", "Stoneware mug", 12.50),
-    ("p-beans", "Coffee beans 1 kg", 24.00),
-    ("p-grinder", "Burr grinder", 89.00),
-    ("p-filters", "Paper filters ×100", 4.90),
-    ("p-scale", "Pour-over scale", 29.95),
-];
-
 fn demo_cart() -> Vec<CheckoutItem> {
+    use protocol::demo::CATALOGUE;
     let pick = |n: usize| (js_sys::Math::random() * n as f64) as usize % n;
     let lines = 1 + pick(3);
     let first = pick(CATALOGUE.len());

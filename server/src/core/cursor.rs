@@ -24,22 +24,15 @@ impl PartitionId {
     /// `None` for the notifications topic, which has no cursor: notifications
     /// are live-only.
     pub fn new(kind: TopicKind, partition: i32) -> Option<PartitionId> {
-        let topic = match kind {
-            TopicKind::Created => 0,
-            TopicKind::Updated => 1,
-            TopicKind::Cancelled => 2,
-            TopicKind::Notifications => return None,
-        };
-        Some(PartitionId { topic, partition })
+        Some(PartitionId {
+            topic: kind.order_topic()?,
+            partition,
+        })
     }
 
     /// Which order topic, by kind (topic names are configurable).
     pub fn kind(&self) -> &'static str {
-        match self.topic {
-            0 => "order.created",
-            1 => "order.updated",
-            _ => "order.cancelled",
-        }
+        TopicKind::from_order_topic(self.topic).map_or("unknown", TopicKind::default_name)
     }
 }
 
@@ -96,7 +89,7 @@ impl Cursor {
             let topic: u8 = fields.next()?.parse().ok()?;
             let partition: i32 = fields.next()?.parse().ok()?;
             let next: i64 = fields.next()?.parse().ok()?;
-            if topic > 2 || partition < 0 || next < 0 {
+            if TopicKind::from_order_topic(topic).is_none() || partition < 0 || next < 0 {
                 return None;
             }
             cursor.0.insert(PartitionId { topic, partition }, next);

@@ -18,15 +18,6 @@ use crate::web::context::AppState;
 /// The users the demo sign-in screen offers (plus `admin`).
 pub const DEMO_USERS: [&str; 2] = ["alice", "bob"];
 
-const CATALOGUE: [(&str, &str, f64); 6] = [
-    ("p-kettle", "Electric kettle", 39.9),
-    ("p-mug", "Stoneware mug", 12.5),
-    ("p-tea", "Sencha tea, 100 g", 8.75),
-    ("p-grinder", "Coffee grinder", 64.0),
-    ("p-press", "French press", 29.0),
-    ("p-beans", "Espresso beans, 1 kg", 21.4),
-];
-
 /// Runs until shutdown.
 pub async fn run(app: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     app.hub.wait_ready().await;
@@ -91,7 +82,7 @@ fn next_event(app: &AppState) -> Option<OrderEvent> {
 fn new_order(user: &str) -> OrderEvent {
     let mut rng = rand::rng();
     let lines = rng.random_range(1..=3);
-    let items = CATALOGUE
+    let items = protocol::demo::CATALOGUE
         .choose_multiple(&mut rng, lines)
         .map(|(id, name, price)| OrderItem {
             product_id: (*id).into(),

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use protocol::kafka::{decode, Input, TopicKind};
+use protocol::kafka::{decode, Input, RejectReason, TopicKind};
 use protocol::Timestamp;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -35,6 +35,7 @@ use super::client_config;
 use crate::config::Config;
 use crate::core::cursor::{PartitionId, Pos};
 use crate::fanout::hub::Hub;
+use crate::metrics::Rejected;
 
 /// How long one `poll` blocks when nothing arrives; also how quickly the
 /// thread notices it was asked to stop.
@@ -326,7 +327,8 @@ impl Poll {
                     reason = reject.reason(),
                     "rejected Kafka message: {reject}"
                 );
-                hub.metrics().rejected(reject.reason());
+                hub.metrics()
+                    .rejected(Rejected::Decoder(RejectReason::from(&reject)));
                 match pos {
                     Some(pos) => hub.skip(pos),
                     None => self.notifications.record(partition, offset),

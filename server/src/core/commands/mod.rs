@@ -33,9 +33,9 @@ pub enum CommandError {
     IdempotencyKeyReused,
     #[error("only admins can change an order's status")]
     NotAdmin,
-    #[error("order is {}: only pending or processing orders can be cancelled", .0.as_str())]
+    #[error("order is {}: only {} orders can be cancelled", .0.as_str(), OrderStatus::list(&OrderStatus::CANCELLABLE, "or"))]
     NotCancellable(OrderStatus),
-    #[error("cannot move an order from {} to {}: only forward moves along pending → processing → shipped → delivered", .from.as_str(), .to.as_str())]
+    #[error("cannot move an order from {} to {}: only forward moves along {}", .from.as_str(), .to.as_str(), OrderStatus::list(&OrderStatus::FORWARD, " → "))]
     NotForward { from: OrderStatus, to: OrderStatus },
 }
 

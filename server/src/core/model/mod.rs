@@ -27,7 +27,13 @@ use crate::core::viewer::Viewer;
 
 /// Why the model refused an event. Each variant is one `reason` label of
 /// `relay_kafka_messages_rejected_total`, beside the decoder's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(RefusedReason),
+    doc = "Why the read model refused an event, as a label (`Refused::reason`).",
+    derive(strum::VariantArray, strum::IntoStaticStr, Hash),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Refused {
     #[error("names buyer `{named}`, but the order belongs to `{owner}`")]
     BuyerMismatch { owner: String, named: String },
@@ -42,20 +48,8 @@ pub enum Refused {
 impl Refused {
     /// The stable `reason` label used in logs and `/metrics`.
     pub fn reason(&self) -> &'static str {
-        match self {
-            Refused::BuyerMismatch { .. } => "buyer_mismatch",
-            Refused::ConflictingCreated => "conflicting_created",
-            Refused::DuplicateCreated => "duplicate_created",
-            Refused::FutureTime { .. } => "future_time",
-        }
+        RefusedReason::from(self).into()
     }
-
-    pub const REASONS: [&'static str; 4] = [
-        "buyer_mismatch",
-        "conflicting_created",
-        "duplicate_created",
-        "future_time",
-    ];
 }
 
 /// The history sequence number of a waiting status restored from a

@@ -27,13 +27,14 @@ use tokio::sync::watch;
 
 use crate::core::cursor::{Cursor, PartitionId, Pos};
 use crate::core::delivery::{Frame, Frames};
+use crate::core::model::RefusedReason;
 use crate::core::parking::Parking;
 use crate::core::relay_state::{Refusal, RelayState, Retention, Saved, Step};
 pub use crate::core::relay_state::{Subscribed, SNAPSHOT_PART_BYTES};
 use crate::core::viewer::User;
 use crate::fanout::queue::Queue;
 use crate::fanout::registry::Registry;
-use crate::metrics::{Metrics, Resume};
+use crate::metrics::{Metrics, Rejected, Resume};
 
 #[derive(Debug)]
 struct Core {
@@ -300,7 +301,8 @@ impl Hub {
             reason = refused.reason(),
             "refused order event: {refused}"
         );
-        self.metrics.rejected(refused.reason());
+        self.metrics
+            .rejected(Rejected::Model(RefusedReason::from(refused)));
     }
 
     /// Delivers a notification to its user's connections only.
