@@ -3,7 +3,7 @@
 //! through. Only in this crate's tests and with the `test-support` feature.
 
 use protocol::frames::OrdersSnapshot;
-use protocol::{Order, OrderCancellation, OrderStatus, OrderUpdate, Role, Timestamp};
+use protocol::{Order, OrderCancellation, OrderEvent, OrderStatus, OrderUpdate, Role, Timestamp};
 
 use crate::reduce::reduce;
 use crate::state::{Action, AppState, Session};
@@ -19,8 +19,8 @@ pub fn order(id: &str, created: i64) -> Order {
 }
 
 pub fn created(id: &str, at: i64) -> Action {
-    Action::AddOrder {
-        order: order(id, at),
+    Action::Order {
+        event: OrderEvent::Created(order(id, at)),
         cursor: format!("c-created-{id}"),
     }
 }
@@ -31,8 +31,8 @@ pub fn update(id: &str, status: OrderStatus, at: i64) -> OrderUpdate {
 }
 
 pub fn updated(id: &str, status: OrderStatus, at: i64) -> Action {
-    Action::UpdateOrderStatus {
-        update: update(id, status, at),
+    Action::Order {
+        event: OrderEvent::Updated(update(id, status, at)),
         cursor: format!("c-updated-{id}-{at}"),
     }
 }
@@ -43,8 +43,8 @@ pub fn cancellation(id: &str, at: i64) -> OrderCancellation {
 }
 
 pub fn cancelled(id: &str, at: i64) -> Action {
-    Action::CancelOrder {
-        cancellation: cancellation(id, at),
+    Action::Order {
+        event: OrderEvent::Cancelled(cancellation(id, at)),
         cursor: format!("c-cancelled-{id}-{at}"),
     }
 }

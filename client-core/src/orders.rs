@@ -16,7 +16,7 @@
 //!   removes or reorders orders.
 
 use protocol::book::OrderBook;
-use protocol::{Order, OrderCancellation, OrderStatus, OrderUpdate, StatusAt};
+use protocol::{Order, OrderEvent, StatusAt};
 
 /// Every order this client knows, newest first, and the statuses waiting
 /// for their order.
@@ -62,27 +62,21 @@ impl Orders {
         self.book.pending_len()
     }
 
-    /// `order:created`.
-    pub(crate) fn created(&mut self, order: Order) {
-        self.book.add(order);
-    }
-
-    /// `order:updated`.
-    pub(crate) fn updated(&mut self, update: &OrderUpdate) {
-        let candidate = StatusAt {
-            status: update.status,
-            at: update.updated_at,
-        };
-        self.book.apply(&update.order_id, candidate);
-    }
-
-    /// `order:cancelled`.
-    pub(crate) fn cancelled(&mut self, cancellation: &OrderCancellation) {
-        let candidate = StatusAt {
-            status: OrderStatus::Cancelled,
-            at: cancellation.cancelled_at,
-        };
-        self.book.apply(&cancellation.order_id, candidate);
+    /// One order event: a created event adds its order (or completes a
+    /// waiting status); any other is a status at a time, merged by the rule.
+    pub(crate) fn apply(&mut self, event: OrderEvent) {
+        match event {
+            OrderEvent::Created(order) => {
+                self.book.add(order);
+            }
+            other => {
+                let candidate = StatusAt {
+                    status: other.status(),
+                    at: other.time(),
+                };
+                self.book.apply(other.order_id(), candidate);
+            }
+        }
     }
 
     /// `orders:snapshot`: the set of orders becomes the snapshot's, but no

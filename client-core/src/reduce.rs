@@ -63,28 +63,11 @@ pub fn reduce(state: &mut AppState, action: Action) {
             state.loaded = true;
             state.cursor = Some(snapshot.cursor);
         }
-        Action::AddOrder { order, cursor } => {
+        Action::Order { event, cursor } => {
             if state.session.is_none() {
                 return;
             }
-            state.orders.created(order);
-            state.cursor = Some(cursor);
-        }
-        Action::UpdateOrderStatus { update, cursor } => {
-            if state.session.is_none() {
-                return;
-            }
-            state.orders.updated(&update);
-            state.cursor = Some(cursor);
-        }
-        Action::CancelOrder {
-            cancellation,
-            cursor,
-        } => {
-            if state.session.is_none() {
-                return;
-            }
-            state.orders.cancelled(&cancellation);
+            state.orders.apply(event);
             state.cursor = Some(cursor);
         }
         Action::PushToast(toast) => state.toasts.push(toast),

@@ -5,7 +5,7 @@
 //! into signals for the view.
 
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
-use protocol::{Order, OrderCancellation, OrderEvent, OrderUpdate, Role};
+use protocol::{Order, OrderEvent, Role};
 
 use crate::orders::Orders;
 use crate::toast::{Toast, ToastQueue};
@@ -132,19 +132,11 @@ pub enum Action {
     ConnectionChanged(Connection),
     /// `orders:snapshot`: the full current state for this user.
     OrdersLoaded(OrdersSnapshot),
-    /// `order:created`.
-    AddOrder {
-        order: Order,
-        cursor: String,
-    },
-    /// `order:updated`.
-    UpdateOrderStatus {
-        update: OrderUpdate,
-        cursor: String,
-    },
-    /// `order:cancelled`.
-    CancelOrder {
-        cancellation: OrderCancellation,
+    /// `order:created`, `order:updated` or `order:cancelled`: one order
+    /// event and the cursor that covers it. One action for the three, as
+    /// the relay sends them: the book merges them by one rule.
+    Order {
+        event: OrderEvent,
         cursor: String,
     },
     PushToast(Toast),
@@ -152,25 +144,11 @@ pub enum Action {
 }
 
 impl Action {
-    /// The action for an order event frame.
-    pub fn from_order_event(event: OrderEvent, cursor: String) -> Action {
-        match event {
-            OrderEvent::Created(order) => Action::AddOrder { order, cursor },
-            OrderEvent::Updated(update) => Action::UpdateOrderStatus { update, cursor },
-            OrderEvent::Cancelled(cancellation) => Action::CancelOrder {
-                cancellation,
-                cursor,
-            },
-        }
-    }
-
     /// The one order an order event is about (`None` for every other
     /// action, including a snapshot, which is about all of them).
     pub fn order_id(&self) -> Option<&str> {
         match self {
-            Action::AddOrder { order, .. } => Some(&order.order_id),
-            Action::UpdateOrderStatus { update, .. } => Some(&update.order_id),
-            Action::CancelOrder { cancellation, .. } => Some(&cancellation.order_id),
+            Action::Order { event, .. } => Some(event.order_id()),
             _ => None,
         }
     }

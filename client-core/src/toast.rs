@@ -8,7 +8,9 @@
 use std::collections::{HashSet, VecDeque};
 
 use protocol::order::order_number;
-use protocol::{Notification, NotificationType, Order, OrderCancellation, OrderUpdate, Priority};
+use protocol::{
+    Notification, NotificationType, Order, OrderCancellation, OrderEvent, OrderUpdate, Priority,
+};
 
 /// How many toasts are on screen at once; the rest wait in the queue.
 pub const VISIBLE_CAP: usize = 3;
@@ -67,8 +69,17 @@ impl Toast {
         }
     }
 
+    /// The one toast rule for order events: the seed's text for each kind.
+    pub fn order_event(event: &OrderEvent) -> Toast {
+        match event {
+            OrderEvent::Created(order) => Toast::order_created(order),
+            OrderEvent::Updated(update) => Toast::order_updated(update),
+            OrderEvent::Cancelled(cancellation) => Toast::order_cancelled(cancellation),
+        }
+    }
+
     /// "Order #XXXXXXXX created successfully!"
-    pub fn order_created(order: &Order) -> Toast {
+    fn order_created(order: &Order) -> Toast {
         Toast::new(
             format!("created:{}", order.order_id),
             ToastKind::Success,
@@ -81,7 +92,7 @@ impl Toast {
 
     /// "Order #XXXXXXXX - Your order is being processed": the relay's message
     /// when it sent one, else the status's standard sentence.
-    pub fn order_updated(update: &OrderUpdate) -> Toast {
+    fn order_updated(update: &OrderUpdate) -> Toast {
         let message = update
             .message
             .as_deref()
@@ -95,7 +106,7 @@ impl Toast {
     }
 
     /// "Order #XXXXXXXX has been cancelled"
-    pub fn order_cancelled(cancellation: &OrderCancellation) -> Toast {
+    fn order_cancelled(cancellation: &OrderCancellation) -> Toast {
         Toast::new(
             format!("cancelled:{}", cancellation.order_id),
             ToastKind::Warning,

@@ -225,7 +225,7 @@ async fn reducer_throughput() {
         .collect();
     let actions: Vec<Action> = events
         .into_iter()
-        .map(|(event, cursor)| Action::from_order_event(event, cursor))
+        .map(|(event, cursor)| Action::Order { event, cursor })
         .collect();
     console_log!(
         "bench events: {} events for {ORDERS} orders ({created} created, {updated} updated, \

@@ -2,7 +2,7 @@
 //! app drives them: one table of named scenarios and the rows they must end
 //! in, plus idempotence and independence from arrival order.
 
-use protocol::{Order, OrderStatus};
+use protocol::{Order, OrderEvent, OrderStatus};
 
 use crate::fixtures::{cancelled, created, order, run, snapshot, t, updated};
 use crate::state::{Action, AppState};
@@ -129,8 +129,8 @@ fn order_rules() {
             name: "a pending update older than the created status is dropped",
             actions: vec![
                 updated("a", Processing, 1),
-                Action::AddOrder {
-                    order: with_status(order("a", 2), Pending, 2),
+                Action::Order {
+                    event: OrderEvent::Created(with_status(order("a", 2), Pending, 2)),
                     cursor: "c".into(),
                 },
             ],
@@ -286,8 +286,8 @@ fn a_created_with_a_later_updated_at_still_takes_the_next_update() {
     live.updated_at = t(20);
     let from_relay = order("a", 10);
     for first in [
-        Action::AddOrder {
-            order: live,
+        Action::Order {
+            event: OrderEvent::Created(live),
             cursor: "c1".into(),
         },
         snapshot(vec![from_relay]),

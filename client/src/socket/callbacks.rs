@@ -10,7 +10,7 @@ use std::rc::Rc;
 use client_core::state::{Action, Connection};
 use client_core::toast::Toast;
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
-use protocol::{Notification, Order, OrderCancellation, OrderUpdate};
+use protocol::{Notification, Order, OrderCancellation, OrderEvent, OrderUpdate};
 
 /// What the socket tells the app about its own state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,26 +52,20 @@ impl OrderCallbacks {
         D: Fn(Action) + Clone + 'static,
     {
         let notifications = Rc::new(Cell::new(0u64));
+        // The three order callbacks are one pipe: the event, its toast by
+        // the one rule, one action.
         let d = dispatch.clone();
-        let on_created = Box::new(move |order: Order, cursor: String| {
-            let toast = Toast::order_created(&order);
-            d(Action::AddOrder { order, cursor });
+        let on_order = Rc::new(move |event: OrderEvent, cursor: String| {
+            let toast = Toast::order_event(&event);
+            d(Action::Order { event, cursor });
             d(Action::PushToast(toast));
         });
-        let d = dispatch.clone();
-        let on_updated = Box::new(move |update: OrderUpdate, cursor: String| {
-            let toast = Toast::order_updated(&update);
-            d(Action::UpdateOrderStatus { update, cursor });
-            d(Action::PushToast(toast));
-        });
-        let d = dispatch.clone();
-        let on_cancelled = Box::new(move |cancellation: OrderCancellation, cursor: String| {
-            let toast = Toast::order_cancelled(&cancellation);
-            d(Action::CancelOrder {
-                cancellation,
-                cursor,
-            });
-            d(Action::PushToast(toast));
+        let on = Rc::clone(&on_order);
+        let on_created = Box::new(move |order, cursor| on(OrderEvent::Created(order), cursor));
+        let on = Rc::clone(&on_order);
+        let on_updated = Box::new(move |update, cursor| on(OrderEvent::Updated(update), cursor));
+        let on_cancelled = Box::new(move |cancellation, cursor| {
+            on_order(OrderEvent::Cancelled(cancellation), cursor)
         });
         let d = dispatch.clone();
         let on_snapshot = Box::new(move |snapshot| d(Action::OrdersLoaded(snapshot)));

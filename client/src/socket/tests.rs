@@ -68,8 +68,8 @@ fn each_frame_kind_ends_in_its_actions() {
         (
             order_frame(OrderEvent::Created(order())),
             vec![
-                Action::AddOrder {
-                    order: order(),
+                Action::Order {
+                    event: OrderEvent::Created(order()),
                     cursor: "c9".into(),
                 },
                 Action::PushToast(Toast::new(
@@ -82,8 +82,8 @@ fn each_frame_kind_ends_in_its_actions() {
         (
             order_frame(OrderEvent::Updated(update.clone())),
             vec![
-                Action::UpdateOrderStatus {
-                    update,
+                Action::Order {
+                    event: OrderEvent::Updated(update),
                     cursor: "c9".into(),
                 },
                 Action::PushToast(Toast::new(
@@ -96,8 +96,8 @@ fn each_frame_kind_ends_in_its_actions() {
         (
             order_frame(OrderEvent::Cancelled(cancellation.clone())),
             vec![
-                Action::CancelOrder {
-                    cancellation,
+                Action::Order {
+                    event: OrderEvent::Cancelled(cancellation),
                     cursor: "c9".into(),
                 },
                 Action::PushToast(Toast::new(

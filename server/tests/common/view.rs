@@ -69,7 +69,7 @@ impl View {
                 if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
                     self.wrong_user += 1;
                 }
-                reduce(&mut self.state, Action::from_order_event(event, cursor));
+                reduce(&mut self.state, Action::Order { event, cursor });
             }
             _ => {}
         }
