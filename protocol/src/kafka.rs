@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::order::{Notification, NotificationType, Order, OrderItem, OrderStatus, Priority};
+use crate::limits;
 use crate::raw_json::RawJson;
 use crate::time::Timestamp;
 
@@ -258,8 +259,30 @@ fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, Reject> {
 }
 
 fn order_id(id: Option<String>) -> Result<String, Reject> {
-    id.filter(|id| !id.trim().is_empty())
-        .ok_or(Reject::MissingOrderId)
+    let id = id
+        .filter(|id| !id.trim().is_empty())
+        .ok_or(Reject::MissingOrderId)?;
+    limits::check_id("orderId", &id).map_err(Reject::Invalid)?;
+    Ok(id)
+}
+
+/// An optional buyer or user id: empty counts as absent; anything else
+/// keeps to the id rules.
+fn user_id(id: Option<String>, field: &str) -> Result<Option<String>, Reject> {
+    match id.filter(|id| !id.is_empty()) {
+        Some(id) => limits::check_id(field, &id)
+            .map(|()| Some(id))
+            .map_err(Reject::Invalid),
+        None => Ok(None),
+    }
+}
+
+/// An optional free text within its length.
+fn text(value: Option<String>, field: &str) -> Result<Option<String>, Reject> {
+    if let Some(text) = &value {
+        limits::check_text(field, text).map_err(Reject::Invalid)?;
+    }
+    Ok(value)
 }
 
 fn status(name: Option<String>, default: Option<OrderStatus>) -> Result<OrderStatus, Reject> {
@@ -298,10 +321,12 @@ impl RawCreated {
     fn validate(self) -> Result<Order, Reject> {
         let order_id = order_id(self.order_id)?;
         let status = status(self.status, Some(OrderStatus::Pending))?;
-        let buyer_id = self
-            .buyer_id
-            .filter(|b| !b.is_empty())
+        let buyer_id = user_id(self.buyer_id, "buyerId")?
             .ok_or_else(|| Reject::Invalid("missing field `buyerId`".into()))?;
+        let items = self.items.unwrap_or_default();
+        limits::check_items(&items).map_err(Reject::Invalid)?;
+        let shipping_address = self.shipping_address.unwrap_or_default();
+        limits::check_address(&shipping_address).map_err(Reject::Invalid)?;
         let created_at = time(self.created_at, "createdAt")?;
         let updated_at = match self.updated_at {
             Some(text) => time(Some(text), "updatedAt")?,
@@ -310,12 +335,12 @@ impl RawCreated {
         Ok(Order {
             order_id,
             buyer_id,
-            items: self.items.unwrap_or_default(),
+            items,
             subtotal: self.subtotal.unwrap_or(0.0),
             tax: self.tax.unwrap_or(0.0),
             total: self.total.or(self.total_amount).unwrap_or(0.0),
             status,
-            shipping_address: self.shipping_address.unwrap_or_default(),
+            shipping_address,
             created_at,
             updated_at,
         })
@@ -337,14 +362,14 @@ impl RawUpdated {
     fn validate(self) -> Result<OrderUpdate, Reject> {
         Ok(OrderUpdate {
             order_id: order_id(self.order_id)?,
-            buyer_id: self.buyer_id.filter(|b| !b.is_empty()),
+            buyer_id: user_id(self.buyer_id, "buyerId")?,
             status: status(self.status, None)?,
             previous_status: self
                 .previous_status
                 .map(|name| status(Some(name), None))
                 .transpose()?,
             updated_at: time(self.updated_at, "updatedAt")?,
-            message: self.message,
+            message: text(self.message, "message")?,
         })
     }
 }
@@ -362,8 +387,8 @@ impl RawCancelled {
     fn validate(self) -> Result<OrderCancellation, Reject> {
         Ok(OrderCancellation {
             order_id: order_id(self.order_id)?,
-            buyer_id: self.buyer_id.filter(|b| !b.is_empty()),
-            reason: self.reason,
+            buyer_id: user_id(self.buyer_id, "buyerId")?,
+            reason: text(self.reason, "reason")?,
             cancelled_at: time(self.cancelled_at, "cancelledAt")?,
         })
     }
@@ -384,15 +409,12 @@ impl RawNotification {
     fn validate(self) -> Result<Input, Reject> {
         let missing = |field: &str| Reject::Invalid(format!("missing field `{field}`"));
         Ok(Input::Notification {
-            user_id: self
-                .user_id
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| missing("userId"))?,
+            user_id: user_id(self.user_id, "userId")?.ok_or_else(|| missing("userId"))?,
             notification: Notification {
                 kind: self.kind.ok_or_else(|| missing("type"))?,
                 priority: self.priority.unwrap_or_default(),
-                title: self.title,
-                message: self.message.ok_or_else(|| missing("message"))?,
+                title: text(self.title, "title")?,
+                message: text(self.message, "message")?.ok_or_else(|| missing("message"))?,
             },
         })
     }

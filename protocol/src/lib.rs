@@ -31,6 +31,7 @@ pub mod fixtures;
 pub mod frames;
 pub mod http;
 pub mod kafka;
+pub mod limits;
 pub mod order;
 pub mod raw_json;
 pub mod time;

@@ -13,14 +13,9 @@ pub const TAX_RATE: f64 = 0.10;
 /// Checkout limits. With them the biggest order's event is about 40 KB,
 /// under the default 64 KiB message limit; a relay run with a lower
 /// `--max-message-bytes` refuses bigger orders as too large.
-pub const MAX_ITEMS: usize = 100;
-pub const MAX_QUANTITY: u32 = 1000;
-/// The highest unit price: keeps every total a finite number of cents.
-pub const MAX_PRICE: f64 = 1_000_000.0;
-pub const MAX_PRODUCT_ID_CHARS: usize = 64;
-pub const MAX_NAME_CHARS: usize = 200;
-pub const MAX_ADDRESS_BYTES: usize = 4096;
-/// The longest `Idempotency-Key` accepted.
+pub use protocol::limits::{
+    MAX_ADDRESS_BYTES, MAX_ITEMS, MAX_NAME_CHARS, MAX_PRICE, MAX_PRODUCT_ID_CHARS, MAX_QUANTITY,
+};
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
 /// A checked cart: its lines and shipping address.
@@ -67,41 +62,8 @@ pub fn check_cart(request: CheckoutRequest) -> Result<Cart, CommandError> {
     if request.items.is_empty() {
         return Err(invalid("the cart is empty: send at least one item"));
     }
-    if request.items.len() > MAX_ITEMS {
-        return Err(invalid(format!("at most {MAX_ITEMS} lines per order")));
-    }
-    for (i, item) in request.items.iter().enumerate() {
-        if item.product_id.trim().is_empty() || item.name.trim().is_empty() {
-            return Err(invalid(format!(
-                "items[{i}]: productId and name are required"
-            )));
-        }
-        if item.product_id.chars().count() > MAX_PRODUCT_ID_CHARS
-            || item.name.chars().count() > MAX_NAME_CHARS
-        {
-            return Err(invalid(format!(
-                "items[{i}]: productId is at most {MAX_PRODUCT_ID_CHARS} characters and name at most {MAX_NAME_CHARS}"
-            )));
-        }
-        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
-            return Err(invalid(format!(
-                "items[{i}]: quantity must be 1-{MAX_QUANTITY}"
-            )));
-        }
-        if !(item.price.is_finite() && (0.0..=MAX_PRICE).contains(&item.price)) {
-            return Err(invalid(format!(
-                "items[{i}]: price must be a number from 0 to {MAX_PRICE}"
-            )));
-        }
-    }
-    if !(request.shipping_address.is_object() || request.shipping_address.is_null()) {
-        return Err(invalid("shippingAddress must be an object"));
-    }
-    if request.shipping_address.get().len() > MAX_ADDRESS_BYTES {
-        return Err(invalid(format!(
-            "shippingAddress is at most {MAX_ADDRESS_BYTES} bytes of JSON"
-        )));
-    }
+    protocol::limits::check_items(&request.items).map_err(invalid)?;
+    protocol::limits::check_address(&request.shipping_address).map_err(invalid)?;
     Ok((request.items, request.shipping_address))
 }
 
