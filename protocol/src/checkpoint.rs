@@ -92,6 +92,13 @@ pub struct EarlyStatus {
     pub held_since: Option<Timestamp>,
 }
 
+/// An evicted order's id, kept so that its owner stays decided: the
+/// 64-bit FNV-1a hashes of the order id and of its owner, and when it was
+/// evicted (ms since the epoch, the writer's clock). Stored as a JSON array
+/// `[id, owner, at]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvictedId(pub u64, pub u64, pub i64);
+
 /// A slice of a checkpoint's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -104,6 +111,8 @@ pub struct Part {
     pub early: Vec<EarlyStatus>,
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    #[serde(default)]
+    pub evicted: Vec<EvictedId>,
 }
 
 /// The checkpoint is complete: `parts` parts from `first_offset` on (other
@@ -181,6 +190,7 @@ pub fn encode_parts(
     orders: &[KeptOrder],
     early: &[EarlyStatus],
     history: &[HistoryEntry],
+    evicted: &[EvictedId],
     part_bytes: usize,
 ) -> Vec<String> {
     let id = serde_json::to_string(id).expect("a string serializes");
@@ -195,6 +205,9 @@ pub fn encode_parts(
     for waiting in early {
         batch.add(&mut parts, &id, Field::Early, waiting, part_bytes);
     }
+    for gone in evicted {
+        batch.add(&mut parts, &id, Field::Evicted, gone, part_bytes);
+    }
     batch.finish(&mut parts, &id);
     parts
 }
@@ -205,12 +218,13 @@ enum Field {
     Orders,
     History,
     Early,
+    Evicted,
 }
 
 /// The part being filled: each list's records, as JSON.
 #[derive(Default)]
 struct Batch {
-    lists: [String; 3],
+    lists: [String; 4],
 }
 
 impl Batch {
@@ -239,10 +253,10 @@ impl Batch {
 
     /// Closes the part (an empty one too, so a checkpoint has at least one).
     fn finish(&mut self, parts: &mut Vec<String>, id: &str) {
-        let [orders, history, early] = std::mem::take(&mut self.lists);
+        let [orders, history, early, evicted] = std::mem::take(&mut self.lists);
         let index = parts.len();
         parts.push(format!(
-            r#"{{"kind":"part","id":{id},"index":{index},"orders":[{orders}],"history":[{history}],"early":[{early}]}}"#
+            r#"{{"kind":"part","id":{id},"index":{index},"orders":[{orders}],"history":[{history}],"early":[{early}],"evicted":[{evicted}]}}"#
         ));
     }
 }
@@ -270,6 +284,7 @@ mod tests {
             index: 0,
             orders: Vec::new(),
             history: Vec::new(),
+            evicted: vec![EvictedId(u64::MAX, 7, -1)],
             early: vec![EarlyStatus {
                 order_id: "o".into(),
                 named: None,
@@ -328,11 +343,13 @@ mod tests {
                 event: KeptEvent::Created(kept.order.clone()),
             })
             .collect();
-        let parts = encode_parts("c\"1", &orders, &early, &history, 1000);
+        let evicted: Vec<EvictedId> = (0..30).map(|i| EvictedId(u64::MAX - i, i, 5)).collect();
+        let parts = encode_parts("c\"1", &orders, &early, &history, &evicted, 1000);
         assert!(parts.len() > 5, "{}", parts.len());
         let mut seen = Vec::new();
         let mut waiting = Vec::new();
         let mut kept = Vec::new();
+        let mut gone = Vec::new();
         for (i, part) in parts.iter().enumerate() {
             assert!(part.len() < 1500, "{}", part.len());
             let StateRecord::Part(Part {
@@ -341,6 +358,7 @@ mod tests {
                 orders,
                 early,
                 history,
+                evicted,
             }) = StateRecord::from_json(part.as_bytes()).unwrap()
             else {
                 panic!("a part")
@@ -349,10 +367,12 @@ mod tests {
             seen.extend(orders);
             waiting.extend(early);
             kept.extend(history);
+            gone.extend(evicted);
         }
+        assert_eq!(gone, evicted);
         assert_eq!(seen, orders);
         assert_eq!(waiting, early);
         assert_eq!(kept, history);
-        assert_eq!(encode_parts("e", &[], &[], &[], 1000).len(), 1);
+        assert_eq!(encode_parts("e", &[], &[], &[], &[], 1000).len(), 1);
     }
 }

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::order::{Notification, NotificationType, Order, OrderItem, OrderStatus, Priority};
 use crate::limits;
+use crate::order::{Notification, NotificationType, Order, OrderItem, OrderStatus, Priority};
 use crate::raw_json::RawJson;
 use crate::time::Timestamp;
 

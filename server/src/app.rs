@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use protocol::kafka::TopicKind;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::core::limits::Connections;
+use crate::core::relay_state::RefusedCheckpointReason;
 use crate::fanout::hub::Hub;
+use crate::kafka::checkpoint_seal::SealKey;
 use crate::kafka::supervisor;
 use crate::kafka::{checkpoint_reader, checkpoint_writer, producer::Publisher, topics};
 use crate::metrics::Metrics;
@@ -54,6 +57,10 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
             rand::random::<[u8; 32]>().to_vec()
         }
     };
+    let seal = match &config.checkpoint_key {
+        Some(key) => SealKey::new(key.as_bytes()),
+        None => SealKey::derived_from(&secret),
+    };
     // The embedded broker (no KAFKA_BROKERS) has its topics made at start and
     // would hang on CreateTopics; it keeps no checkpoints either.
     let checkpoints = config.kafka_brokers.is_some() && config.checkpoint_interval_secs > 0;
@@ -77,7 +84,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         config.snapshot_limit,
     ));
     if checkpoints {
-        restore(&config, brokers, &hub, &metrics).await;
+        restore(&config, brokers, &seal, &hub, &metrics).await;
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (supervisor, consumer) =
@@ -110,6 +117,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
             group: format!("{}-checkpoint", state.config.kafka_group_id),
             interval: Duration::from_secs(state.config.checkpoint_interval_secs),
             writer: format!("{:08x}", rand::random::<u32>()),
+            key: seal,
         };
         tasks.push(tokio::spawn(checkpoint_writer::run_writer(
             settings,
@@ -146,44 +154,79 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
 /// is one; the consumer then reads only what came after it. Without one
 /// (or if it cannot be read) the relay reads the order topics from the
 /// beginning, as before checkpoints existed.
-async fn restore(config: &Config, brokers: &str, hub: &Hub, metrics: &Metrics) {
+async fn restore(config: &Config, brokers: &str, key: &SealKey, hub: &Hub, metrics: &Metrics) {
     let started = std::time::Instant::now();
-    let (brokers, topic) = (brokers.to_owned(), config.topic_state.clone());
+    let (brokers, topic, key) = (brokers.to_owned(), config.topic_state.clone(), key.clone());
     let group = format!("{}-checkpoint-reader", config.kafka_group_id);
-    let loaded =
-        tokio::task::spawn_blocking(move || checkpoint_reader::load(&brokers, &topic, &group))
-            .await;
-    match loaded {
-        Ok(Ok(Some(loaded))) => {
-            let count = loaded.saved.orders.len();
-            tracing::info!(
-                checkpoint = loaded.commit.id,
-                orders = count,
-                history = loaded.saved.history.len(),
-                position = %loaded.saved.position,
-                ms = started.elapsed().as_millis() as u64,
-                "starting from a checkpoint"
+    let names: Vec<(String, TopicKind)> = config
+        .topics()
+        .into_iter()
+        .map(|(name, kind)| (name.to_owned(), kind))
+        .collect();
+    let report = tokio::task::spawn_blocking(move || {
+        let order_topics: Vec<(&str, TopicKind)> = names
+            .iter()
+            .map(|(name, kind)| (name.as_str(), *kind))
+            .collect();
+        checkpoint_reader::load(&checkpoint_reader::Source {
+            brokers: &brokers,
+            topic: &topic,
+            group: &group,
+            key: &key,
+            order_topics: &order_topics,
+        })
+    })
+    .await;
+    let report = match report {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
+            tracing::warn!(
+                "cannot read the state topic ({e}): reading the order topics from the beginning"
             );
-            let restoring = std::time::Instant::now();
-            hub.restore(loaded.saved);
-            tracing::info!(
-                ms = restoring.elapsed().as_millis() as u64,
-                "state restored"
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(
+                "checkpoint reader failed ({e}): reading the order topics from the beginning"
             );
-            metrics
-                .restored_orders
-                .store(count as i64, std::sync::atomic::Ordering::Relaxed);
+            return;
         }
-        Ok(Ok(None)) => {
-            tracing::info!("no checkpoint yet: reading the order topics from the beginning")
-        }
-        Ok(Err(e)) => tracing::warn!(
-            "cannot read the newest checkpoint ({e}): reading the order topics from the beginning"
-        ),
-        Err(e) => tracing::warn!(
-            "checkpoint reader failed ({e}): reading the order topics from the beginning"
-        ),
+    };
+    if report.unsealed > 0 {
+        metrics
+            .state_records_unsealed
+            .fetch_add(report.unsealed, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            records = report.unsealed,
+            "state records without a valid seal were skipped: only relays with the checkpoint key may write the state topic (see docs/DEPLOY.md, ACLs)"
+        );
     }
+    for (id, refused) in &report.refused {
+        metrics.checkpoints_refused.add(refused.into());
+        tracing::warn!(checkpoint = ?id, reason = <&str>::from(RefusedCheckpointReason::from(refused)), "checkpoint refused: {refused}; trying the one before it");
+    }
+    let Some(loaded) = report.loaded else {
+        tracing::info!("no usable checkpoint: reading the order topics from the beginning");
+        return;
+    };
+    let count = loaded.saved.orders.len();
+    tracing::info!(
+        checkpoint = ?loaded.commit.id,
+        orders = count,
+        history = loaded.saved.history.len(),
+        position = %loaded.saved.position,
+        ms = started.elapsed().as_millis() as u64,
+        "starting from a checkpoint"
+    );
+    let restoring = std::time::Instant::now();
+    hub.restore(loaded.saved);
+    tracing::info!(
+        ms = restoring.elapsed().as_millis() as u64,
+        "state restored"
+    );
+    metrics
+        .restored_orders
+        .store(count as i64, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl Running {

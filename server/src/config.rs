@@ -121,6 +121,12 @@ pub struct Config {
     #[arg(long, env = "CHECKPOINT_INTERVAL_SECS", default_value_t = 60)]
     pub checkpoint_interval_secs: u64,
 
+    /// The key checkpoints are sealed with (HMAC-SHA256; every relay of a
+    /// shop shares it, nobody else has it). Unset: a key derived from
+    /// --jwt-secret. A state record without this key's seal is never read.
+    #[arg(long, env = "CHECKPOINT_KEY", hide_env_values = true)]
+    pub checkpoint_key: Option<String>,
+
     /// How long a finished order (delivered or cancelled) stays in memory,
     /// snapshots and `GET /api/orders` after the relay saw it finish; then
     /// it is evicted. Open orders are always kept.
@@ -132,6 +138,15 @@ pub struct Config {
     /// dropped; so are any after --keep-finished-secs.
     #[arg(long, env = "MAX_WAITING_ORDERS", default_value_t = 100_000)]
     pub max_waiting_orders: usize,
+
+    /// How long an evicted order's id keeps its owner and its finished
+    /// state, in seconds: set it to the order topics' `retention.ms` (Kafka's
+    /// default, 7 days), the time its events can still be read again. A
+    /// created event for a remembered id is refused (`duplicate_created`
+    /// from its owner, `conflicting_created` from anyone else). About 20-40
+    /// bytes an id.
+    #[arg(long, env = "KEEP_EVICTED_IDS_SECS", default_value_t = 7 * 24 * 3600)]
+    pub keep_evicted_ids_secs: u64,
 
     /// Most orders an admin snapshot holds (newest first).
     #[arg(long, env = "SNAPSHOT_LIMIT", default_value_t = 1_000)]
@@ -300,6 +315,7 @@ impl Config {
             history: self.history_limit,
             keep_finished: Duration::from_secs(self.keep_finished_secs),
             max_waiting_orders: self.max_waiting_orders,
+            keep_evicted_ids: Duration::from_secs(self.keep_evicted_ids_secs),
         }
     }
 

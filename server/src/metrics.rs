@@ -12,6 +12,7 @@ use protocol::ErrorCode;
 use crate::core::delivery::Pushes;
 use crate::core::limits::CapReached;
 use crate::core::model::RefusedReason;
+use crate::core::relay_state::RefusedCheckpointReason;
 
 /// Kinds of resume, for `relay_resumes_total{kind}`.
 #[derive(Debug, Clone, Copy, PartialEq, strum::VariantArray, strum::IntoStaticStr)]
@@ -125,6 +126,10 @@ pub struct Metrics {
     pub checkpoints: AtomicU64,
     pub checkpoint_failures: AtomicU64,
     pub restored_orders: AtomicI64,
+    /// Checkpoints read back at start and not used, by why.
+    pub checkpoints_refused: ByLabel<RefusedCheckpointReason>,
+    /// State records without a valid seal, skipped unread.
+    pub state_records_unsealed: AtomicU64,
 }
 
 impl Metrics {
@@ -370,6 +375,18 @@ impl Metrics {
             "gauge",
             "Orders this relay started from, out of a checkpoint (0: it read the order topics from the beginning).",
             &plain(i(&self.restored_orders)),
+        );
+        family(
+            "relay_checkpoints_refused_total",
+            "counter",
+            "Checkpoints read at start and not used, by reason (ahead_of_log, unknown_partition, missing_parts, inconsistent): the one before was tried.",
+            &by("reason", &mut self.checkpoints_refused.series()),
+        );
+        family(
+            "relay_state_records_unsealed_total",
+            "counter",
+            "State-topic records without a valid seal (not written by a relay with the checkpoint key): skipped unread.",
+            &plain(u(&self.state_records_unsealed)),
         );
         family(
             "relay_commands_published_total",

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use protocol::checkpoint::{encode_parts, Commit, StateRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 
 use super::checkpoint_reader::PART_BYTES;
+use super::checkpoint_seal::{self, SealKey};
 use super::{client_config, REQUEST_TIMEOUT};
 use crate::fanout::hub::Hub;
 use crate::metrics::Metrics;
@@ -26,6 +28,8 @@ pub struct WriterSettings {
     pub interval: Duration,
     /// Names this relay's checkpoints (ids are `<writer>-<n>`).
     pub writer: String,
+    /// Seals every record (see [`super::checkpoint_seal`]).
+    pub key: SealKey,
 }
 
 /// Writes a checkpoint every `interval` while this relay holds the state
@@ -136,6 +140,14 @@ fn clients(settings: &WriterSettings) -> Result<(BaseConsumer, FutureProducer), 
     Ok((consumer, producer))
 }
 
+/// The header that carries a record's seal.
+fn sealed(seal: &str) -> OwnedHeaders {
+    OwnedHeaders::new().insert(Header {
+        key: checkpoint_seal::HEADER,
+        value: Some(seal),
+    })
+}
+
 /// One checkpoint: the parts, then the commit that names them.
 async fn write(
     settings: &WriterSettings,
@@ -154,6 +166,7 @@ async fn write(
             &saved.orders,
             &saved.early,
             &saved.history,
+            &saved.evicted,
             PART_BYTES,
         )
     })
@@ -163,9 +176,11 @@ async fn write(
     let mut bytes = 0;
     for part in &parts {
         bytes += part.len();
+        let seal = settings.key.seal(part.as_bytes());
         let record = FutureRecord::to(&settings.topic)
             .key(&key)
             .payload(part)
+            .headers(sealed(&seal))
             .partition(0);
         let delivered = producer
             .send(record, REQUEST_TIMEOUT)
@@ -184,9 +199,11 @@ async fn write(
     })
     .to_json();
     let commit_key = format!("commit:{id}");
+    let seal = settings.key.seal(commit.as_bytes());
     let record = FutureRecord::to(&settings.topic)
         .key(&commit_key)
         .payload(&commit)
+        .headers(sealed(&seal))
         .partition(0);
     producer
         .send(record, REQUEST_TIMEOUT)

@@ -9,9 +9,11 @@
 //! - [`producer`]: publishes the events of HTTP commands, acknowledged.
 //! - [`checkpoint_reader`]: the newest complete checkpoint in the state topic, read at start.
 //! - [`checkpoint_writer`]: the relay elected to write them, and the writing.
+//! - [`checkpoint_seal`]: the HMAC that proves a state record is a relay's.
 //! - [`embedded`]: librdkafka's mock cluster, for `relay --demo` with no broker.
 
 pub mod checkpoint_reader;
+pub mod checkpoint_seal;
 pub mod checkpoint_writer;
 pub mod consumer;
 pub mod embedded;

@@ -24,6 +24,7 @@ use protocol::book::OrderBook;
 use protocol::{Order, OrderEvent, OrderStatus, StatusAt, Timestamp};
 
 use crate::core::viewer::Viewer;
+use evicted::{EvictedIds, Known};
 
 /// Why the model refused an event. Each variant is one `reason` label of
 /// `relay_kafka_messages_rejected_total`, beside the decoder's.
@@ -129,6 +130,16 @@ pub struct ReadModel {
     /// evicted order, or a producer's mistake) expires like a finished
     /// order, so held events cannot pile up.
     waiting: BTreeSet<(Timestamp, String)>,
+    /// Evicted orders' ids and owners, so eviction never frees an id for
+    /// another buyer or for a second life.
+    evicted: EvictedIds,
+}
+
+/// How long evicted ids are remembered: from `now`, for `keep_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepIds {
+    pub now: Timestamp,
+    pub keep_ms: i64,
 }
 
 /// What one eviction pass removed.
@@ -173,6 +184,11 @@ impl ReadModel {
                 } else {
                     Refused::ConflictingCreated
                 });
+            }
+            match self.evicted.known(&order_id, &order.buyer_id) {
+                Some(Known::SameOwner) => return Err(Refused::DuplicateCreated),
+                Some(Known::OtherOwner) => return Err(Refused::ConflictingCreated),
+                None => {}
             }
             return Ok(self.create(order.clone()));
         }
@@ -279,7 +295,8 @@ impl ReadModel {
     /// the book, their owner's list and every lookup. Also drops the held
     /// events of orders not created since `before`, and of the oldest
     /// waiting orders beyond `max_waiting`.
-    pub fn evict(&mut self, before: Timestamp, max_waiting: usize) -> Evicted {
+    /// Evicted orders' ids are remembered from `now` until `ids.forget`.
+    pub fn evict(&mut self, before: Timestamp, max_waiting: usize, ids: KeepIds) -> Evicted {
         let mut evicted = Evicted::default();
         while let Some((since, _)) = self.waiting.first() {
             if *since > before && self.waiting.len() <= max_waiting {
@@ -299,10 +316,14 @@ impl ReadModel {
                 break;
             };
             if let Some(order) = self.book.remove(&order_id) {
+                self.evicted
+                    .insert(&order_id, &order.buyer_id, ids.now, ids.keep_ms);
                 buyers.insert(order.buyer_id);
             }
             evicted.orders.push(order_id);
         }
+        self.evicted
+            .forget_before(Timestamp(ids.now.0.saturating_sub(ids.keep_ms)));
         // Each buyer's list once per call, not once per order.
         for buyer in buyers {
             if let Some(ids) = self.by_buyer.get_mut(&buyer) {
@@ -369,8 +390,14 @@ impl ReadModel {
     pub fn is_empty(&self) -> bool {
         self.book.is_empty()
     }
+
+    /// How many evicted ids are remembered, and their heap bytes.
+    pub fn evicted_ids(&self) -> (usize, usize) {
+        (self.evicted.len(), self.evicted.heap_bytes())
+    }
 }
 
+mod evicted;
 mod saved;
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use protocol::checkpoint::{EarlyStatus, KeptOrder, Position};
+use protocol::checkpoint::{EarlyStatus, EvictedId, KeptOrder, Position};
 use protocol::{StatusAt, Timestamp};
 
 use super::{Early, ReadModel, Record, RESTORED};
@@ -45,6 +45,24 @@ impl ReadModel {
             })
             .collect();
         (orders, early)
+    }
+
+    /// The evicted ids a checkpoint carries.
+    pub fn export_evicted(&self) -> Vec<EvictedId> {
+        self.evicted
+            .export()
+            .into_iter()
+            .map(|(id, owner, at)| EvictedId(id, owner, at.0))
+            .collect()
+    }
+
+    /// Starts from a checkpoint's evicted ids (after [`ReadModel::restore`]).
+    pub fn restore_evicted(&mut self, ids: Vec<EvictedId>, keep_ms: i64) {
+        let ids = ids
+            .into_iter()
+            .map(|EvictedId(id, owner, at)| (id, owner, Timestamp(at)))
+            .collect();
+        self.evicted.restore(ids, keep_ms);
     }
 
     /// Starts from a checkpoint: the model becomes exactly its orders and

@@ -312,7 +312,14 @@ fn waiting_entries_of_created_orders_do_not_pile_up() {
         let update = updated(&id, None, OrderStatus::Shipped, 2);
         apply(&mut model, update, 2 * i).unwrap();
         apply(&mut model, created(&id, "alice", 1), 2 * i + 1).unwrap();
-        model.evict(Timestamp(i64::MIN), usize::MAX);
+        model.evict(
+            Timestamp(i64::MIN),
+            usize::MAX,
+            KeepIds {
+                now: Timestamp(0),
+                keep_ms: 0,
+            },
+        );
     }
     assert!(model.records.is_empty());
     assert!(model.waiting.is_empty(), "{:?}", model.waiting);

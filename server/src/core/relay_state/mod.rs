@@ -19,7 +19,7 @@ use protocol::{Order, OrderEvent, StatusAt, Timestamp};
 use crate::core::cursor::{Cursor, PartitionId, Pos};
 use crate::core::delivery::{Collapse, Delivery, Frame, Frames};
 use crate::core::history::History;
-use crate::core::model::{Evicted, ReadModel, Refused, Route};
+use crate::core::model::{Evicted, KeepIds, ReadModel, Refused, Route};
 use crate::core::viewer::{User, Viewer};
 
 /// The most order bytes in one `orders:snapshot` frame: a bigger snapshot
@@ -77,6 +77,9 @@ pub struct Retention {
     /// Most orders not created yet with events held for them; beyond it the
     /// oldest are dropped.
     pub max_waiting_orders: usize,
+    /// How long an evicted order's id keeps its owner: as long as its
+    /// events can be read again (the order topics' retention).
+    pub keep_evicted_ids: Duration,
 }
 
 impl Retention {
@@ -87,6 +90,7 @@ impl Retention {
             history,
             keep_finished,
             max_waiting_orders: usize::MAX,
+            keep_evicted_ids: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct RelayState {
     /// How long a finished order stays after it finished, in ms.
     keep_finished_ms: i64,
     max_waiting_orders: usize,
+    /// How long an evicted order's id keeps its owner, in ms.
+    keep_evicted_ids_ms: i64,
 }
 
 impl RelayState {
@@ -115,6 +121,8 @@ impl RelayState {
             keep_finished_ms: i64::try_from(retention.keep_finished.as_millis())
                 .unwrap_or(i64::MAX),
             max_waiting_orders: retention.max_waiting_orders,
+            keep_evicted_ids_ms: i64::try_from(retention.keep_evicted_ids.as_millis())
+                .unwrap_or(i64::MAX),
         }
     }
 
@@ -124,7 +132,11 @@ impl RelayState {
     /// cursor that would need one gets a snapshot).
     pub fn evict(&mut self, now: Timestamp) -> Evicted {
         let before = Timestamp(now.0.saturating_sub(self.keep_finished_ms));
-        let evicted = self.model.evict(before, self.max_waiting_orders);
+        let keep = KeepIds {
+            now,
+            keep_ms: self.keep_evicted_ids_ms,
+        };
+        let evicted = self.model.evict(before, self.max_waiting_orders, keep);
         let ids: HashSet<&str> = evicted
             .orders
             .iter()
@@ -356,4 +368,4 @@ mod saved;
 #[cfg(test)]
 mod tests;
 
-pub use saved::Saved;
+pub use saved::{LogEnds, RefusedCheckpoint, RefusedCheckpointReason, Saved};

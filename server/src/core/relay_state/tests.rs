@@ -1,6 +1,7 @@
 use protocol::{OrderStatus, Role};
 
 use super::*;
+use crate::core::cursor::PartitionId;
 use crate::fixtures::{cancelled, created, pos, updated, ANY_TIME};
 
 const KEEP: Duration = Duration::from_secs(10);
@@ -172,7 +173,14 @@ fn a_restored_state_answers_and_applies_like_the_saved_one() {
         pos(1, 2),
     );
     let saved = saved_from.save();
-    let parts = encode_parts("c1", &saved.orders, &saved.early, &saved.history, 300);
+    let parts = encode_parts(
+        "c1",
+        &saved.orders,
+        &saved.early,
+        &saved.history,
+        &saved.evicted,
+        300,
+    );
     assert!(parts.len() > 3, "{} parts", parts.len());
     let mut restored = Saved {
         position: saved.position.clone(),
@@ -184,12 +192,14 @@ fn a_restored_state_answers_and_applies_like_the_saved_one() {
             orders,
             early,
             history,
+            evicted,
             ..
         })) = StateRecord::from_json(part.as_bytes())
         else {
             panic!("a part")
         };
         restored.orders.extend(orders);
+        restored.evicted.extend(evicted);
         restored.early.extend(early);
         restored.history.extend(history);
     }
@@ -272,4 +282,95 @@ fn a_resume_across_another_reading_order_still_gets_what_was_held() {
         panic!("a replay is a batch")
     };
     assert!(frames[1].as_str().contains(r#""status":"shipped""#));
+}
+
+/// Eviction must not free an id: a re-sent created event is a duplicate
+/// (never a resurrection as pending), one from another buyer a conflict
+/// (never a change of owner), also after a checkpoint and a restart.
+#[test]
+fn an_evicted_id_keeps_its_owner_and_its_end_across_a_checkpoint() {
+    let mut state = RelayState::new(Retention::new(100, KEEP));
+    state.apply(created("gone", "alice", 1), pos(0, 0), ANY_TIME, at(0));
+    state.apply(cancelled("gone", 2), pos(2, 0), ANY_TIME, at(0));
+    assert_eq!(state.evict(at(11)).orders, ["gone"]);
+    let refusal = |state: &mut RelayState, buyer: &str, offset: i64| {
+        let step = state.apply(created("gone", buyer, 1), pos(0, offset), ANY_TIME, at(12));
+        assert!(
+            step.fanout.is_none(),
+            "{buyer}'s created event reached someone"
+        );
+        step.refused
+            .into_iter()
+            .map(|r| r.refused)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refusal(&mut state, "alice", 1), [Refused::DuplicateCreated]);
+    assert_eq!(
+        refusal(&mut state, "mallory", 2),
+        [Refused::ConflictingCreated]
+    );
+    assert!(
+        state.snapshot(&alice(), 100).orders.is_empty(),
+        "not back as pending"
+    );
+
+    let mut restarted = RelayState::new(Retention::new(100, KEEP));
+    restarted.restore(state.save());
+    assert_eq!(
+        refusal(&mut restarted, "mallory", 3),
+        [Refused::ConflictingCreated]
+    );
+    assert_eq!(
+        refusal(&mut restarted, "alice", 4),
+        [Refused::DuplicateCreated]
+    );
+
+    // Forgotten after --keep-evicted-ids-secs (the topics' retention).
+    let short = Retention {
+        keep_evicted_ids: Duration::from_secs(5),
+        ..Retention::new(100, KEEP)
+    };
+    let mut state = RelayState::new(short);
+    state.apply(created("old", "alice", 1), pos(0, 0), ANY_TIME, at(0));
+    state.apply(cancelled("old", 2), pos(2, 0), ANY_TIME, at(0));
+    state.evict(at(11));
+    state.evict(at(30));
+    let step = state.apply(created("old", "bob", 40_000), pos(0, 1), ANY_TIME, at(31));
+    assert!(step.refused.is_empty() && step.fanout.is_some());
+}
+
+/// A checkpoint is checked before it is used: ahead of the log, a missing
+/// partition, counts that do not match what was read, history past the
+/// position.
+#[test]
+fn a_checkpoint_ahead_of_the_log_or_inconsistent_is_refused() {
+    let mut state = RelayState::new(Retention::new(100, KEEP));
+    state.apply(created("a", "alice", 1), pos(0, 0), ANY_TIME, T);
+    state.apply(created("b", "alice", 2), pos(0, 1), ANY_TIME, T);
+    let saved = state.save();
+    let ends = |end: i64| move |_part: PartitionId| Some(end);
+    assert_eq!(saved.check(2, &ends(2)), Ok(()));
+    assert_eq!(saved.check(2, &ends(5)), Ok(()), "the log went on: fine");
+    assert!(matches!(
+        saved.check(2, &ends(1)),
+        Err(RefusedCheckpoint::AheadOfLog {
+            next: 2,
+            end: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        saved.check(2, &|_| None),
+        Err(RefusedCheckpoint::UnknownPartition { .. })
+    ));
+    assert!(matches!(
+        saved.check(u64::MAX, &ends(2)),
+        Err(RefusedCheckpoint::Inconsistent(_))
+    ));
+    let mut forged = state.save();
+    forged.history[0].at.offset = 99;
+    assert!(matches!(
+        forged.check(2, &ends(200)),
+        Err(RefusedCheckpoint::Inconsistent(_))
+    ));
 }

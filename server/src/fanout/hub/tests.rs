@@ -130,7 +130,7 @@ fn resume_by_cursor_replays_only_what_was_missed() {
     hub.apply_order(created("b1", "bob"), pos(0, 1), ANY_TIME);
     let (id, mut rx) = hub.register(&alice);
     assert_eq!(
-        hub.subscribe(&alice, id, Cursor::parse(&cursor)),
+        hub.subscribe(&alice, id, Cursor::parse(cursor)),
         Some(Subscribed::Replayed(1))
     );
     assert_eq!(names(&drain(&mut rx)), ["order:updated:a1"]);
