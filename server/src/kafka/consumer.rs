@@ -296,7 +296,7 @@ impl Poll {
                         partition,
                         offset,
                         "Order {name} event received - OrderID: {}, Status: {status}",
-                        event.order_id()
+                        event.order_id().escape_debug()
                     );
                 } else {
                     tracing::debug!(
@@ -304,7 +304,7 @@ impl Poll {
                         partition,
                         offset,
                         "Order {name} event received - OrderID: {}, Status: {status}",
-                        event.order_id()
+                        event.order_id().escape_debug()
                     );
                 }
                 if let Some(pos) = pos {
@@ -315,7 +315,13 @@ impl Poll {
                 user_id,
                 notification,
             }) => {
-                tracing::info!(topic, partition, offset, "Notification for user {user_id}");
+                tracing::info!(
+                    topic,
+                    partition,
+                    offset,
+                    "Notification for user {}",
+                    user_id.escape_debug()
+                );
                 self.notifications.record(partition, offset);
                 hub.notify(&user_id, &notification);
             }
@@ -325,7 +331,8 @@ impl Poll {
                     partition,
                     offset,
                     reason = reject.reason(),
-                    "rejected Kafka message: {reject}"
+                    "rejected Kafka message: {}",
+                    reject.to_string().escape_debug()
                 );
                 hub.metrics()
                     .rejected(Rejected::Decoder(RejectReason::from(&reject)));

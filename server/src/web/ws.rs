@@ -158,7 +158,7 @@ fn connection(
         let (conn_id, queue) = hub.register(&user);
         app.metrics.connections.fetch_add(1, Relaxed);
         app.metrics.connections_total.fetch_add(1, Relaxed);
-        tracing::info!(user = %user.id, conn = conn_id, "client connected");
+        tracing::info!(user = ?user.id, conn = conn_id, "client connected");
 
         let interval = app.config.ping_interval();
         let hello = ServerEvent::ConnectionSuccess(ConnectionInfo {
@@ -262,14 +262,14 @@ fn connection(
         hub.unregister(&user, conn_id);
         app.metrics.connections.fetch_sub(1, Relaxed);
         if let End::Close(code, reason) = end {
-            tracing::info!(user = %user.id, conn = conn_id, code, reason, "closing connection");
+            tracing::info!(user = ?user.id, conn = conn_id, code, reason, "closing connection");
             let frame = CloseFrame {
                 code,
                 reason: reason.into(),
             };
             let _ = Box::pin(timed(socket.send(Message::Close(Some(frame))))).await;
         } else {
-            tracing::info!(user = %user.id, conn = conn_id, "client disconnected");
+            tracing::info!(user = ?user.id, conn = conn_id, "client disconnected");
         }
         // Given back when this task ends, however it ends (also when the task
         // is dropped: the slot is part of its state).
@@ -302,7 +302,7 @@ async fn on_text(
             let cursor = cursor.as_deref().and_then(Cursor::parse);
             match app.hub.subscribe(user, conn_id, cursor) {
                 Some(answer) => {
-                    tracing::info!(user = %user.id, conn = conn_id, ?answer, "subscribed to orders");
+                    tracing::info!(user = ?user.id, conn = conn_id, ?answer, "subscribed to orders");
                     Step::Continue
                 }
                 None => Step::End(End::Close(

@@ -272,6 +272,32 @@ impl Producer {
 }
 
 impl Producer {
+    /// A message with headers (a sealed state record, say).
+    pub async fn send_with_headers(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: impl AsRef<[u8]>,
+        headers: &[(&str, &str)],
+    ) {
+        let mut owned = rdkafka::message::OwnedHeaders::new();
+        for (key, value) in headers {
+            owned = owned.insert(rdkafka::message::Header {
+                key,
+                value: Some(*value),
+            });
+        }
+        let record = FutureRecord::to(topic)
+            .key(key)
+            .payload(payload.as_ref())
+            .headers(owned);
+        self.0
+            .send(record, PATIENCE)
+            .await
+            .map_err(|(e, _)| e)
+            .expect("broker acknowledged");
+    }
+
     /// A message with a key and no value (a Kafka tombstone).
     pub async fn send_tombstone(&self, topic: &str, key: &str) {
         let record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).key(key);

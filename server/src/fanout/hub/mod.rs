@@ -180,7 +180,7 @@ impl Hub {
         }
         for parked in core.parking.due(core.state.position(), Instant::now()) {
             let answer = self.answer(core, &parked.user, parked.conn, parked.cursor.as_ref());
-            tracing::info!(user = %parked.user.id, conn = parked.conn, ?answer, "subscribed to orders after waiting for the relay to catch up");
+            tracing::info!(user = ?parked.user.id, conn = parked.conn, ?answer, "subscribed to orders after waiting for the relay to catch up");
         }
     }
 
@@ -255,7 +255,8 @@ impl Hub {
                 Some(buyer) if reached => {
                     tracing::info!(
                         order_id = fanout.order_id,
-                        "Order update notification sent to user {buyer}"
+                        "Order update notification sent to user {}",
+                        buyer.escape_debug()
                     );
                 }
                 Some(_) => {}
@@ -299,7 +300,8 @@ impl Hub {
             offset = pos.offset,
             order_id,
             reason = refused.reason(),
-            "refused order event: {refused}"
+            "refused order event: {}",
+            refused.to_string().escape_debug()
         );
         self.metrics
             .rejected(Rejected::Model(RefusedReason::from(refused)));

@@ -77,7 +77,7 @@ pub async fn checkout(
         }
     }
     publish(&app, &OrderEvent::Created(order.clone())).await?;
-    tracing::info!(order_id = %order.order_id, buyer = %user.id, total = order.total, "order placed");
+    tracing::info!(order_id = ?order.order_id, buyer = ?user.id, total = order.total, "order placed");
     Ok((StatusCode::CREATED, answer, Json(order)))
 }
 
