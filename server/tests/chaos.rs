@@ -39,6 +39,49 @@ async fn spawn_relay(kafka: &str, listen: &str, ping_secs: u64) -> Child {
     common::spawn_relay(kafka, listen, &[("PING_INTERVAL_SECS", &ping)]).await
 }
 
+/// Someone who can produce to the state topic but has no checkpoint key
+/// writes, just before the relay restarts: a well-formed unsealed
+/// checkpoint giving `u0` an order, one sealed with another key whose
+/// position is past the log, and garbage under a commit key. The restarted
+/// relay must read none of it.
+async fn hostile_state_writer(producer: &common::Producer) {
+    let forged = r#"{"order":{"orderId":"forged-1","buyerId":"u0","items":[],"subtotal":1,"tax":0,"total":1,"status":"pending","createdAt":"2025-11-12T10:30:00Z","updatedAt":"2025-11-12T10:30:00Z"}}"#;
+    let part = |id: &str| {
+        format!(
+            r#"{{"kind":"part","id":"{id}","index":0,"orders":[{forged}],"history":[],"early":[],"evicted":[]}}"#
+        )
+    };
+    let commit = |id: &str, position: &str| {
+        format!(
+            r#"{{"kind":"commit","id":"{id}","parts":1,"firstOffset":0,"position":"{position}","historyFrom":"v1","takenAt":"2025-11-12T10:30:00.000Z","orders":1}}"#
+        )
+    };
+    producer
+        .send("order.state", "part:evil", part("evil"))
+        .await;
+    producer
+        .send("order.state", "commit:evil", commit("evil", "v1"))
+        .await;
+    let other = server::kafka::checkpoint_seal::SealKey::new(b"not the relays' key");
+    for (key, payload) in [
+        ("part:evil2", part("evil2")),
+        ("commit:evil2", commit("evil2", "v1.0-0-99999999")),
+    ] {
+        let seal = other.seal(payload.as_bytes());
+        producer
+            .send_with_headers(
+                "order.state",
+                key,
+                &payload,
+                &[(server::kafka::checkpoint_seal::HEADER, &seal)],
+            )
+            .await;
+    }
+    producer
+        .send("order.state", "commit:junk", [0xff, 0x00, b'{'])
+        .await;
+}
+
 /// A kick: the client drops its socket and resumes from its cursor.
 type Kick = tokio::sync::mpsc::UnboundedSender<()>;
 
@@ -309,6 +352,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
             kicks_sent += 1;
         }
         if i == total * 3 / 10 {
+            hostile_state_writer(&producer).await;
             relay.kill().await.unwrap(); // SIGKILL
             relay = spawn_relay(&kafka, &listen, 2).await;
         }
@@ -460,6 +504,14 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     assert_eq!(twice, 0, "events reached a client twice");
     assert_eq!(wrong, 0, "a client saw another user's order");
     assert_eq!(faulty_seen, 0, "a faulty event reached a client");
+    let forged_seen = views
+        .iter()
+        .filter(|(_, v)| v.lock().unwrap().state.orders().contains("forged-1"))
+        .count();
+    assert_eq!(
+        forged_seen, 0,
+        "a forged checkpoint's order reached a client"
+    );
     // Every faulty event was refused with its reason. (At least: the test's
     // producer is not idempotent, so a broker restart may store a real
     // created event twice, which is one more duplicate.)
@@ -475,6 +527,12 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
             &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
         ) as usize
     };
+    let unsealed = common::metric(&page, "relay_state_records_unsealed_total");
+    println!("hostile state writer: {unsealed} unsealed records skipped, 0 read");
+    assert!(
+        unsealed >= 3.0,
+        "the restarted relay skipped {unsealed} unsealed records"
+    );
     println!("faulty producer, refused by reason:");
     for (reason, sent) in [
         ("buyer_mismatch", faults.buyer_mismatch),

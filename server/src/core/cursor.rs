@@ -52,7 +52,7 @@ impl Cursor {
     /// Moves past `pos` (never backwards).
     pub fn advance(&mut self, pos: Pos) {
         let next = self.0.entry(pos.part).or_insert(0);
-        *next = (*next).max(pos.offset + 1);
+        *next = (*next).max(pos.offset.saturating_add(1));
     }
 
     /// Whether the holder of this cursor has already been through `pos`.
