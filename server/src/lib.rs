@@ -23,11 +23,11 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod core;
-pub mod demo;
-pub mod fanout;
+pub(crate) mod demo;
+pub(crate) mod fanout;
 #[cfg(test)]
 mod fixtures;
 pub mod kafka;
 pub mod metrics;
-pub mod sink;
+pub(crate) mod sink;
 pub mod web;

@@ -100,66 +100,44 @@ async fn still_delivers(relay: &Relay, producer: &Producer, id: &str) {
     assert_eq!(order.order_id, id);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sealed_commit_claiming_absurd_counts_is_refused_not_allocated() {
+/// Writes a checkpoint sealed with the relays' own key, claiming
+/// `position` and `orders`; a relay started after it must refuse it with
+/// `reason`, read the topics instead, and deliver.
+async fn sealed_checkpoint_is_refused(id: &str, position: &str, orders: u64, reason: &str) {
     let broker = Broker::start().await;
     let producer = shop(&broker).await;
-    // Before the fix: `Vec::with_capacity(u64::MAX)` aborted every relay
-    // that started, again at every restart.
     let key = relay_key();
     write_checkpoint(
         &producer,
-        "huge",
-        &part("huge"),
-        &commit("huge", "v1", u64::MAX),
+        id,
+        &part(id),
+        &commit(id, position, orders),
         Some(&key),
     )
     .await;
     let relay = Relay::start_with(&broker, with_checkpoints(&broker)).await;
     let page = relay.metrics().await;
-    assert_eq!(
-        metric(
-            &page,
-            "relay_checkpoints_refused_total{reason=\"inconsistent\"}"
-        ),
-        1.0
-    );
+    let refused = format!("relay_checkpoints_refused_total{{reason=\"{reason}\"}}");
+    assert_eq!(metric(&page, &refused), 1.0);
     assert_eq!(metric(&page, "relay_checkpoint_restored_orders"), 0.0);
     still_delivers(&relay, &producer, "real-2").await;
-    assert_eq!(
-        relay.orders("alice", Role::User).await.orders.len(),
-        2,
-        "re-read from the topics"
-    );
+    let orders = relay.orders("alice", Role::User).await.orders;
+    assert_eq!(orders.len(), 2, "re-read from the topics");
     relay.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_commit_claiming_absurd_counts_is_refused_not_allocated() {
+    // Before the fix: `Vec::with_capacity(u64::MAX)` aborted every relay
+    // that started, again at every restart.
+    sealed_checkpoint_is_refused("huge", "v1", u64::MAX, "inconsistent").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_past_the_end_of_the_log_cannot_make_the_relay_deaf() {
-    let broker = Broker::start().await;
-    let producer = shop(&broker).await;
     // Sealed (a relay's key leaked, or a relay of a recreated topic): the
     // position check is what stands between it and a deaf relay.
-    let key = relay_key();
-    write_checkpoint(
-        &producer,
-        "ahead",
-        &part("ahead"),
-        &commit("ahead", "v1.0-0-1000000", 0),
-        Some(&key),
-    )
-    .await;
-    let relay = Relay::start_with(&broker, with_checkpoints(&broker)).await;
-    let page = relay.metrics().await;
-    assert_eq!(
-        metric(
-            &page,
-            "relay_checkpoints_refused_total{reason=\"ahead_of_log\"}"
-        ),
-        1.0
-    );
-    still_delivers(&relay, &producer, "real-2").await;
-    relay.stop().await;
+    sealed_checkpoint_is_refused("ahead", "v1.0-0-1000000", 0, "ahead_of_log").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,11 +17,11 @@
 
 pub mod commands;
 pub mod cursor;
-pub mod delivery;
-pub mod history;
-pub mod limits;
-pub mod model;
-pub mod parking;
+pub(crate) mod delivery;
+pub(crate) mod history;
+pub(crate) mod limits;
+pub(crate) mod model;
+pub(crate) mod parking;
 pub mod relay_state;
 pub mod viewer;
-pub mod watchdog;
+pub(crate) mod watchdog;

@@ -56,17 +56,6 @@ impl TopicPartition {
     }
 }
 
-/// Where a new reader starts on the order topics. Notifications always
-/// start at [`NotificationPositions`]: the log's end as the supervisor
-/// found it at start-up, then after the last one read.
-#[derive(Debug, Clone, Copy)]
-pub enum Start {
-    /// From the beginning.
-    Beginning,
-    /// At the hub's position.
-    Resume,
-}
-
 /// Injected faults, for the watchdog's tests (hidden flags).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Fault {
@@ -149,7 +138,6 @@ impl Reader {
     /// polling it on a new thread.
     pub fn spawn(
         settings: &Settings,
-        start: Start,
         hub: Arc<Hub>,
         notifications: Arc<NotificationPositions>,
         fault: Fault,
@@ -158,13 +146,16 @@ impl Reader {
         let mut assignment = TopicPartitionList::new();
         let position = hub.position();
         for tp in &settings.partitions {
-            let offset = match (tp.id(), start) {
-                (Some(_), Start::Beginning) => Offset::Beginning,
-                (Some(id), Start::Resume) => match position.next(id) {
+            // The order topics from the hub's position (the beginning, or
+            // where a checkpoint left off); notifications from
+            // [`NotificationPositions`]: the log's end as the supervisor
+            // found it at start-up, then after the last one read.
+            let offset = match tp.id() {
+                Some(id) => match position.next(id) {
                     0 => Offset::Beginning,
                     next => Offset::Offset(next),
                 },
-                (None, _) => notifications
+                None => notifications
                     .next(tp.partition)
                     .map_or(Offset::End, Offset::Offset),
             };

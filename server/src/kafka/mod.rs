@@ -12,14 +12,14 @@
 //! - [`checkpoint_seal`]: the HMAC that proves a state record is a relay's.
 //! - [`embedded`]: librdkafka's mock cluster, for `relay --demo` with no broker.
 
-pub mod checkpoint_reader;
+pub(crate) mod checkpoint_reader;
 pub mod checkpoint_seal;
-pub mod checkpoint_writer;
-pub mod consumer;
+pub(crate) mod checkpoint_writer;
+pub(crate) mod consumer;
 pub mod embedded;
-pub mod producer;
-pub mod supervisor;
-pub mod topics;
+pub(crate) mod producer;
+pub(crate) mod supervisor;
+pub(crate) mod topics;
 
 use std::time::Duration;
 

@@ -20,7 +20,7 @@ use rdkafka::error::KafkaError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::consumer::{Fault, NotificationPositions, Reader, Settings, Start, TopicPartition};
+use super::consumer::{Fault, NotificationPositions, Reader, Settings, TopicPartition};
 use super::{client_config, topics, REQUEST_TIMEOUT};
 use crate::config::Config;
 use crate::core::cursor::PartitionId;
@@ -103,7 +103,6 @@ pub async fn start(
     // started from left off.
     let reader = Reader::spawn(
         &settings,
-        Start::Resume,
         Arc::clone(&hub),
         Arc::clone(&notifications),
         fault,
@@ -315,7 +314,6 @@ impl Supervisor {
         let fault = self.fault_every_reader.unwrap_or_default();
         match Reader::spawn(
             &self.settings,
-            Start::Resume,
             Arc::clone(&self.hub),
             Arc::clone(&self.notifications),
             fault,

@@ -9,9 +9,9 @@
 //! - [`context`]: `AppState`, what every handler shares.
 
 pub mod auth;
-pub mod context;
-pub mod drain;
-pub mod http;
-pub mod router;
-pub mod serve;
-pub mod ws;
+pub(crate) mod context;
+pub(crate) mod drain;
+pub(crate) mod http;
+pub(crate) mod router;
+pub(crate) mod serve;
+pub(crate) mod ws;

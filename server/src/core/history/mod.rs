@@ -133,10 +133,6 @@ impl History {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The events `viewer` has not seen since `from`, each with the cursor
     /// that resumes right after it; `None` when some of them were dropped
     /// (the caller sends a snapshot instead).

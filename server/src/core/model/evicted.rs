@@ -103,12 +103,14 @@ impl EvictedIds {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.generations.iter().map(|g| g.owners.len()).sum()
     }
 
     /// Heap bytes the maps hold (capacity, not length): what an id costs.
-    pub fn heap_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
         let slot = std::mem::size_of::<(u64, u64)>() + 1;
         self.generations
             .iter()

@@ -21,7 +21,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use protocol::book::OrderBook;
-use protocol::{Order, OrderEvent, OrderStatus, StatusAt, Timestamp};
+use protocol::{Order, OrderEvent, StatusAt, Timestamp};
 
 use crate::core::viewer::Viewer;
 use evicted::{EvictedIds, Known};
@@ -354,7 +354,8 @@ impl ReadModel {
     }
 
     /// The current status of an order whose created event was seen.
-    pub fn status(&self, order_id: &str) -> Option<OrderStatus> {
+    #[cfg(test)]
+    pub fn status(&self, order_id: &str) -> Option<protocol::OrderStatus> {
         Some(self.book.get(order_id)?.status)
     }
 
@@ -385,15 +386,6 @@ impl ReadModel {
     /// How many orders have been created.
     pub fn len(&self) -> usize {
         self.book.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.book.is_empty()
-    }
-
-    /// How many evicted ids are remembered, and their heap bytes.
-    pub fn evicted_ids(&self) -> (usize, usize) {
-        (self.evicted.len(), self.evicted.heap_bytes())
     }
 }
 

@@ -1,3 +1,5 @@
+use protocol::OrderStatus;
+
 use super::*;
 use crate::fixtures::{cancelled, created, updated, ANY_TIME};
 
