@@ -552,6 +552,164 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
             "{reason}: {sent} published, {counted} refused"
         );
     }
+
+    // Phase 2: eviction, then every evicted id reused. The relay restarts
+    // keeping finished orders 1 s; once they are evicted, a created event
+    // for each finished id is published again: half naming another buyer,
+    // half the original re-sent. None may reach anyone, none may come back
+    // (in any GET /api/orders), and a new real order still reaches every
+    // user.
+    relay.kill().await.unwrap();
+    relay = common::spawn_relay(
+        &kafka,
+        &listen,
+        &[("PING_INTERVAL_SECS", "2"), ("KEEP_FINISHED_SECS", "1")],
+    )
+    .await;
+    common::until_readyz(&listen, 200).await;
+    let finished: Vec<&String> = expected
+        .iter()
+        .filter(|(_, status)| matches!(status, OrderStatus::Delivered | OrderStatus::Cancelled))
+        .map(|(id, _)| id)
+        .collect();
+    let metrics = || async {
+        reqwest::get(format!("http://{listen}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while common::metric(&metrics().await, "relay_orders_evicted_total") < finished.len() as f64 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "finished orders were not evicted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let page = metrics().await;
+    let before = |reason: &str| {
+        common::metric(
+            &page,
+            &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
+        )
+    };
+    let (conflicts_before, duplicates_before) =
+        (before("conflicting_created"), before("duplicate_created"));
+    let seen_of = |id: &str| -> u32 {
+        views
+            .iter()
+            .map(|(_, v)| {
+                let v = v.lock().unwrap();
+                v.seen
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&format!("order:created:{id}:")))
+                    .map(|(_, n)| *n)
+                    .sum::<u32>()
+            })
+            .sum()
+    };
+    let seen_before: Vec<u32> = finished.iter().map(|id| seen_of(id)).collect();
+    let originals: HashMap<&String, &String> = events
+        .iter()
+        .filter(|(topic, _, _)| *topic == "order.created")
+        .map(|(_, key, json)| (key, json))
+        .collect();
+    let (mut conflicts, mut duplicates) = (0, 0);
+    for (i, id) in finished.iter().enumerate() {
+        let json = if i % 2 == 0 {
+            conflicts += 1;
+            let thief = format!(
+                "u{}",
+                (owner[*id][1..].parse::<usize>().unwrap() + 1) % USERS
+            );
+            originals[*id].replace(
+                &format!(r#""buyerId":"{}""#, owner[*id]),
+                &format!(r#""buyerId":"{thief}""#),
+            )
+        } else {
+            duplicates += 1;
+            originals[*id].to_string()
+        };
+        producer.send("order.created", id, json).await;
+    }
+    for (user, role) in &users {
+        if *role == Role::User {
+            let id = format!("p2-{user}");
+            let json = format!(
+                r#"{{"orderId":"{id}","buyerId":"{user}","total":1,"createdAt":"2025-11-12T12:00:00.000Z"}}"#
+            );
+            producer.send("order.created", &id, json).await;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    for (user, view) in &views {
+        let want: Vec<String> = if user == "admin" {
+            (0..USERS).map(|i| format!("p2-u{i}")).collect()
+        } else {
+            vec![format!("p2-{user}")]
+        };
+        while !want
+            .iter()
+            .all(|id| view.lock().unwrap().state.orders().contains(id))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{user} missed a new order after eviction"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let page = metrics().await;
+    let after = |reason: &str| {
+        common::metric(
+            &page,
+            &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
+        )
+    };
+    let seen_after: Vec<u32> = finished.iter().map(|id| seen_of(id)).collect();
+    let reached = seen_before
+        .iter()
+        .zip(&seen_after)
+        .filter(|(b, a)| b != a)
+        .count();
+    let mut resurrected = 0;
+    for (user, role) in &users {
+        let token = server::web::auth::Keys::new(common::SECRET.as_bytes()).issue(
+            user,
+            *role,
+            Duration::from_secs(60),
+        );
+        let listed = common::orders_at(&format!("http://{listen}"), &token)
+            .await
+            .orders;
+        resurrected += listed
+            .iter()
+            .filter(|o| finished.contains(&&o.order_id))
+            .count();
+    }
+    let wrong: u32 = views
+        .iter()
+        .map(|(_, v)| v.lock().unwrap().wrong_user)
+        .sum();
+    println!(
+        "eviction: {} finished orders evicted; {conflicts} ids reused by another buyer, {duplicates} re-sent: \
+         {reached} reached a client, {resurrected} came back, {wrong} seen by the wrong user",
+        finished.len()
+    );
+    assert_eq!(reached, 0, "a reused id's created event reached a client");
+    assert_eq!(resurrected, 0, "an evicted order came back");
+    assert_eq!(wrong, 0, "a client saw another user's order");
+    assert_eq!(
+        after("conflicting_created") - conflicts_before,
+        conflicts as f64
+    );
+    assert_eq!(
+        after("duplicate_created") - duplicates_before,
+        duplicates as f64
+    );
+
     drop(relay);
     drop(broker);
 }
