@@ -153,14 +153,12 @@ async fn a_stalled_client_is_cut_off_without_slowing_others_and_recovers_by_curs
     let (mut stalled, _) = relay.subscribed("alice", Role::User).await;
     let (mut reader, _) = relay.subscribed("alice", Role::User).await;
 
-    // Big events fill the stalled client's socket buffers, then its queue.
-    let pad = "x".repeat(100 * 1024);
+    // Big events (~91 KB, the biggest the order limits allow) fill the
+    // stalled client's socket buffers, then its queue.
     let total = 120;
     for i in 0..total {
         let id = format!("a{i}");
-        let payload = format!(
-            r#"{{"orderId":"{id}","buyerId":"alice","createdAt":"2025-11-12T10:30:00.000Z","shippingAddress":{{"note":"{pad}"}}}}"#
-        );
+        let payload = common::big_created(&id, "alice");
         producer.send("order.created", &id, payload).await;
         assert_eq!(
             describe(&reader.next().await),
@@ -286,7 +284,7 @@ async fn an_expired_token_closes_the_connection_unless_refreshed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_collapses_updates_to_one_order_into_the_latest() {
     let (broker, relay) = common::relay_with(|config| {
-        config.client_queue = 16;
+        config.client_queue = 80;
         config.max_message_bytes = 1024 * 1024;
     })
     .await;
@@ -294,9 +292,10 @@ async fn a_full_queue_collapses_updates_to_one_order_into_the_latest() {
     let (mut reader, _) = relay.subscribed("alice", Role::User).await;
 
     // A client that stops reading, with a small receive buffer. 6 MB of big
-    // frames stop its socket (more than the relay's send buffer can take,
-    // 4 MB at most), wherever that happens the rest fit in its queue (16),
-    // and the updates after them fill the queue and then collapse.
+    // frames (67 of ~91 KB, the biggest the order limits allow) stop its
+    // socket (more than the relay's send buffer can take, 4 MB at most);
+    // wherever that happens the rest fit in its queue (80), and the 100
+    // updates after them fill the queue and then collapse.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(relay.base.parse().unwrap()).await.unwrap();
@@ -320,20 +319,20 @@ async fn a_full_queue_collapses_updates_to_one_order_into_the_latest() {
         .send("order.created", "hot", created("hot", "alice"))
         .await;
     reader.next().await;
-    let pad = "x".repeat(600 * 1024);
-    for i in 0..10 {
+    for i in 0..67 {
         let id = format!("big{i}");
-        let payload = format!(
-            r#"{{"orderId":"{id}","buyerId":"alice","createdAt":"2025-11-12T10:30:00.000Z","shippingAddress":{{"note":"{pad}"}}}}"#
-        );
-        producer.send("order.created", &id, payload).await;
+        producer
+            .send("order.created", &id, common::big_created(&id, "alice"))
+            .await;
         reader.next().await;
     }
-    // Fifty updates to one order while the stalled client's queue is full.
-    let updates = 50;
+    // A hundred updates to one order while the stalled client's queue fills.
+    let updates = 100;
     for i in 0..updates {
         let update = format!(
-            r#"{{"orderId":"hot","status":"processing","updatedAt":"2025-11-12T11:00:{i:02}.000Z"}}"#
+            r#"{{"orderId":"hot","status":"processing","updatedAt":"2025-11-12T11:{:02}:{:02}.000Z"}}"#,
+            i / 60,
+            i % 60
         );
         producer.send("order.updated", "hot", update).await;
         reader.next().await;
@@ -350,7 +349,7 @@ async fn a_full_queue_collapses_updates_to_one_order_into_the_latest() {
     // updates, and the last one it gets is the latest.
     let mut last = None;
     let mut hot_updates = 0;
-    while last.as_deref() != Some("2025-11-12T11:00:49.000Z") {
+    while last.as_deref() != Some("2025-11-12T11:01:39.000Z") {
         if let ServerEvent::Order { event, .. } = stalled.next().await {
             if event.order_id() == "hot" && event.frame_name() == "order:updated" {
                 hot_updates += 1;

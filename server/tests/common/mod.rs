@@ -44,6 +44,25 @@ pub fn created(order_id: &str, buyer: &str) -> String {
     )
 }
 
+/// The biggest `order.created` the order limits allow (docs/PROTOCOL.md
+/// §1.3), about 91 KB: 100 items, each with a 200-character name of
+/// 4-byte characters. For tests that need big frames.
+pub fn big_created(order_id: &str, buyer: &str) -> String {
+    let items: Vec<String> = (0..100)
+        .map(|i| {
+            format!(
+                r#"{{"productId":"p{i:03}-{}","name":"{}","quantity":1,"price":1}}"#,
+                "p".repeat(59),
+                "𝄞".repeat(200)
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"orderId":"{order_id}","buyerId":"{buyer}","items":[{}],"total":100,"createdAt":"2025-11-12T10:30:00.000Z"}}"#,
+        items.join(",")
+    )
+}
+
 /// How long any single expected thing may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
