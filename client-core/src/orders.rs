@@ -16,7 +16,7 @@
 //!   removes or reorders orders.
 
 use protocol::book::OrderBook;
-use protocol::{Order, OrderEvent, StatusAt};
+use protocol::{Order, OrderEvent, OrderStatus, StatusAt};
 
 /// Every order this client knows, newest first, and the statuses waiting
 /// for their order.
@@ -65,18 +65,27 @@ impl Orders {
     /// One order event: a created event adds its order (or completes a
     /// waiting status); any other is a status at a time, merged by the rule.
     pub(crate) fn apply(&mut self, event: OrderEvent) {
-        match event {
+        let (order_id, candidate) = match event {
             OrderEvent::Created(order) => {
                 self.book.add(order);
+                return;
             }
-            other => {
-                let candidate = StatusAt {
-                    status: other.status(),
-                    at: other.time(),
-                };
-                self.book.apply(other.order_id(), candidate);
-            }
-        }
+            OrderEvent::Updated(update) => (
+                update.order_id,
+                StatusAt {
+                    status: update.status,
+                    at: update.updated_at,
+                },
+            ),
+            OrderEvent::Cancelled(cancellation) => (
+                cancellation.order_id,
+                StatusAt {
+                    status: OrderStatus::Cancelled,
+                    at: cancellation.cancelled_at,
+                },
+            ),
+        };
+        self.book.apply(&order_id, candidate);
     }
 
     /// `orders:snapshot`: the set of orders becomes the snapshot's, but no

@@ -53,19 +53,16 @@ impl OrderCallbacks {
     {
         let notifications = Rc::new(Cell::new(0u64));
         // The three order callbacks are one pipe: the event, its toast by
-        // the one rule, one action.
+        // the one rule, one action (`order_event`).
         let d = dispatch.clone();
-        let on_order = Rc::new(move |event: OrderEvent, cursor: String| {
-            let toast = Toast::order_event(&event);
-            d(Action::Order { event, cursor });
-            d(Action::PushToast(toast));
-        });
-        let on = Rc::clone(&on_order);
-        let on_created = Box::new(move |order, cursor| on(OrderEvent::Created(order), cursor));
-        let on = Rc::clone(&on_order);
-        let on_updated = Box::new(move |update, cursor| on(OrderEvent::Updated(update), cursor));
+        let on_created =
+            Box::new(move |order, cursor| order_event(&d, OrderEvent::Created(order), cursor));
+        let d = dispatch.clone();
+        let on_updated =
+            Box::new(move |update, cursor| order_event(&d, OrderEvent::Updated(update), cursor));
+        let d = dispatch.clone();
         let on_cancelled = Box::new(move |cancellation, cursor| {
-            on_order(OrderEvent::Cancelled(cancellation), cursor)
+            order_event(&d, OrderEvent::Cancelled(cancellation), cursor)
         });
         let d = dispatch.clone();
         let on_snapshot = Box::new(move |snapshot| d(Action::OrdersLoaded(snapshot)));
@@ -103,4 +100,12 @@ impl OrderCallbacks {
             cursor: Box::new(cursor),
         }
     }
+}
+
+/// Every order event's way into the store: its toast by the one rule, then
+/// one action.
+fn order_event(dispatch: &impl Fn(Action), event: OrderEvent, cursor: String) {
+    let toast = Toast::order_event(&event);
+    dispatch(Action::Order { event, cursor });
+    dispatch(Action::PushToast(toast));
 }
