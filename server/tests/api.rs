@@ -17,7 +17,11 @@ impl<'a> Api<'a> {
     fn new(relay: &'a Relay) -> Api<'a> {
         Api {
             relay,
-            http: Client::new(),
+            // A stalled request fails with its place, never hangs the run.
+            http: Client::builder()
+                .timeout(common::PATIENCE)
+                .build()
+                .expect("HTTP client"),
         }
     }
 

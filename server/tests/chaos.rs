@@ -82,6 +82,24 @@ async fn hostile_state_writer(producer: &common::Producer) {
         .await;
 }
 
+/// The relay's `/metrics` page.
+async fn metrics_page(listen: &str) -> String {
+    reqwest::get(format!("http://{listen}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// `relay_kafka_messages_rejected_total{reason}` on a metrics page.
+fn rejected(page: &str, reason: &str) -> f64 {
+    common::metric(
+        page,
+        &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
+    )
+}
+
 /// A kick: the client drops its socket and resumes from its cursor.
 type Kick = tokio::sync::mpsc::UnboundedSender<()>;
 
@@ -515,18 +533,8 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     // Every faulty event was refused with its reason. (At least: the test's
     // producer is not idempotent, so a broker restart may store a real
     // created event twice, which is one more duplicate.)
-    let page = reqwest::get(format!("http://{listen}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let rejected = |reason: &str| {
-        common::metric(
-            &page,
-            &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
-        ) as usize
-    };
+    let page = metrics_page(&listen).await;
+    let refused = |reason: &str| rejected(&page, reason) as usize;
     let unsealed = common::metric(&page, "relay_state_records_unsealed_total");
     println!("hostile state writer: {unsealed} unsealed records skipped, 0 read");
     assert!(
@@ -540,7 +548,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         ("duplicate_created", faults.duplicate_created),
         ("future_time", faults.future_time),
     ] {
-        let counted = rejected(reason);
+        let counted = refused(reason);
         println!("  {reason}: {sent} published, {counted} refused");
         assert!(sent > 0, "the faulty producer sent no {reason}");
         assert!(
@@ -572,31 +580,21 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         .filter(|(_, status)| matches!(status, OrderStatus::Delivered | OrderStatus::Cancelled))
         .map(|(id, _)| id)
         .collect();
-    let metrics = || async {
-        reqwest::get(format!("http://{listen}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
-    while common::metric(&metrics().await, "relay_orders_evicted_total") < finished.len() as f64 {
+    while common::metric(&metrics_page(&listen).await, "relay_orders_evicted_total")
+        < finished.len() as f64
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "finished orders were not evicted"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let page = metrics().await;
-    let before = |reason: &str| {
-        common::metric(
-            &page,
-            &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
-        )
-    };
-    let (conflicts_before, duplicates_before) =
-        (before("conflicting_created"), before("duplicate_created"));
+    let page = metrics_page(&listen).await;
+    let (conflicts_before, duplicates_before) = (
+        rejected(&page, "conflicting_created"),
+        rejected(&page, "duplicate_created"),
+    );
     let seen_of = |id: &str| -> u32 {
         views
             .iter()
@@ -661,13 +659,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let page = metrics().await;
-    let after = |reason: &str| {
-        common::metric(
-            &page,
-            &format!(r#"relay_kafka_messages_rejected_total{{reason="{reason}"}}"#),
-        )
-    };
+    let page = metrics_page(&listen).await;
     let seen_after: Vec<u32> = finished.iter().map(|id| seen_of(id)).collect();
     let reached = seen_before
         .iter()
@@ -702,11 +694,11 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
     assert_eq!(resurrected, 0, "an evicted order came back");
     assert_eq!(wrong, 0, "a client saw another user's order");
     assert_eq!(
-        after("conflicting_created") - conflicts_before,
+        rejected(&page, "conflicting_created") - conflicts_before,
         conflicts as f64
     );
     assert_eq!(
-        after("duplicate_created") - duplicates_before,
+        rejected(&page, "duplicate_created") - duplicates_before,
         duplicates as f64
     );
 
