@@ -13,6 +13,9 @@
 
 mod common;
 
+/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
+const SUITE_BROKER: common::Kind = common::Kind::Apache;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};

@@ -22,6 +22,9 @@
 
 mod common;
 
+/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
+const SUITE_BROKER: common::Kind = common::Kind::Apache;
+
 use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};

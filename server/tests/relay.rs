@@ -2,6 +2,9 @@
 
 mod common;
 
+/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
+const SUITE_BROKER: common::Kind = common::Kind::Apache;
+
 use common::{created, describe, Broker, Relay};
 use protocol::{ClientEvent, OrderEvent, Role, ServerEvent};
 

@@ -12,6 +12,9 @@
 
 mod common;
 
+/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
+const SUITE_BROKER: common::Kind = common::Kind::Apache;
+
 use std::time::Duration;
 
 use common::{config, eventually, metric, Broker, Relay};

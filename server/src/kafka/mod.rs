@@ -33,9 +33,6 @@ pub fn client_config(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
-        // Loopback test brokers and the mock cluster advertise 127.0.0.1;
-        // prefer IPv4 so "localhost" never resolves to an unused ::1.
-        .set("broker.address.family", "v4")
         // Small requests (a fetch, one event) must not wait for Nagle's
         // algorithm: that alone adds tens of milliseconds of latency.
         .set("socket.nagle.disable", "true")

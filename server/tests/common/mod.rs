@@ -1,8 +1,9 @@
-//! Test harness: a real Kafka-protocol broker (tansu) on a random loopback
-//! port, the relay started in-process on port 0, a real Kafka producer and
+//! Test harness: a real broker (Apache Kafka for the suites that carry the
+//! contract, tansu for the rest: [`Kind`]) on random loopback ports, the relay started in-process on port 0, a real Kafka producer and
 //! real WebSocket clients.
 #![allow(dead_code)]
 
+pub mod kafka;
 pub mod nginx;
 pub mod view;
 
@@ -88,14 +89,58 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A tansu broker with in-memory storage, killed on drop.
+/// The brokers the tests run on. Each test file says which one its suite
+/// needs (`const SUITE_BROKER`); `TEST_BROKER=tansu|apache` runs every suite
+/// on one of them instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// tansu 0.6 with in-memory storage: starts in milliseconds.
+    Tansu,
+    /// Apache Kafka, one KRaft node ([`kafka::ApacheKafka`]): what shops run.
+    Apache,
+}
+
+/// The broker this suite runs on.
+pub fn suite_broker() -> Kind {
+    match std::env::var("TEST_BROKER").as_deref() {
+        Ok("tansu") => Kind::Tansu,
+        Ok("apache") | Ok("kafka") => Kind::Apache,
+        Ok(other) => panic!("TEST_BROKER={other}: say tansu or apache"),
+        Err(_) => crate::SUITE_BROKER,
+    }
+}
+
+/// A broker on random loopback ports, killed on drop.
 pub struct Broker {
-    child: Child,
     pub bootstrap: String,
+    process: Process,
+}
+
+enum Process {
+    Tansu(Child),
+    Apache(kafka::ApacheKafka),
 }
 
 impl Broker {
+    /// The suite's broker ([`suite_broker`]).
     pub async fn start() -> Broker {
+        match suite_broker() {
+            Kind::Tansu => Broker::tansu().await,
+            Kind::Apache => Broker::apache("broker").await,
+        }
+    }
+
+    /// Apache Kafka, whatever the suite's broker.
+    pub async fn apache(name: &str) -> Broker {
+        let kafka = kafka::ApacheKafka::start(name).await;
+        Broker {
+            bootstrap: kafka.bootstrap.clone(),
+            process: Process::Apache(kafka),
+        }
+    }
+
+    /// tansu with in-memory storage, whatever the suite's broker.
+    pub async fn tansu() -> Broker {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let bin = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
@@ -112,99 +157,40 @@ impl Broker {
                 )
             });
         let bootstrap = format!("127.0.0.1:{port}");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while TcpStream::connect(&bootstrap).await.is_err() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "tansu did not listen on {bootstrap}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        wait_for_port(&bootstrap).await;
+        Broker {
+            bootstrap,
+            process: Process::Tansu(child),
         }
-        Broker { child, bootstrap }
+    }
+
+    /// The Apache Kafka broker, for what only it can do (restarts with its
+    /// data, its command-line tools); panics on tansu.
+    pub fn apache_kafka(&mut self) -> &mut kafka::ApacheKafka {
+        match &mut self.process {
+            Process::Apache(kafka) => kafka,
+            Process::Tansu(_) => panic!("this test needs Apache Kafka (TEST_BROKER=tansu?)"),
+        }
     }
 
     /// A producer that waits for the broker's acknowledgement.
     pub fn producer(&self) -> Producer {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("broker.address.family", "v4")
-            .set("message.max.bytes", "10000000")
-            .set("linger.ms", "0")
-            .create()
-            .expect("producer");
-        Producer(producer)
+        Producer::connect(&self.bootstrap)
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// tansu with SQLite storage (`.ci/install` puts it in TANSU_SQLITE_BIN):
-/// its data survives [`DurableBroker::stop`] and [`DurableBroker::restart`]
-/// on the same port. Killed, and its directory removed, on drop.
-pub struct DurableBroker {
-    child: Option<tokio::process::Child>,
-    dir: std::path::PathBuf,
-    pub bootstrap: String,
-}
-
-impl DurableBroker {
-    /// A new broker in a fresh directory named after `name`.
-    pub async fn start(name: &str) -> DurableBroker {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("{name}-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut broker = DurableBroker {
-            child: None,
-            dir,
-            bootstrap: format!("127.0.0.1:{port}"),
-        };
-        broker.restart().await;
-        broker
-    }
-
-    pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.unwrap();
+        if let Process::Tansu(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
-
-    /// Starts it again (stopping it first if it runs), with the same data.
-    pub async fn restart(&mut self) {
-        self.stop().await;
-        let bin = std::env::var("TANSU_SQLITE_BIN").unwrap_or_else(|_| "tansu".into());
-        let url = format!("tcp://{}", self.bootstrap);
-        let child = tokio::process::Command::new(&bin)
-            .current_dir(&self.dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {bin} ({e}): run .ci/install for tansu with SQLite storage")
-            });
-        self.child = Some(child);
-        wait_for_port(&self.bootstrap).await;
-    }
 }
 
-impl Drop for DurableBroker {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+/// A broker whose data survives [`DurableBroker::stop`] and
+/// [`DurableBroker::restart`] on the same port: Apache Kafka.
+pub type DurableBroker = kafka::ApacheKafka;
 
 /// The relay binary, to run as its own process (so it can be SIGKILLed, or
 /// started as a user would): warnings only on stderr, nothing on stdout,
@@ -272,9 +258,9 @@ impl Producer {
     pub fn connect(bootstrap: &str) -> Producer {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
-            .set("broker.address.family", "v4")
             .set("linger.ms", "0")
             .set("message.timeout.ms", "60000")
+            .set("message.max.bytes", "10000000")
             .create()
             .expect("producer");
         Producer(producer)
