@@ -15,8 +15,9 @@ use crate::core::limits::Connections;
 use crate::core::relay_state::RefusedCheckpointReason;
 use crate::fanout::hub::Hub;
 use crate::kafka::checkpoint_seal::SealKey;
-use crate::kafka::supervisor;
-use crate::kafka::{checkpoint_reader, checkpoint_writer, producer::Publisher, topics};
+use crate::kafka::status::KafkaStatus;
+use crate::kafka::supervisor::{self, ConsumerHealth};
+use crate::kafka::{checkpoint_reader, checkpoint_writer, producer::Publisher, topics, Connection};
 use crate::metrics::Metrics;
 use crate::web::auth::Keys;
 use crate::web::context::AppState;
@@ -31,9 +32,10 @@ pub struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Starts the relay against `brokers`: creates missing topics, assigns the
-/// consumer, binds the listener. Returns once it accepts connections (it is
-/// ready for subscribers once `/readyz` says so).
+/// Starts the relay against `brokers`: binds the listener and starts
+/// [`run_kafka`]. Returns once it accepts connections; its order routes open
+/// once it reads Kafka, and it is ready for subscribers once `/readyz` says
+/// so.
 pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
     if config.demo && config.demo_public {
         tracing::warn!(
@@ -61,71 +63,45 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         Some(key) => SealKey::new(key.as_bytes()),
         None => SealKey::derived_from(&secret),
     };
-    // The embedded broker (no KAFKA_BROKERS) has its topics made at start and
-    // would hang on CreateTopics; it keeps no checkpoints either.
-    let checkpoints = config.kafka_brokers.is_some() && config.checkpoint_interval_secs > 0;
-    if config.kafka_brokers.is_some() {
-        let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
-        topics::ensure(brokers, &names, config.topic_partitions)
-            .await
-            .context("cannot reach Kafka to create topics")?;
-    }
-    if checkpoints {
-        topics::ensure(brokers, &[&config.topic_state], 1)
-            .await
-            .context("cannot reach Kafka to create the state topic")?;
-    }
-
     let metrics = Arc::new(Metrics::default());
+    let status = Arc::new(KafkaStatus::new(Arc::clone(&metrics)));
+    let connection = Connection::new(brokers, &config.kafka, Arc::clone(&status));
+    tracing::info!("Kafka: {}", connection.describe());
     let hub = Arc::new(Hub::new(
         Arc::clone(&metrics),
         config.retention(),
         config.client_queue,
         config.snapshot_limit,
     ));
-    if checkpoints {
-        restore(&config, brokers, &seal, &hub, &metrics).await;
-    }
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (supervisor, consumer) =
-        supervisor::start(&config, brokers, Arc::clone(&hub), shutdown_rx.clone())
-            .await
-            .context("cannot start the Kafka consumer")?;
-    let publisher = Publisher::new(&config, brokers).context("cannot create the Kafka producer")?;
+    // Creating a client checks the librdkafka properties: a wrong one is a
+    // setting to fix, so it stops the relay here, before it listens.
+    let publisher =
+        Publisher::new(&config, &connection).context("cannot create the Kafka producer")?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let connections = Connections::new(config.max_connections_per_user, config.max_connections);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(AppState {
         config,
         keys: Keys::new(&secret),
         hub,
         metrics,
         sink: Arc::new(publisher),
-        consumer,
+        consumer: Arc::new(ConsumerHealth::healthy()),
+        kafka: status,
         connections,
         shutdown: shutdown_rx.clone(),
         drain: Default::default(),
     });
-    let mut tasks = vec![supervisor];
-    if checkpoints {
-        let settings = checkpoint_writer::WriterSettings {
-            brokers: brokers.to_owned(),
-            topic: state.config.topic_state.clone(),
-            group: format!("{}-checkpoint", state.config.kafka_group_id),
-            interval: Duration::from_secs(state.config.checkpoint_interval_secs),
-            writer: format!("{:08x}", rand::random::<u32>()),
-            key: seal,
-        };
-        tasks.push(tokio::spawn(checkpoint_writer::run_writer(
-            settings,
-            Arc::clone(&state.hub),
-            Arc::clone(&state.metrics),
-            shutdown_rx.clone(),
-        )));
-    }
+    let mut tasks = vec![tokio::spawn(run_kafka(
+        Arc::clone(&state),
+        connection,
+        seal,
+        shutdown_rx.clone(),
+    ))];
     if state.config.demo {
         tasks.push(tokio::spawn(crate::demo::simulator::run(
             Arc::clone(&state),
@@ -150,13 +126,92 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
     })
 }
 
+/// Everything the relay does with Kafka, in order, until shutdown: create
+/// missing topics, start from the newest checkpoint, start the reader and
+/// its supervisor (then the order routes open: [`KafkaStatus::is_started`]),
+/// and the checkpoint writer. Nothing here gives up while the brokers cannot
+/// be reached or refuse the relay's credentials: `/readyz` answers 503 with
+/// the reason ([`KafkaStatus`]) and the relay keeps trying, so a wrong
+/// password is one log line and a fix, not a crash loop.
+async fn run_kafka(
+    state: Arc<AppState>,
+    connection: Connection,
+    seal: SealKey,
+    shutdown: watch::Receiver<bool>,
+) {
+    let config = &state.config;
+    let mut stop = shutdown.clone();
+    // The embedded broker (no KAFKA_BROKERS) has its topics made at start and
+    // would hang on CreateTopics; it keeps no checkpoints either.
+    let checkpoints = config.kafka_brokers.is_some() && config.checkpoint_interval_secs > 0;
+    let setup = async {
+        if config.kafka_brokers.is_some() {
+            let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
+            topics::ensure(&connection, &names, config.topic_partitions).await;
+            if checkpoints {
+                topics::ensure(&connection, &[&config.topic_state], 1).await;
+            }
+        }
+        // A checkpoint is only worth reading once the brokers answer.
+        topics::wait_for_brokers(&connection, &config.topic_created).await;
+        if checkpoints {
+            restore(config, &connection, &seal, &state.hub, &state.metrics).await;
+        }
+        supervisor::start(
+            config,
+            &connection,
+            Arc::clone(&state.hub),
+            Arc::clone(&state.consumer),
+            shutdown.clone(),
+        )
+        .await
+    };
+    let supervisor = tokio::select! {
+        _ = stop.changed() => return,
+        started = setup => match started {
+            Ok(supervisor) => supervisor,
+            Err(e) => {
+                tracing::error!("cannot start the Kafka consumer: {e}");
+                return;
+            }
+        },
+    };
+    state.kafka.set_started();
+    let writer = checkpoints.then(|| {
+        let settings = checkpoint_writer::WriterSettings {
+            connection: connection.clone(),
+            topic: config.topic_state.clone(),
+            group: format!("{}-checkpoint", config.kafka_group_id),
+            interval: Duration::from_secs(config.checkpoint_interval_secs),
+            writer: format!("{:08x}", rand::random::<u32>()),
+            key: seal,
+        };
+        tokio::spawn(checkpoint_writer::run_writer(
+            settings,
+            Arc::clone(&state.hub),
+            Arc::clone(&state.metrics),
+            shutdown,
+        ))
+    });
+    let _ = supervisor.await;
+    if let Some(writer) = writer {
+        let _ = writer.await;
+    }
+}
+
 /// Starts the hub from the newest checkpoint in the state topic, if there
 /// is one; the consumer then reads only what came after it. Without one
 /// (or if it cannot be read) the relay reads the order topics from the
 /// beginning, as before checkpoints existed.
-async fn restore(config: &Config, brokers: &str, key: &SealKey, hub: &Hub, metrics: &Metrics) {
+async fn restore(
+    config: &Config,
+    connection: &Connection,
+    key: &SealKey,
+    hub: &Hub,
+    metrics: &Metrics,
+) {
     let started = std::time::Instant::now();
-    let (brokers, topic, key) = (brokers.to_owned(), config.topic_state.clone(), key.clone());
+    let (connection, topic, key) = (connection.clone(), config.topic_state.clone(), key.clone());
     let group = format!("{}-checkpoint-reader", config.kafka_group_id);
     let names: Vec<(String, TopicKind)> = config
         .topics()
@@ -169,7 +224,7 @@ async fn restore(config: &Config, brokers: &str, key: &SealKey, hub: &Hub, metri
             .map(|(name, kind)| (name.as_str(), *kind))
             .collect();
         checkpoint_reader::load(&checkpoint_reader::Source {
-            brokers: &brokers,
+            connection: &connection,
             topic: &topic,
             group: &group,
             key: &key,

@@ -7,12 +7,15 @@ use server::kafka::embedded::EmbeddedBroker;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let config = match Config::try_parse() {
+    let mut config = match Config::try_parse() {
         Ok(config) => config,
         // --help and --version print and exit 0, as clap does.
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => return invalid_setting(e.to_string().lines().next().unwrap_or_default()),
     };
+    if let Err(e) = config.kafka.add_environment(std::env::vars()) {
+        return invalid_setting(&e);
+    }
     if let Err(e) = config.validate() {
         return invalid_setting(&e.to_string());
     }

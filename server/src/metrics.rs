@@ -31,6 +31,21 @@ pub enum Rebuild {
     Blind,
 }
 
+/// What kept the relay from Kafka, for `relay_kafka_problems_total{kind}`
+/// (and the reason `/readyz` gives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum KafkaProblem {
+    /// SASL refused the credentials.
+    Authentication,
+    /// A TLS handshake failed (unknown CA, expired or wrong certificate).
+    Tls,
+    /// No broker could be reached.
+    Unreachable,
+    /// A topic the relay reads does not exist (deleted under it).
+    TopicMissing,
+}
+
 /// Why a Kafka message was refused: by the decoder, or by the read model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rejected {
@@ -130,6 +145,11 @@ pub struct Metrics {
     pub checkpoints_refused: ByLabel<RefusedCheckpointReason>,
     /// State records without a valid seal, skipped unread.
     pub state_records_unsealed: AtomicU64,
+    /// Problems reaching Kafka, by kind (each client's each report).
+    pub kafka_problems: ByLabel<KafkaProblem>,
+    /// Each order partition's lag, `(topic, partition, lag)`, as of the
+    /// supervisor's last check.
+    pub partition_lag: std::sync::Mutex<Vec<(String, i32, i64)>>,
 }
 
 impl Metrics {
@@ -309,6 +329,31 @@ impl Metrics {
             "gauge",
             "Messages behind the high watermark, summed over the order topics.",
             &plain(i(&self.consumer_lag)),
+        );
+        let partitions: Vec<(String, i128)> = self
+            .partition_lag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(topic, partition, lag)| {
+                let topic = topic.escape_debug();
+                (
+                    format!("{{topic=\"{topic}\",partition=\"{partition}\"}}"),
+                    i128::from(*lag),
+                )
+            })
+            .collect();
+        family(
+            "relay_kafka_partition_lag",
+            "gauge",
+            "Messages behind the high watermark, per order topic partition (the relay also commits its positions to --kafka-group-id for Kafka's own lag tools).",
+            &partitions,
+        );
+        family(
+            "relay_kafka_problems_total",
+            "counter",
+            "Reports of a problem reaching Kafka, by kind (authentication, tls, unreachable, topic_missing); /readyz names the current one.",
+            &by("kind", &mut self.kafka_problems.series()),
         );
         family(
             "relay_kafka_consumer_rebuilds_total",

@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 
 use protocol::checkpoint::{Commit, Part, StateRecord};
 use protocol::kafka::TopicKind;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::checkpoint_seal::{self, SealKey};
-use super::{client_config, REQUEST_TIMEOUT};
+use super::{Connection, RelayConsumer, REQUEST_TIMEOUT};
 use crate::core::cursor::{Cursor, PartitionId};
 use crate::core::relay_state::{RefusedCheckpoint, Saved};
 
@@ -66,7 +66,7 @@ pub struct Report {
 
 /// Where to read checkpoints from, and what they must agree with.
 pub struct Source<'a> {
-    pub brokers: &'a str,
+    pub connection: &'a Connection,
     /// The state topic.
     pub topic: &'a str,
     pub group: &'a str,
@@ -86,7 +86,9 @@ const MAX_TRIES: usize = 8;
 /// shop, only checkpoints whose writer died before the commit, or only
 /// refused ones). Blocking: run it off the async runtime.
 pub fn load(source: &Source<'_>) -> Result<Report, LoadError> {
-    let consumer: BaseConsumer = client_config(source.brokers)
+    let consumer: RelayConsumer = source
+        .connection
+        .config()
         .set("group.id", source.group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
@@ -94,7 +96,7 @@ pub fn load(source: &Source<'_>) -> Result<Report, LoadError> {
         .set("fetch.max.bytes", "67108864")
         .set("fetch.wait.max.ms", "10")
         .set("queued.max.messages.kbytes", "32768")
-        .create()?;
+        .create_with_context(source.connection.context())?;
     let mut report = Report::default();
     let (low, high) = consumer.fetch_watermarks(source.topic, 0, REQUEST_TIMEOUT)?;
     let log_ends = |part: PartitionId| {
@@ -129,7 +131,7 @@ pub fn load(source: &Source<'_>) -> Result<Report, LoadError> {
 /// The newest sealed commit in `[low, end)`: the last record alone first
 /// (usually a commit), then windows further back.
 fn newest_commit(
-    consumer: &BaseConsumer,
+    consumer: &RelayConsumer,
     source: &Source<'_>,
     low: i64,
     end: i64,
@@ -163,7 +165,7 @@ fn newest_commit(
 /// The parts a commit (at `at`) names, joined; `Err(refused)` when they
 /// are not all there.
 fn assemble(
-    consumer: &BaseConsumer,
+    consumer: &RelayConsumer,
     source: &Source<'_>,
     low: i64,
     at: i64,
@@ -224,7 +226,7 @@ struct Read {
 /// while this one fetches: a big checkpoint's start-up is the longer of the
 /// two, not their sum.
 fn read(
-    consumer: &BaseConsumer,
+    consumer: &RelayConsumer,
     source: &Source<'_>,
     start: i64,
     end: i64,
@@ -276,7 +278,7 @@ const DECODERS: usize = 2;
 /// Polls records up to `end`, handing the wanted ones' payloads on when
 /// their seal holds; returns how many wanted ones did not.
 fn fetch(
-    consumer: &BaseConsumer,
+    consumer: &RelayConsumer,
     end: i64,
     wanted: impl Fn(&[u8]) -> bool,
     key: &SealKey,

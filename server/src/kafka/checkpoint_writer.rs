@@ -6,22 +6,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::checkpoint::{encode_parts, Commit, StateRecord};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use tokio::sync::watch;
 
 use super::checkpoint_reader::PART_BYTES;
 use super::checkpoint_seal::{self, SealKey};
-use super::{client_config, REQUEST_TIMEOUT};
+use super::{Connection, RelayConsumer, RelayProducer, REQUEST_TIMEOUT};
 use crate::fanout::hub::Hub;
 use crate::metrics::Metrics;
 
 /// Where and how often the elected writer writes.
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
-    pub brokers: String,
+    pub connection: Connection,
     pub topic: String,
     /// The consumer group whose single member with the partition writes.
     pub group: String,
@@ -119,24 +119,28 @@ pub async fn run_writer(
     let _ = tokio::time::timeout(Duration::from_secs(2), leave).await;
 }
 
-fn clients(settings: &WriterSettings) -> Result<(BaseConsumer, FutureProducer), KafkaError> {
-    let consumer: BaseConsumer = client_config(&settings.brokers)
+fn clients(settings: &WriterSettings) -> Result<(RelayConsumer, RelayProducer), KafkaError> {
+    let consumer: RelayConsumer = settings
+        .connection
+        .config()
         .set("group.id", &settings.group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "latest")
         // A dead writer is replaced within about this long.
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "2000")
-        .create()?;
+        .create_with_context(settings.connection.context())?;
     consumer.subscribe(&[&settings.topic])?;
-    let producer: FutureProducer = client_config(&settings.brokers)
+    let producer: RelayProducer = settings
+        .connection
+        .config()
         .set("acks", "all")
         .set("linger.ms", "5")
         // Checkpoints are repetitive JSON: a fraction of the bytes to store
         // and to read back at start.
         .set("compression.type", "lz4")
         .set("message.timeout.ms", "30000")
-        .create()?;
+        .create_with_context(settings.connection.context())?;
     Ok((consumer, producer))
 }
 
@@ -151,7 +155,7 @@ fn sealed(seal: &str) -> OwnedHeaders {
 /// One checkpoint: the parts, then the commit that names them.
 async fn write(
     settings: &WriterSettings,
-    producer: &FutureProducer,
+    producer: &RelayProducer,
     hub: &Hub,
     id: String,
 ) -> anyhow::Result<()> {

@@ -26,12 +26,12 @@ use std::time::Duration;
 
 use protocol::kafka::{decode, Input, RejectReason, TopicKind};
 use protocol::Timestamp;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::client_config;
+use super::{Connection, RelayConsumer};
 use crate::config::Config;
 use crate::core::cursor::{PartitionId, Pos};
 use crate::fanout::hub::Hub;
@@ -67,7 +67,7 @@ pub struct Fault {
 /// The consumer settings and topics every reader is built from.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub brokers: String,
+    pub connection: Connection,
     pub group_id: String,
     pub fetch_wait_ms: u32,
     pub max_message_bytes: usize,
@@ -76,9 +76,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(config: &Config, brokers: &str, partitions: Vec<TopicPartition>) -> Settings {
+    pub fn new(config: &Config, connection: &Connection, partitions: Vec<TopicPartition>) -> Settings {
         Settings {
-            brokers: brokers.to_owned(),
+            connection: connection.clone(),
             group_id: config.kafka_group_id.clone(),
             fetch_wait_ms: config.kafka_fetch_wait_ms,
             max_message_bytes: config.max_message_bytes,
@@ -87,8 +87,9 @@ impl Settings {
         }
     }
 
-    fn consumer(&self) -> Result<BaseConsumer, KafkaError> {
-        client_config(&self.brokers)
+    fn consumer(&self) -> Result<RelayConsumer, KafkaError> {
+        self.connection
+            .config()
             .set("group.id", &self.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -98,7 +99,7 @@ impl Settings {
             // than fetch batching for a relay.
             .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
             .set("fetch.error.backoff.ms", "100")
-            .create()
+            .create_with_context(self.connection.context())
     }
 }
 
@@ -208,7 +209,7 @@ struct Poll {
     /// Latched from [`Hub::is_loaded`] (which never turns back): once set,
     /// the hot path no longer takes the hub's lock to choose a log level.
     loaded: Cell<bool>,
-    consumer: BaseConsumer,
+    consumer: RelayConsumer,
     hub: Arc<Hub>,
     notifications: Arc<NotificationPositions>,
     kinds: HashMap<String, TopicKind>,

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use protocol::kafka::OrderEvent;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 
-use super::client_config;
+use super::{Connection, RelayProducer};
 use crate::config::Config;
 use crate::sink::{EventSink, Publishing, SinkError};
 
@@ -16,15 +16,16 @@ use crate::sink::{EventSink, Publishing, SinkError};
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: RelayProducer,
     created: String,
     updated: String,
     cancelled: String,
 }
 
 impl Publisher {
-    pub fn new(config: &Config, brokers: &str) -> Result<Publisher, KafkaError> {
-        let producer = client_config(brokers)
+    pub fn new(config: &Config, connection: &Connection) -> Result<Publisher, KafkaError> {
+        let producer = connection
+            .config()
             .set("acks", "all")
             // With idempotence, librdkafka's own retries never write an event
             // twice. Off by default: tansu 0.6 answers every produce of an
@@ -45,7 +46,7 @@ impl Publisher {
                 "message.timeout.ms",
                 DELIVERY_TIMEOUT.as_millis().to_string(),
             )
-            .create()?;
+            .create_with_context(connection.context())?;
         Ok(Publisher {
             producer,
             created: config.topic_created.clone(),

@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::consumer::{Fault, NotificationPositions, Reader, Settings, TopicPartition};
-use super::{client_config, topics, REQUEST_TIMEOUT};
+use super::{topics, Connection, RelayConsumer, REQUEST_TIMEOUT};
 use crate::config::Config;
 use crate::core::cursor::PartitionId;
 use crate::core::watchdog::{Verdict, Watchdog};
@@ -78,11 +78,12 @@ impl Drop for Unhealthy<'_> {
 /// the supervisor task that watches it.
 pub async fn start(
     config: &Config,
-    brokers: &str,
+    connection: &Connection,
     hub: Arc<Hub>,
+    health: Arc<ConsumerHealth>,
     shutdown: watch::Receiver<bool>,
-) -> Result<(JoinHandle<()>, Arc<ConsumerHealth>), KafkaError> {
-    let probe = probe(brokers, &config.kafka_group_id)?;
+) -> Result<JoinHandle<()>, KafkaError> {
+    let probe = probe(connection, &config.kafka_group_id)?;
     let mut partitions = Vec::new();
     for (name, kind) in config.topics() {
         for partition in topics::partitions(&probe, name).await {
@@ -93,7 +94,7 @@ pub async fn start(
             });
         }
     }
-    let settings = Settings::new(config, brokers, partitions);
+    let settings = Settings::new(config, connection, partitions);
     let notifications = Arc::new(NotificationPositions::default());
     notifications_from_now(&probe, &settings, &notifications).await;
     let fault = Fault {
@@ -111,7 +112,6 @@ pub async fn start(
         partitions = settings.partitions.len(),
         "Kafka consumer connected successfully; subscribed to topics"
     );
-    let health = Arc::new(ConsumerHealth::healthy());
     let supervisor = Supervisor {
         probe: Arc::new(probe),
         settings,
@@ -119,12 +119,12 @@ pub async fn start(
         notifications,
         reader: Some(reader),
         watchdog: Watchdog::new(config.kafka_stall_timeout(), Instant::now()),
-        health: Arc::clone(&health),
+        health,
         fault_every_reader: config.fault_stall_every_consumer.then_some(Fault {
             stall_after: Some(0),
         }),
     };
-    Ok((tokio::spawn(supervisor.run(shutdown)), health))
+    Ok(tokio::spawn(supervisor.run(shutdown)))
 }
 
 /// Notifications are live-only: each partition starts at its end as the
@@ -133,7 +133,7 @@ pub async fn start(
 /// later, asynchronously: a notification produced in between was lost.) A
 /// partition whose end cannot be read starts at `Offset::End`.
 async fn notifications_from_now(
-    probe: &BaseConsumer,
+    probe: &RelayConsumer,
     settings: &Settings,
     positions: &NotificationPositions,
 ) {
@@ -151,12 +151,15 @@ async fn notifications_from_now(
 
 /// The client that lists partitions and reads watermarks: its own
 /// connections, so a wedged reader connection cannot hide the lag.
-fn probe(brokers: &str, group_id: &str) -> Result<BaseConsumer, KafkaError> {
-    client_config(brokers).set("group.id", group_id).create()
+fn probe(connection: &Connection, group_id: &str) -> Result<RelayConsumer, KafkaError> {
+    connection
+        .config()
+        .set("group.id", group_id)
+        .create_with_context(connection.context())
 }
 
 struct Supervisor {
-    probe: Arc<BaseConsumer>,
+    probe: Arc<RelayConsumer>,
     settings: Settings,
     hub: Arc<Hub>,
     notifications: Arc<NotificationPositions>,
@@ -236,6 +239,7 @@ impl Supervisor {
         let hub = &self.hub;
         let (ready, lag) = match marks {
             Ok(Ok(marks)) => {
+                self.settings.connection.status.clear();
                 let lows: Vec<_> = marks.iter().map(|(id, low, _)| (*id, *low)).collect();
                 hub.log_starts(&lows);
                 let highs: Vec<_> = marks.iter().map(|(id, _, high)| (*id, *high)).collect();
@@ -303,7 +307,7 @@ impl Supervisor {
     /// Stops the current reader and starts one at the relay's position; the
     /// lag client is replaced too (its connections may be the wedged ones).
     async fn replace(&mut self) {
-        match probe(&self.settings.brokers, &self.settings.group_id) {
+        match probe(&self.settings.connection, &self.settings.group_id) {
             Ok(probe) => self.probe = Arc::new(probe),
             Err(e) => tracing::error!("cannot rebuild the Kafka lag client: {e}"),
         }

@@ -4,21 +4,29 @@
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::Consumer;
-use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::{client_config, REQUEST_TIMEOUT};
+use super::{Connection, RelayConsumer, REQUEST_TIMEOUT};
 
-/// Creates each topic that does not exist yet. A broker that refuses (no
-/// rights, no CreateTopics support) is logged, not fatal: the topics may be
-/// managed by someone else, and [`partitions`] waits for them.
-pub async fn ensure(brokers: &str, topics: &[&str], partitions: i32) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
+/// Creates each topic that does not exist yet, replicated as the broker's
+/// `default.replication.factor` says. A broker that refuses (no rights, no
+/// CreateTopics support) or cannot be reached is logged, not fatal: the
+/// topics may be managed by someone else, and [`partitions`] waits for them.
+pub async fn ensure(connection: &Connection, topics: &[&str], partitions: i32) {
+    let admin: AdminClient<_> = match connection
+        .config()
+        .create_with_context(connection.context())
+    {
+        Ok(admin) => admin,
+        Err(e) => {
+            tracing::warn!("cannot create a Kafka admin client ({e}); expecting the topics to exist");
+            return;
+        }
+    };
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(-1)))
         .collect();
     let options = AdminOptions::new()
         .operation_timeout(Some(REQUEST_TIMEOUT))
@@ -39,12 +47,25 @@ pub async fn ensure(brokers: &str, topics: &[&str], partitions: i32) -> Result<(
             tracing::warn!("broker refused CreateTopics ({e}); expecting the topics to exist")
         }
     }
-    Ok(())
+}
+
+/// Waits until the brokers answer a metadata request for `topic` (and it
+/// exists): until then nothing else is worth asking.
+pub async fn wait_for_brokers(connection: &Connection, topic: &str) {
+    match connection
+        .config()
+        .create_with_context::<_, RelayConsumer>(connection.context())
+    {
+        Ok(probe) => {
+            partitions(&probe, topic).await;
+        }
+        Err(e) => tracing::warn!("cannot create a Kafka client to wait for the brokers: {e}"),
+    }
 }
 
 /// The partition ids of `topic`, waiting (with a log line every few tries)
 /// until the topic exists and the broker answers.
-pub async fn partitions<C: Consumer>(consumer: &C, topic: &str) -> Vec<i32> {
+pub async fn partitions(consumer: &RelayConsumer, topic: &str) -> Vec<i32> {
     let mut attempt = 0u32;
     loop {
         match consumer.fetch_metadata(Some(topic), REQUEST_TIMEOUT) {
@@ -58,11 +79,8 @@ pub async fn partitions<C: Consumer>(consumer: &C, topic: &str) -> Vec<i32> {
                     tracing::warn!(topic, "topic does not exist yet; waiting for it");
                 }
             }
-            Err(e) => {
-                if attempt.is_multiple_of(10) {
-                    tracing::warn!(topic, "cannot read topic metadata: {e}; retrying");
-                }
-            }
+            // Why is the Kafka status's business (one log line a cause).
+            Err(e) => tracing::debug!(topic, "cannot read topic metadata: {e}; retrying"),
         }
         attempt += 1;
         tokio::time::sleep(Duration::from_millis(500)).await;

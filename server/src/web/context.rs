@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::core::limits::Connections;
 use crate::fanout::hub::Hub;
+use crate::kafka::status::KafkaStatus;
 use crate::kafka::supervisor::ConsumerHealth;
 use crate::metrics::Metrics;
 use crate::sink::EventSink;
@@ -27,6 +28,9 @@ pub struct AppState {
     pub connections: Arc<Connections>,
     /// False when the consumer is stuck beyond repair (`/healthz` 503).
     pub consumer: Arc<ConsumerHealth>,
+    /// What keeps the relay from Kafka, if anything (`/readyz`'s reason),
+    /// and whether it reads yet (the order routes answer 503 before).
+    pub kafka: Arc<KafkaStatus>,
     /// Flips to `true` once at shutdown; connection tasks watch it.
     pub shutdown: watch::Receiver<bool>,
     /// Set on SIGTERM, before shutdown: new sockets refused, open ones told

@@ -57,6 +57,9 @@ fn token_deadline(now: Instant, expires_at: u64, now_secs: u64) -> Instant {
 /// Authenticates, then upgrades. No token, or a bad one: 401 and no upgrade.
 /// A draining relay refuses every upgrade first (503), so a proxy retries it
 /// on another relay whatever the token.
+/// How long a WebSocket upgrade waits for a starting relay to read Kafka.
+const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn endpoint(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
@@ -66,6 +69,19 @@ pub async fn endpoint(
         return AppError::new(
             ErrorCode::Draining,
             "this relay is draining before it stops: connect again (through the load balancer, to another relay)",
+        )
+        .into_response();
+    }
+    // A socket that comes while the relay starts waits for it (as it would
+    // have waited for the port); one that comes while it cannot reach Kafka
+    // is told why.
+    if !app.kafka.started_within(START_PATIENCE).await {
+        return AppError::new(
+            ErrorCode::NotReady,
+            format!(
+                "the relay is not reading Kafka yet ({}): retry shortly",
+                app.kafka.problem().unwrap_or_else(|| "starting".into())
+            ),
         )
         .into_response();
     }

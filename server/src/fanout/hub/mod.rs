@@ -241,12 +241,16 @@ impl Hub {
         self.evict(core);
         if let Some(fanout) = fanout {
             let buyer = fanout.buyer.as_deref();
+            // Counted before it is pushed, so that whoever receives it can
+            // already read the count.
+            if buyer.is_none() {
+                self.metrics.unroutable.fetch_add(1, Relaxed);
+            }
             let pushes = core.registry.deliver_order(buyer, &fanout.delivery);
             self.metrics.pushed(&pushes);
             let reached = pushes.reached_buyer;
             match buyer {
                 None => {
-                    self.metrics.unroutable.fetch_add(1, Relaxed);
                     tracing::warn!(
                         order_id = fanout.order_id,
                         "buyer unknown: delivered to admins only"

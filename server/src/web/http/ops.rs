@@ -29,18 +29,21 @@ pub async fn healthz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     }
 }
 
-/// `GET /readyz`: 200 once caught up with Kafka, else 503; 503 while
-/// draining, so a load balancer sends no one new here.
+/// `GET /readyz`: 200 once caught up with Kafka, else 503 with the reason
+/// (what keeps the relay from Kafka, if anything); 503 while draining, so a
+/// load balancer sends no one new here.
 pub async fn readyz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     if app.drain.is_draining() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "draining: this relay is stopping\n",
+            "draining: this relay is stopping\n".to_owned(),
         )
     } else if app.hub.is_ready() {
-        (StatusCode::OK, "ready\n")
+        (StatusCode::OK, "ready\n".to_owned())
+    } else if let Some(problem) = app.kafka.problem() {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {problem}\n"))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "catching up with Kafka\n")
+        (StatusCode::SERVICE_UNAVAILABLE, "catching up with Kafka\n".to_owned())
     }
 }
 

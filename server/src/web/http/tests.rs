@@ -17,6 +17,7 @@ use crate::core::limits::Connections;
 use crate::core::relay_state::Retention;
 use crate::fanout::hub::Hub;
 use crate::fixtures::{created, pos, updated, ANY_TIME};
+use crate::kafka::status::KafkaStatus;
 use crate::kafka::supervisor::ConsumerHealth;
 use crate::metrics::Metrics;
 use crate::sink::{EventSink, Recording};
@@ -50,6 +51,8 @@ fn relay(sink: Recording, ready: bool) -> Relay {
     let config = Config::for_tests("unused:9092", SECRET);
     let sink = Arc::new(sink);
     let (_, shutdown) = tokio::sync::watch::channel(false);
+    let kafka = Arc::new(KafkaStatus::new(Arc::clone(&metrics)));
+    kafka.set_started();
     let state = Arc::new(AppState {
         connections: Connections::new(8, 8),
         keys: Keys::new(SECRET.as_bytes()),
@@ -57,6 +60,7 @@ fn relay(sink: Recording, ready: bool) -> Relay {
         metrics,
         sink: Arc::clone(&sink) as Arc<dyn EventSink>,
         consumer: Arc::new(ConsumerHealth::healthy()),
+        kafka,
         shutdown,
         drain: Default::default(),
         config,

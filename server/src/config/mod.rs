@@ -10,6 +10,9 @@ use protocol::kafka::TopicKind;
 
 use crate::core::relay_state::Retention;
 
+pub mod kafka;
+pub use kafka::KafkaClient;
+
 /// Relays Kafka order events to each user's browsers over WebSocket, and
 /// serves the order HTTP API.
 #[derive(Debug, Clone, Parser)]
@@ -24,9 +27,14 @@ pub struct Config {
     pub kafka_brokers: Option<String>,
 
     /// Kafka consumer group id. The relay reads every partition itself (each
-    /// relay node must see every event), so the group only names the client.
+    /// relay node must see every event), so the group only names the client
+    /// and where the relay commits its positions for lag monitoring.
     #[arg(long, env = "KAFKA_GROUP_ID", default_value = "order-relay")]
     pub kafka_group_id: String,
+
+    /// TLS, SASL and librdkafka properties.
+    #[command(flatten)]
+    pub kafka: KafkaClient,
 
     /// HS256 secret that signs user tokens. Required unless --demo.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
@@ -230,6 +238,8 @@ pub enum ConfigError {
     SameTopics,
     #[error("--simulator-rate must be 0 (off) or between {MIN_SIMULATOR_RATE} and {MAX_SIMULATOR_RATE} events per second")]
     SimulatorRate,
+    #[error(transparent)]
+    Kafka(#[from] kafka::KafkaSettingError),
 }
 
 impl Config {
@@ -280,6 +290,7 @@ impl Config {
         if topics.windows(2).any(|w| w[0] == w[1]) {
             return Err(ConfigError::SameTopics);
         }
+        self.kafka.validate()?;
         let rate = self.simulator_rate;
         if !(rate == 0.0 || (MIN_SIMULATOR_RATE..=MAX_SIMULATOR_RATE).contains(&rate)) {
             return Err(ConfigError::SimulatorRate);
