@@ -386,3 +386,74 @@ async fn after_120_of_the_biggest_checkouts_an_admin_and_the_buyer_get_complete_
     }
     relay.stop().await;
 }
+
+/// The idempotent producer (on by default) on Apache Kafka: the broker is
+/// killed and restarted in the middle of a burst of checkouts from eight
+/// clients, each retrying its own key on 503 as a client does. Every
+/// accepted order is in `order.created` exactly once, and nothing else is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_in_a_burst_of_checkouts_leaves_each_order_published_exactly_once() {
+    const CLIENTS: usize = 8;
+    const EACH: usize = 30;
+    let mut broker = DurableBroker::start("exactly-once").await;
+    let mut config = common::config_at(&broker.bootstrap);
+    config.ping_interval_secs = 60;
+    assert!(config.kafka_idempotence, "the idempotent producer is the default");
+    let relay = std::sync::Arc::new(Relay::launch_at(&broker.bootstrap, config).await);
+    relay.wait_ready().await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let (relay, done) = (std::sync::Arc::clone(&relay), std::sync::Arc::clone(&done));
+        clients.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..EACH {
+                let key = format!("burst-{client}-{n}");
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+                let order: Order = loop {
+                    let response = checkout(&relay, "alice", Some(&key), &cart()).await;
+                    if response.status().is_success() {
+                        break response.json().await.unwrap();
+                    }
+                    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{key}");
+                    assert!(tokio::time::Instant::now() < deadline, "{key} never placed");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                };
+                ids.push(order.order_id);
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            ids
+        }));
+    }
+    // A third of the way in, the broker dies and comes back.
+    while done.load(std::sync::atomic::Ordering::Relaxed) < CLIENTS * EACH / 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    broker.restart().await;
+    let mut placed = Vec::new();
+    for client in clients {
+        placed.extend(client.await.unwrap());
+    }
+    assert_eq!(placed.len(), CLIENTS * EACH);
+
+    let mut stored: Vec<String> = common::records(&broker.bootstrap, "order.created")
+        .await
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    stored.sort();
+    let mut expected = placed.clone();
+    expected.sort();
+    let mut twice = stored.clone();
+    twice.dedup();
+    assert_eq!(
+        stored.len() - twice.len(),
+        0,
+        "orders stored more than once"
+    );
+    assert_eq!(stored, expected, "order.created holds each placed order once");
+    match std::sync::Arc::try_unwrap(relay) {
+        Ok(relay) => relay.stop().await,
+        Err(_) => panic!("a client still holds the relay"),
+    }
+}

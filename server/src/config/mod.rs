@@ -75,11 +75,12 @@ pub struct Config {
     #[arg(long, env = "KAFKA_STALL_TIMEOUT_MS", default_value_t = 30_000)]
     pub kafka_stall_timeout_ms: u64,
 
-    /// Make the relay's producer idempotent (Kafka's `enable.idempotence`):
-    /// its retries to the broker never store an event twice. Needs a broker
-    /// that keeps idempotent producers working across its restarts (Apache
-    /// Kafka does; tansu 0.6 does not).
-    #[arg(long, env = "KAFKA_IDEMPOTENCE")]
+    /// The relay's producer is idempotent (Kafka's `enable.idempotence`):
+    /// its retries to the broker never store an event twice. Every Apache
+    /// Kafka since 0.11 supports it (and MSK, Confluent Cloud, Aiven); say
+    /// false for a broker that does not keep it working across restarts
+    /// (tansu 0.6).
+    #[arg(long, env = "KAFKA_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub kafka_idempotence: bool,
 
     /// Fault injection for tests: the first consumer pauses every partition

@@ -27,12 +27,10 @@ impl Publisher {
         let producer = connection
             .config()
             .set("acks", "all")
-            // With idempotence, librdkafka's own retries never write an event
-            // twice. Off by default: tansu 0.6 answers every produce of an
-            // idempotent producer with an unknown error after it restarts
-            // while sends were timing out (docs/DECISIONS.md). The relay is
-            // safe either way: a repeated order.created is refused as a
-            // duplicate, and a repeated status event changes nothing.
+            // With idempotence (the default), librdkafka's own retries never
+            // write an event twice. The relay is safe without it too: a
+            // repeated order.created is refused as a duplicate, and a
+            // repeated status event changes nothing.
             .set(
                 "enable.idempotence",
                 if config.kafka_idempotence {

@@ -251,6 +251,57 @@ pub async fn wait_for_port(addr: &str) {
     }
 }
 
+/// Every record of `topic` (all partitions) as `(key, payload)`, read from
+/// the log's start to its current end with a plain consumer.
+pub async fn records(bootstrap: &str, topic: &str) -> Vec<(String, String)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message;
+    let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "test-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), PATIENCE)
+            .expect("metadata");
+        let mut assignment = rdkafka::TopicPartitionList::new();
+        let mut ends = std::collections::HashMap::new();
+        for partition in metadata.topics()[0].partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(&topic, partition.id(), PATIENCE)
+                .expect("watermarks");
+            if high > low {
+                assignment
+                    .add_partition_offset(&topic, partition.id(), rdkafka::Offset::Offset(low))
+                    .unwrap();
+                ends.insert(partition.id(), high);
+            }
+        }
+        consumer.assign(&assignment).unwrap();
+        let mut found = Vec::new();
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !ends.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "{topic} not read to its end");
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message.expect("record");
+                let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+                let payload =
+                    String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+                found.push((key, payload));
+                if ends.get(&message.partition()) == Some(&(message.offset() + 1)) {
+                    ends.remove(&message.partition());
+                }
+            }
+        }
+        found
+    })
+    .await
+    .unwrap()
+}
+
 pub struct Producer(FutureProducer);
 
 impl Producer {
