@@ -398,7 +398,10 @@ async fn a_broker_restart_in_a_burst_of_checkouts_leaves_each_order_published_ex
     let mut broker = DurableBroker::start("exactly-once").await;
     let mut config = common::config_at(&broker.bootstrap);
     config.ping_interval_secs = 60;
-    assert!(config.kafka_idempotence, "the idempotent producer is the default");
+    assert!(
+        config.kafka_idempotence,
+        "the idempotent producer is the default"
+    );
     let relay = std::sync::Arc::new(Relay::launch_at(&broker.bootstrap, config).await);
     relay.wait_ready().await;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -451,7 +454,10 @@ async fn a_broker_restart_in_a_burst_of_checkouts_leaves_each_order_published_ex
         0,
         "orders stored more than once"
     );
-    assert_eq!(stored, expected, "order.created holds each placed order once");
+    assert_eq!(
+        stored, expected,
+        "order.created holds each placed order once"
+    );
     match std::sync::Arc::try_unwrap(relay) {
         Ok(relay) => relay.stop().await,
         Err(_) => panic!("a client still holds the relay"),

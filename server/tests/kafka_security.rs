@@ -47,8 +47,7 @@ impl Ca {
     /// The broker's certificate chain and key in one PEM (Kafka's PEM
     /// keystore), for 127.0.0.1; `expired`: valid only in 2020.
     fn broker_keystore(&self, expired: bool) -> String {
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
         params
             .subject_alt_names
             .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
@@ -148,7 +147,9 @@ async fn relay_process(
 }
 
 async fn readyz(listen: &str) -> (u16, String) {
-    let response = reqwest::get(format!("http://{listen}/readyz")).await.unwrap();
+    let response = reqwest::get(format!("http://{listen}/readyz"))
+        .await
+        .unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -174,18 +175,30 @@ async fn refused(name: &str, bootstrap: &str, env: &[(&str, &str)], reason: &str
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(child.try_wait().unwrap().is_none(), "{name}: the relay exited");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{name}: the relay exited"
+    );
     let (status, body) = readyz(&listen).await;
     assert_eq!(status, 503, "{name}");
     assert!(body.contains(reason), "{name}: {body}");
     // Sockets are told why too.
-    let ws = reqwest::get(format!("http://{listen}/ws?token=x")).await.unwrap();
+    let ws = reqwest::get(format!("http://{listen}/ws?token=x"))
+        .await
+        .unwrap();
     assert_eq!(ws.status().as_u16(), 503, "{name}");
     let text = std::fs::read_to_string(&log).unwrap();
     let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
-    assert_eq!(errors.len(), 1, "{name}: one error line, not {errors:#?} in\n{text}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "{name}: one error line, not {errors:#?} in\n{text}"
+    );
     assert!(errors[0].contains(log_says), "{name}: {}", errors[0]);
-    assert!(!text.contains(PASSWORD), "{name}: the password is in the log");
+    assert!(
+        !text.contains(PASSWORD),
+        "{name}: the password is in the log"
+    );
     child.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -150,9 +150,16 @@ impl fmt::Debug for Property {
 /// Whether a property's value is a secret (never logged).
 pub fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "secret", "key", "jaas", "token", "sasl.oauthbearer.config"]
-        .iter()
-        .any(|word| key.contains(word))
+    [
+        "password",
+        "secret",
+        "key",
+        "jaas",
+        "token",
+        "sasl.oauthbearer.config",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
 }
 
 /// Properties the relay owns: setting them by `--kafka-config` would break
@@ -160,7 +167,10 @@ pub fn is_secret(key: &str) -> bool {
 const OWNED: [(&str, &str); 3] = [
     ("bootstrap.servers", "--kafka-brokers"),
     ("group.id", "--kafka-group-id"),
-    ("enable.auto.commit", "nothing: the relay commits its positions itself"),
+    (
+        "enable.auto.commit",
+        "nothing: the relay commits its positions itself",
+    ),
 ];
 
 fn property(text: &str) -> Result<Property, String> {
@@ -250,15 +260,16 @@ impl KafkaClient {
     }
 
     fn has_tls_files(&self) -> bool {
-        self.kafka_ca_file.is_some() || self.kafka_cert_file.is_some() || self.kafka_key_file.is_some()
+        self.kafka_ca_file.is_some()
+            || self.kafka_cert_file.is_some()
+            || self.kafka_key_file.is_some()
     }
 
     /// Checks that the flags agree with each other and that the files can be
     /// read (a missing CA file would otherwise surface as a TLS failure).
     pub fn validate(&self) -> Result<(), KafkaSettingError> {
         let protocol = self.protocol();
-        let credentials =
-            self.kafka_sasl_username.is_some() || self.kafka_sasl_password.is_some();
+        let credentials = self.kafka_sasl_username.is_some() || self.kafka_sasl_password.is_some();
         match self.kafka_sasl_mechanism {
             Some(mechanism) if !protocol.has_sasl() => {
                 let _ = mechanism;
@@ -331,7 +342,9 @@ impl KafkaClient {
     /// the files, and the names of extra properties (no secret).
     pub fn describe(&self) -> String {
         let mut text = self.protocol().name().to_owned();
-        if let (Some(mechanism), Some(user)) = (self.kafka_sasl_mechanism, &self.kafka_sasl_username) {
+        if let (Some(mechanism), Some(user)) =
+            (self.kafka_sasl_mechanism, &self.kafka_sasl_username)
+        {
             text += &format!(", SASL {} as {user:?}", mechanism.name());
         }
         if let Some(ca) = &self.kafka_ca_file {
@@ -370,13 +383,20 @@ mod tests {
     }
 
     fn value(properties: &[Property], key: &str) -> Option<String> {
-        properties.iter().rev().find(|p| p.key == key).map(|p| p.value.clone())
+        properties
+            .iter()
+            .rev()
+            .find(|p| p.key == key)
+            .map(|p| p.value.clone())
     }
 
     #[test]
     fn no_flags_is_plaintext_with_no_other_property() {
         let kafka = parse(&[]).unwrap();
-        assert_eq!(kafka.properties(), vec![prop("security.protocol", "plaintext")]);
+        assert_eq!(
+            kafka.properties(),
+            vec![prop("security.protocol", "plaintext")]
+        );
     }
 
     #[test]
@@ -392,10 +412,20 @@ mod tests {
         .unwrap();
         let properties = kafka.properties();
         assert_eq!(value(&properties, "security.protocol").unwrap(), "sasl_ssl");
-        assert_eq!(value(&properties, "sasl.mechanism").unwrap(), "SCRAM-SHA-512");
+        assert_eq!(
+            value(&properties, "sasl.mechanism").unwrap(),
+            "SCRAM-SHA-512"
+        );
         assert_eq!(value(&properties, "sasl.password").unwrap(), "s3cret-pa55");
-        for shown in [format!("{kafka:?}"), format!("{properties:?}"), kafka.describe()] {
-            assert!(!shown.contains("s3cret-pa55"), "the password is shown: {shown}");
+        for shown in [
+            format!("{kafka:?}"),
+            format!("{properties:?}"),
+            kafka.describe(),
+        ] {
+            assert!(
+                !shown.contains("s3cret-pa55"),
+                "the password is shown: {shown}"
+            );
         }
         assert!(kafka.describe().contains("SCRAM-SHA-512 as \"relay\""));
     }
@@ -403,29 +433,54 @@ mod tests {
     #[test]
     fn a_ca_file_implies_ssl_and_must_be_readable() {
         let err = parse(&["--kafka-ca-file", "/nonexistent/ca.pem"]).unwrap_err();
-        assert!(err.starts_with("cannot read --kafka-ca-file /nonexistent/ca.pem"), "{err}");
+        assert!(
+            err.starts_with("cannot read --kafka-ca-file /nonexistent/ca.pem"),
+            "{err}"
+        );
         let kafka = parse(&["--kafka-ca-file", "/dev/null"]).unwrap();
         assert_eq!(kafka.protocol(), SecurityProtocol::Ssl);
-        assert_eq!(value(&kafka.properties(), "ssl.ca.location").unwrap(), "/dev/null");
+        assert_eq!(
+            value(&kafka.properties(), "ssl.ca.location").unwrap(),
+            "/dev/null"
+        );
     }
 
     #[test]
     fn flags_that_contradict_each_other_are_refused() {
         for (args, expected) in [
-            (vec!["--kafka-sasl-mechanism", "PLAIN"], "needs --kafka-sasl-username"),
-            (vec!["--kafka-sasl-username", "relay"], "need --kafka-sasl-mechanism"),
             (
-                vec!["--kafka-security-protocol", "ssl", "--kafka-sasl-mechanism", "PLAIN"],
+                vec!["--kafka-sasl-mechanism", "PLAIN"],
+                "needs --kafka-sasl-username",
+            ),
+            (
+                vec!["--kafka-sasl-username", "relay"],
+                "need --kafka-sasl-mechanism",
+            ),
+            (
+                vec![
+                    "--kafka-security-protocol",
+                    "ssl",
+                    "--kafka-sasl-mechanism",
+                    "PLAIN",
+                ],
                 "has no SASL",
             ),
             (
-                vec!["--kafka-security-protocol", "plaintext", "--kafka-ca-file", "/dev/null"],
+                vec![
+                    "--kafka-security-protocol",
+                    "plaintext",
+                    "--kafka-ca-file",
+                    "/dev/null",
+                ],
                 "has no TLS",
             ),
             (vec!["--kafka-cert-file", "/dev/null"], "go together"),
             (vec!["--kafka-config", "linger.ms"], "is not key=value"),
             (vec!["--kafka-config", "=5"], "has no key"),
-            (vec!["--kafka-config", "bootstrap.servers=x:9092"], "use --kafka-brokers"),
+            (
+                vec!["--kafka-config", "bootstrap.servers=x:9092"],
+                "use --kafka-brokers",
+            ),
             (vec!["--kafka-config", "group.id=x"], "use --kafka-group-id"),
         ] {
             let err = parse(&args).unwrap_err();
@@ -446,9 +501,14 @@ mod tests {
         .unwrap();
         let properties = kafka.properties();
         assert_eq!(value(&properties, "security.protocol").unwrap(), "sasl_ssl");
-        assert_eq!(value(&properties, "sasl.oauthbearer.client.secret").unwrap(), "hush=hush");
+        assert_eq!(
+            value(&properties, "sasl.oauthbearer.client.secret").unwrap(),
+            "hush=hush"
+        );
         assert!(!kafka.describe().contains("hush"), "{}", kafka.describe());
-        assert!(kafka.describe().contains("sasl.oauthbearer.client.secret=[redacted]"));
+        assert!(kafka
+            .describe()
+            .contains("sasl.oauthbearer.client.secret=[redacted]"));
     }
 
     #[test]
@@ -462,12 +522,17 @@ mod tests {
         let found = properties_from_env(vars.into_iter()).unwrap();
         assert_eq!(
             found,
-            vec![prop("some_odd.name", "1"), prop("ssl.endpoint.identification.algorithm", "none")]
+            vec![
+                prop("some_odd.name", "1"),
+                prop("ssl.endpoint.identification.algorithm", "none")
+            ]
         );
-        let refused = properties_from_env(
-            [("KAFKA_CONFIG_GROUP_ID".to_owned(), "x".to_owned())].into_iter(),
-        )
-        .unwrap_err();
-        assert!(refused.starts_with("KAFKA_CONFIG_GROUP_ID: group.id is the relay's own"), "{refused}");
+        let refused =
+            properties_from_env([("KAFKA_CONFIG_GROUP_ID".to_owned(), "x".to_owned())].into_iter())
+                .unwrap_err();
+        assert!(
+            refused.starts_with("KAFKA_CONFIG_GROUP_ID: group.id is the relay's own"),
+            "{refused}"
+        );
     }
 }

@@ -76,7 +76,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(config: &Config, connection: &Connection, partitions: Vec<TopicPartition>) -> Settings {
+    pub fn new(
+        config: &Config,
+        connection: &Connection,
+        partitions: Vec<TopicPartition>,
+    ) -> Settings {
         Settings {
             connection: connection.clone(),
             group_id: config.kafka_group_id.clone(),

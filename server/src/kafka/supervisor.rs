@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::Consumer;
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -188,8 +189,10 @@ impl Supervisor {
             .cloned()
             .collect();
         let mut previous: Option<Vec<(PartitionId, i64)>> = None;
+        let mut committed: Vec<i64> = Vec::new();
         loop {
             let lag = self.check_lag(&orders, &mut previous).await;
+            self.commit_positions(&orders, &mut committed);
             self.watch(lag).await;
             let pause = if self.hub.is_ready() {
                 Duration::from_secs(1)
@@ -249,6 +252,22 @@ impl Supervisor {
                     .map(|(id, high)| (high - position.next(*id)).max(0))
                     .sum();
                 hub.metrics().consumer_lag.store(lag, Relaxed);
+                let lags = orders
+                    .iter()
+                    .filter_map(|tp| tp.id().map(|id| (tp, id)))
+                    .zip(&highs)
+                    .map(|((tp, id), (_, high))| {
+                        (
+                            tp.topic.clone(),
+                            tp.partition,
+                            (high - position.next(id)).max(0),
+                        )
+                    })
+                    .collect();
+                *hub.metrics()
+                    .partition_lag
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = lags;
                 let kept_up = previous.as_ref().is_some_and(|before| {
                     before.iter().all(|(id, high)| position.next(*id) >= *high)
                 });
@@ -270,6 +289,35 @@ impl Supervisor {
         }
         hub.set_ready(ready);
         lag
+    }
+
+    /// Commits the relay's position in each order partition to
+    /// `--kafka-group-id` when it moved, so that Kafka's own lag tools
+    /// (`kafka-consumer-groups --describe`, kafka-exporter, Burrow) see how
+    /// far behind the relay is. For monitoring only: the relay never reads
+    /// them back (it starts from a checkpoint or the beginning). Asynchronous
+    /// and never waited for: a broker that is away must not slow the
+    /// watchdog; the zero-time poll serves the previous commit's answer.
+    fn commit_positions(&self, orders: &[TopicPartition], committed: &mut Vec<i64>) {
+        let _ = self.probe.poll(Duration::ZERO);
+        let position = self.hub.position();
+        let mut list = TopicPartitionList::new();
+        let mut now = Vec::new();
+        for tp in orders {
+            let Some(id) = tp.id() else { continue };
+            let next = position.next(id);
+            now.push(next);
+            if next > 0 {
+                let _ = list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(next));
+            }
+        }
+        if now == *committed || list.count() == 0 {
+            return;
+        }
+        match self.probe.commit(&list, CommitMode::Async) {
+            Ok(()) => *committed = now,
+            Err(e) => tracing::debug!("cannot commit the relay's positions for lag tools: {e}"),
+        }
     }
 
     /// Replaces the reader if it died or stalled.

@@ -20,7 +20,9 @@ pub async fn ensure(connection: &Connection, topics: &[&str], partitions: i32) {
     {
         Ok(admin) => admin,
         Err(e) => {
-            tracing::warn!("cannot create a Kafka admin client ({e}); expecting the topics to exist");
+            tracing::warn!(
+                "cannot create a Kafka admin client ({e}); expecting the topics to exist"
+            );
             return;
         }
     };

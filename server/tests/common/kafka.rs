@@ -33,7 +33,12 @@ fn java(main: &str, logs: &Path) -> Command {
     let home = home();
     let mut command = Command::new("java");
     command
-        .args(["-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+        .args([
+            "-Xms64m",
+            "-Xmx384m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+        ])
         .args(["-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"])
         .arg(format!(
             "-Dlog4j2.configurationFile={}",
@@ -304,4 +309,3 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
-

@@ -284,7 +284,10 @@ pub async fn records(bootstrap: &str, topic: &str) -> Vec<(String, String)> {
         let mut found = Vec::new();
         let deadline = std::time::Instant::now() + PATIENCE;
         while !ends.is_empty() {
-            assert!(std::time::Instant::now() < deadline, "{topic} not read to its end");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{topic} not read to its end"
+            );
             if let Some(message) = consumer.poll(Duration::from_millis(100)) {
                 let message = message.expect("record");
                 let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();

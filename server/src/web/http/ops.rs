@@ -41,9 +41,15 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     } else if app.hub.is_ready() {
         (StatusCode::OK, "ready\n".to_owned())
     } else if let Some(problem) = app.kafka.problem() {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {problem}\n"))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {problem}\n"),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "catching up with Kafka\n".to_owned())
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "catching up with Kafka\n".to_owned(),
+        )
     }
 }
 
