@@ -19,6 +19,7 @@ use protocol::{ClientEvent, Role, ServerEvent};
 const GROUPS: &str = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
 const DELETE_RECORDS: &str = "org.apache.kafka.tools.DeleteRecordsCommand";
 const CONFIGS: &str = "org.apache.kafka.tools.ConfigCommand";
+const TOPICS: &str = "org.apache.kafka.tools.TopicCommand";
 
 /// `kafka-consumer-groups --describe`'s row for one partition:
 /// `(current offset, log end offset, lag)`.
@@ -229,5 +230,28 @@ async fn a_relay_whose_checkpointed_records_were_deleted_starts_from_the_checkpo
         .send("order.created", "r5", created("r5", "alice"))
         .await;
     assert_eq!(describe(&alice.next().await), "order:created:r5:pending");
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_deleted_under_the_relay_is_an_alarm_not_a_silent_stop() {
+    let kafka = ApacheKafka::start("topic-deleted").await;
+    let relay = Relay::start_at(&kafka.bootstrap).await;
+    kafka
+        .tool(TOPICS, &["--delete", "--topic", "order.updated"])
+        .await;
+    eventually("/readyz says the topic is gone", || async {
+        let response = reqwest::get(relay.http("/readyz")).await.unwrap();
+        response.status() == 503
+            && response
+                .text()
+                .await
+                .unwrap()
+                .contains("kafka topic_missing")
+    })
+    .await;
+    let page = relay.metrics().await;
+    assert!(metric(&page, r#"relay_kafka_problems_total{kind="topic_missing"}"#) >= 1.0);
+    assert_eq!(metric(&page, "relay_ready"), 0.0);
     relay.stop().await;
 }

@@ -16,18 +16,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::consumer::{Fault, NotificationPositions, Reader, Settings, TopicPartition};
+use super::status::Problem;
 use super::{topics, Connection, RelayConsumer, REQUEST_TIMEOUT};
 use crate::config::Config;
 use crate::core::cursor::PartitionId;
 use crate::core::watchdog::{Verdict, Watchdog};
 use crate::fanout::hub::Hub;
-use crate::metrics::Rebuild;
+use crate::metrics::{KafkaProblem, Rebuild};
 
 /// The consumer's health, as `/healthz` reports it.
 #[derive(Debug)]
@@ -275,7 +276,25 @@ impl Supervisor {
                 (lag == 0 || kept_up, Some(lag))
             }
             Ok(Err(e)) => {
-                tracing::warn!("cannot read high watermarks: {e}");
+                let missing = matches!(
+                    e.rdkafka_error_code(),
+                    Some(
+                        RDKafkaErrorCode::UnknownTopicOrPartition
+                            | RDKafkaErrorCode::UnknownTopic
+                            | RDKafkaErrorCode::UnknownPartition
+                    )
+                );
+                if missing {
+                    // A topic deleted under the relay: an alarm, not a
+                    // silent stop (/readyz says so; one log line).
+                    let topics: Vec<&str> = orders.iter().map(|tp| tp.topic.as_str()).collect();
+                    self.settings.connection.status.report(Problem {
+                        kind: KafkaProblem::TopicMissing,
+                        detail: format!("a partition of {topics:?} is gone from the brokers ({e})"),
+                    });
+                } else {
+                    tracing::warn!("cannot read high watermarks: {e}");
+                }
                 *previous = None;
                 (false, None)
             }
