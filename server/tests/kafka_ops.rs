@@ -255,3 +255,61 @@ async fn a_topic_deleted_under_the_relay_is_an_alarm_not_a_silent_stop() {
     assert_eq!(metric(&page, "relay_ready"), 0.0);
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_added_while_the_relay_runs_are_read_and_old_cursors_stay_valid() {
+    let kafka = ApacheKafka::start("partitions").await;
+    let relay = Relay::start_at(&kafka.bootstrap).await;
+    let (mut alice, _) = relay.subscribed("alice", Role::User).await;
+    kafka
+        .producer()
+        .send("order.created", "g0", created("g0", "alice"))
+        .await;
+    let cursor = cursor_of(&alice.next().await);
+    drop(alice);
+
+    kafka
+        .tool(
+            TOPICS,
+            &["--alter", "--topic", "order.created", "--partitions", "3"],
+        )
+        .await;
+    // A producer that starts now knows the three partitions.
+    let producer = kafka.producer();
+    let ids: Vec<String> = (1..=9).map(|n| format!("g{n}")).collect();
+    for id in &ids {
+        producer
+            .send("order.created", id, created(id, "alice"))
+            .await;
+    }
+    eventually("the relay reads the new partitions", || async {
+        let page = relay.metrics().await;
+        page.contains(r#"relay_kafka_partition_lag{topic="order.created",partition="2"}"#)
+            && relay.orders("alice", Role::User).await.orders.len() == 10
+    })
+    .await;
+
+    // The cursor from before the growth resumes with exactly what came after.
+    let mut alice = relay.connect("alice", Role::User).await;
+    alice
+        .send(&ClientEvent::SubscribeOrders {
+            cursor: Some(cursor),
+        })
+        .await;
+    let mut replayed = Vec::new();
+    for _ in &ids {
+        replayed.push(describe(&alice.next().await));
+    }
+    replayed.sort();
+    let mut expected: Vec<String> = ids
+        .iter()
+        .map(|id| format!("order:created:{id}:pending"))
+        .collect();
+    expected.sort();
+    assert_eq!(replayed, expected);
+    producer
+        .send("order.created", "g10", created("g10", "alice"))
+        .await;
+    assert_eq!(describe(&alice.next().await), "order:created:g10:pending");
+    relay.stop().await;
+}

@@ -21,6 +21,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use protocol::kafka::TopicKind;
+
 use super::consumer::{Fault, NotificationPositions, Reader, Settings, TopicPartition};
 use super::status::Problem;
 use super::{topics, Connection, RelayConsumer, REQUEST_TIMEOUT};
@@ -29,6 +31,10 @@ use crate::core::cursor::PartitionId;
 use crate::core::watchdog::{Verdict, Watchdog};
 use crate::fanout::hub::Hub;
 use crate::metrics::{KafkaProblem, Rebuild};
+
+/// How often (in supervisor checks, about a second each) the topics are
+/// listed again for partitions added while the relay runs.
+const PARTITION_CHECK_EVERY: u64 = 5;
 
 /// The consumer's health, as `/healthz` reports it.
 #[derive(Debug)]
@@ -182,7 +188,7 @@ impl Supervisor {
             health: &health,
             shutdown: &watching,
         };
-        let orders: Vec<TopicPartition> = self
+        let mut orders: Vec<TopicPartition> = self
             .settings
             .partitions
             .iter()
@@ -191,7 +197,14 @@ impl Supervisor {
             .collect();
         let mut previous: Option<Vec<(PartitionId, i64)>> = None;
         let mut committed: Vec<i64> = Vec::new();
+        let mut checks = 0u64;
         loop {
+            checks += 1;
+            if checks.is_multiple_of(PARTITION_CHECK_EVERY) && self.grow().await {
+                orders = self.order_partitions();
+                previous = None;
+                committed.clear();
+            }
             let lag = self.check_lag(&orders, &mut previous).await;
             self.commit_positions(&orders, &mut committed);
             self.watch(lag).await;
@@ -308,6 +321,82 @@ impl Supervisor {
         }
         hub.set_ready(ready);
         lag
+    }
+
+    fn order_partitions(&self) -> Vec<TopicPartition> {
+        self.settings
+            .partitions
+            .iter()
+            .filter(|tp| tp.id().is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// Picks up partitions added to the topics while the relay runs: lists
+    /// them, and if there are new ones, replaces the reader with one that
+    /// reads them too, from their start (an order partition's position is 0
+    /// until read; a cursor from before says nothing of it, which means
+    /// "nothing seen", so a resume replays it). Whether any were added.
+    async fn grow(&mut self) -> bool {
+        let probe = Arc::clone(&self.probe);
+        let mut names: Vec<(String, TopicKind)> = self
+            .settings
+            .partitions
+            .iter()
+            .map(|tp| (tp.topic.clone(), tp.kind))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        names.dedup_by(|a, b| a.0 == b.0);
+        let listed = tokio::task::spawn_blocking(move || {
+            let mut listed = Vec::new();
+            for (topic, kind) in names {
+                let Ok(metadata) = probe.fetch_metadata(Some(&topic), REQUEST_TIMEOUT) else {
+                    continue;
+                };
+                for t in metadata
+                    .topics()
+                    .iter()
+                    .filter(|t| t.name() == topic && t.error().is_none())
+                {
+                    for partition in t.partitions() {
+                        listed.push(TopicPartition {
+                            topic: topic.clone(),
+                            partition: partition.id(),
+                            kind,
+                        });
+                    }
+                }
+            }
+            listed
+        })
+        .await
+        .unwrap_or_default();
+        let new: Vec<TopicPartition> = listed
+            .into_iter()
+            .filter(|tp| {
+                !self
+                    .settings
+                    .partitions
+                    .iter()
+                    .any(|known| known.topic == tp.topic && known.partition == tp.partition)
+            })
+            .collect();
+        if new.is_empty() {
+            return false;
+        }
+        for tp in &new {
+            tracing::info!(
+                topic = tp.topic,
+                partition = tp.partition,
+                "a partition was added to a topic: reading it from its start"
+            );
+            if tp.id().is_none() {
+                self.notifications.start_at(tp.partition, 0);
+            }
+        }
+        self.settings.partitions.extend(new);
+        self.replace().await;
+        true
     }
 
     /// Commits the relay's position in each order partition to
