@@ -5,6 +5,7 @@
 # the result).
 #
 #   bash bench/ab.sh OLD_RELAY_BIN NEW_RELAY_BIN [ROUNDS]
+#   BROKER_B=apache bash bench/ab.sh RELAY RELAY   # one relay, tansu beside Apache Kafka
 #
 # Each round runs 2,000 and 5,000 events/s for 10 s to 10,000 connections
 # of 10 per user (20k and 50k deliveries/s) against A, then B. Prints p50,
@@ -19,32 +20,30 @@ loadgen="$TARGET_DIR/release/loadgen"
 out=bench/results; mkdir -p "$out"; results="$out/ab.jsonl"; : >"$results"
 ulimit -n "$(ulimit -Hn)"
 export JWT_SECRET=bench-secret-0123456789abcdef RUST_BACKTRACE=0
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/broker.sh
 wait_http() { for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
-step() { # label bin rate
-  local kport relay_port tansu_pid relay_pid
-  kport=$(free_port); relay_port=$(free_port)
-  tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
-    --storage-engine memory://tansu/ >/dev/null 2>&1 &
-  tansu_pid=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
+step() { # label bin rate broker
+  local relay_port relay_pid
+  relay_port=$(free_port)
+  start_broker "$4"
   RUST_LOG=warn "$2" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
     --history-limit 50000 --kafka-fetch-wait-ms 1 >>"$out/ab-$1.log" 2>&1 &
   relay_pid=$!
   wait_http "http://127.0.0.1:$relay_port/readyz"
   "$loadgen" --relay "127.0.0.1:$relay_port" --kafka "127.0.0.1:$kport" --pid "$relay_pid" --label "$1" \
     load --connections 10000 --per-user 10 --rate "$3" --seconds 10 >>"$results" || true
-  kill "$relay_pid" "$tansu_pid" 2>/dev/null || true
-  wait "$relay_pid" "$tansu_pid" 2>/dev/null || true
+  kill "$relay_pid" 2>/dev/null || true
+  wait "$relay_pid" 2>/dev/null || true
+  stop_broker
 }
 for round in $(seq "$rounds"); do
   for rate in 2000 5000; do
     echo "== round $round, $rate events/s" >&2
-    step A "$a" "$rate"
-    step B "$b" "$rate"
+    step A "$a" "$rate" "${BROKER_A:-tansu}"
+    step B "$b" "$rate" "${BROKER_B:-tansu}"
   done
 done
-python3 - "$results" <<'PY'
+python3 - "$results" "$a" "${BROKER_A:-tansu}" "$b" "${BROKER_B:-tansu}" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 def med(label, rate, key):
@@ -54,6 +53,7 @@ def cpu_per_k(label, rate):
     vals = [r["relay_cpu_cores"] * r.get("seconds", 10) / r["delivered"] * 1000 * 1000
             for r in rows if r.get("label") == label and r.get("rate") == rate and r.get("delivered")]
     return statistics.median(vals) if vals else None
+print(f"A: {sys.argv[2]} on {sys.argv[3]}; B: {sys.argv[4]} on {sys.argv[5]}")
 print("| deliveries/s | A p50 / p99 ms | B p50 / p99 ms | A / B CPU ms per 1k deliveries | B/A p99 | B/A CPU |")
 print("|---|---|---|---|---|---|")
 for rate in (2000, 5000):

@@ -6,6 +6,7 @@
 #   bash bench/run.sh           # the full run (release builds; ~7 minutes)
 #   bash bench/run.sh --smoke   # seconds-long, debug builds: CI keeps it from rotting
 #   bash bench/run.sh --only idle   # one kind of step (idle, load or resume), both relays
+#   BROKER=apache bash bench/run.sh # on Apache Kafka instead of tansu (both relays)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
@@ -35,7 +36,8 @@ ulimit -n "$(ulimit -Hn)"
 export JWT_SECRET=bench-secret-0123456789abcdef RUST_BACKTRACE=0
 loadgen="$TARGET_DIR/$profile/loadgen"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/broker.sh
+broker=${BROKER:-tansu}
 wait_http() { for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; return 1; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -50,13 +52,11 @@ fi
 # same broker, events reached the relay ~150 ms after they were produced
 # instead of ~6 ms, and a fresh relay on that broker saw the same. Sharing one
 # broker would tax each step with the ones before it.
-start_stack() { # label: sets kport, relay_port, relay_pid, tansu_pid
+start_stack() { # label: sets kport, relay_port, relay_pid, broker_pid
   local label=$1
-  kport=$(free_port); relay_port=$(free_port)
-  tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
-    --storage-engine memory://tansu/ >/dev/null 2>&1 &
-  tansu_pid=$!; pids+=("$tansu_pid")
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
+  relay_port=$(free_port)
+  start_broker "$broker"
+  pids+=("$broker_pid")
   case $label in
     rust)
       RUST_LOG=warn "$TARGET_DIR/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
@@ -72,8 +72,9 @@ start_stack() { # label: sets kport, relay_port, relay_pid, tansu_pid
 }
 
 stop_stack() {
-  kill "$relay_pid" "$tansu_pid" 2>/dev/null || true
-  wait "$relay_pid" "$tansu_pid" 2>/dev/null || true
+  kill "$relay_pid" 2>/dev/null || true
+  wait "$relay_pid" 2>/dev/null || true
+  stop_broker
 }
 
 step() { # label scenario [args...]: one measurement on a fresh stack

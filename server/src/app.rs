@@ -147,9 +147,11 @@ async fn run_kafka(
     let setup = async {
         if config.kafka_brokers.is_some() {
             let names: Vec<&str> = config.topics().iter().map(|(name, _)| *name).collect();
-            topics::ensure(&connection, &names, config.topic_partitions).await;
+            topics::ensure(&connection, &names, config.topic_partitions, &[]).await;
             if checkpoints {
-                topics::ensure(&connection, &[&config.topic_state], 1).await;
+                let retention = state_retention(config).as_millis().to_string();
+                let settings = [("cleanup.policy", "delete"), ("retention.ms", &retention)];
+                topics::ensure(&connection, &[&config.topic_state], 1, &settings).await;
             }
         }
         // A checkpoint is only worth reading once the brokers answer.
@@ -197,6 +199,13 @@ async fn run_kafka(
     if let Some(writer) = writer {
         let _ = writer.await;
     }
+}
+
+/// How long the state topic the relay creates keeps its records: at least
+/// ten checkpoints and at least an hour, so that the newest complete one is
+/// always there (docs/DEPLOY.md, "Kafka settings").
+pub fn state_retention(config: &Config) -> Duration {
+    Duration::from_secs((10 * config.checkpoint_interval_secs).max(3600))
 }
 
 /// Starts the hub from the newest checkpoint in the state topic, if there

@@ -313,3 +313,87 @@ async fn partitions_added_while_the_relay_runs_are_read_and_old_cursors_stay_val
     assert_eq!(describe(&alice.next().await), "order:created:g10:pending");
     relay.stop().await;
 }
+
+/// `kafka-configs --describe`'s value of `key` for a topic.
+async fn topic_config(kafka: &ApacheKafka, topic: &str, key: &str) -> Option<String> {
+    let output = kafka
+        .tool(
+            CONFIGS,
+            &[
+                "--describe",
+                "--entity-type",
+                "topics",
+                "--entity-name",
+                topic,
+                "--all",
+            ],
+        )
+        .await;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.split_whitespace().find_map(|word| {
+        word.strip_prefix(&format!("{key}="))
+            .map(|value| value.to_owned())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_topic_keeps_what_deploy_says_and_its_retention_keeps_the_newest_checkpoint() {
+    let kafka = ApacheKafka::start("state-retention").await;
+    let mut config = common::config_at(&kafka.bootstrap);
+    config.checkpoint_interval_secs = 1;
+    let relay = Relay::launch_at(&kafka.bootstrap, config.clone()).await;
+    relay.wait_ready().await;
+    // As created by the relay: delete, not compact; an hour at least.
+    assert_eq!(
+        topic_config(&kafka, "order.state", "cleanup.policy")
+            .await
+            .as_deref(),
+        Some("delete")
+    );
+    assert_eq!(
+        topic_config(&kafka, "order.state", "retention.ms")
+            .await
+            .as_deref(),
+        Some("3600000")
+    );
+    // The shortest retention DEPLOY allows, 3 checkpoints, on segments that
+    // roll every 100 ms: old checkpoints go while the relay writes new ones.
+    kafka
+        .tool(
+            CONFIGS,
+            &[
+                "--alter",
+                "--entity-type",
+                "topics",
+                "--entity-name",
+                "order.state",
+                "--add-config",
+                "retention.ms=3000,segment.ms=100",
+            ],
+        )
+        .await;
+    let producer = kafka.producer();
+    for n in 0..8 {
+        let id = format!("s{n}");
+        producer
+            .send("order.created", &id, created(&id, "alice"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    eventually("retention deleted old checkpoints", || async {
+        let (low, _) = common::watermarks(&kafka.bootstrap, "order.state").await;
+        low > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    relay.stop().await;
+
+    let relay = Relay::launch_at(&kafka.bootstrap, config).await;
+    relay.wait_ready().await;
+    assert_eq!(
+        metric(&relay.metrics().await, "relay_checkpoint_restored_orders"),
+        8.0,
+        "the newest checkpoint was still there"
+    );
+    relay.stop().await;
+}

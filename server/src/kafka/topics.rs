@@ -13,7 +13,13 @@ use super::{Connection, RelayConsumer, REQUEST_TIMEOUT};
 /// `default.replication.factor` says. A broker that refuses (no rights, no
 /// CreateTopics support) or cannot be reached is logged, not fatal: the
 /// topics may be managed by someone else, and [`partitions`] waits for them.
-pub async fn ensure(connection: &Connection, topics: &[&str], partitions: i32) {
+/// `settings` are topic configs (`retention.ms`…) for the topics it creates.
+pub async fn ensure(
+    connection: &Connection,
+    topics: &[&str],
+    partitions: i32,
+    settings: &[(&str, &str)],
+) {
     let admin: AdminClient<_> = match connection
         .config()
         .create_with_context(connection.context())
@@ -28,7 +34,12 @@ pub async fn ensure(connection: &Connection, topics: &[&str], partitions: i32) {
     };
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(-1)))
+        .map(|name| {
+            settings.iter().fold(
+                NewTopic::new(name, partitions, TopicReplication::Fixed(-1)),
+                |topic, (key, value)| topic.set(key, value),
+            )
+        })
         .collect();
     let options = AdminOptions::new()
         .operation_timeout(Some(REQUEST_TIMEOUT))

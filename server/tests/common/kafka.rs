@@ -199,9 +199,12 @@ impl Drop for ApacheKafka {
 /// Every test broker's cluster id (each is its own one-node cluster).
 const CLUSTER_ID: &str = "b3JkZXItcmVsYXktdGVzdA";
 
-/// The broker's settings: one node, replication factor 1 everywhere, no
-/// initial rebalance delay, a one-second retention check (the retention
-/// tests), and automatic topic creation as Kafka's default has it.
+/// The broker's settings, shared with the benchmarks' broker script: one
+/// node, replication factor 1 everywhere, no initial rebalance delay, a
+/// one-second retention check (the retention tests).
+const TEMPLATE: &str = include_str!("../../../.ci/kafka/server.properties");
+
+/// [`TEMPLATE`] for these ports, with a SASL_SSL listener if `secured`.
 fn properties(
     dir: &Path,
     port: u16,
@@ -209,39 +212,18 @@ fn properties(
     secure_port: Option<u16>,
     secured: Option<&Secured>,
 ) -> String {
-    let mut listeners = format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}");
-    let mut advertised = format!("PLAINTEXT://127.0.0.1:{port}");
+    let mut text = TEMPLATE
+        .replace("@PORT@", &port.to_string())
+        .replace("@CONTROLLER@", &controller.to_string())
+        .replace("@DATA@", &dir.join("data").display().to_string());
+    // A later key wins in a properties file.
     if let Some(secure) = secure_port {
-        listeners += &format!(",SASL_SSL://127.0.0.1:{secure}");
-        advertised += &format!(",SASL_SSL://127.0.0.1:{secure}");
+        text += &format!(
+            "listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller},SASL_SSL://127.0.0.1:{secure}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_SSL://127.0.0.1:{secure}
+"
+        );
     }
-    let mut text = format!(
-        "process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller}
-controller.listener.names=CONTROLLER
-listeners={listeners}
-advertised.listeners={advertised}
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
-log.dirs={data}
-num.partitions=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-log.retention.check.interval.ms=1000
-log.cleaner.dedupe.buffer.size=8388608
-message.max.bytes=10485760
-num.network.threads=2
-num.io.threads=2
-",
-        data = dir.join("data").display()
-    );
     if let Some(secured) = secured {
         let plain_users: String = secured
             .plain_users

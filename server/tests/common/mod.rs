@@ -305,6 +305,23 @@ pub async fn records(bootstrap: &str, topic: &str) -> Vec<(String, String)> {
     .unwrap()
 }
 
+/// Partition 0's `(low, high)` watermarks of `topic`.
+pub async fn watermarks(bootstrap: &str, topic: &str) -> (i64, i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .create()
+            .expect("consumer");
+        consumer
+            .fetch_watermarks(&topic, 0, PATIENCE)
+            .expect("watermarks")
+    })
+    .await
+    .unwrap()
+}
+
 pub struct Producer(FutureProducer);
 
 impl Producer {
