@@ -195,20 +195,7 @@ async fn a_relay_whose_checkpointed_records_were_deleted_starts_from_the_checkpo
     // Retention removes what the checkpoint covers: every order record, by
     // a short retention.ms on rolled segments, and DeleteRecords to be sure
     // of the end.
-    kafka
-        .tool(
-            CONFIGS,
-            &[
-                "--alter",
-                "--entity-type",
-                "topics",
-                "--entity-name",
-                "order.created",
-                "--add-config",
-                "retention.ms=1000,segment.ms=100",
-            ],
-        )
-        .await;
+    alter_topic(&kafka, "order.created", "retention.ms=1000,segment.ms=100").await;
     delete_records(&kafka, "order.created", 5, "r").await;
 
     let relay = Relay::launch_at(&kafka.bootstrap, config).await;
@@ -314,6 +301,25 @@ async fn partitions_added_while_the_relay_runs_are_read_and_old_cursors_stay_val
     relay.stop().await;
 }
 
+/// Sets `configs` (`key=value,key=value`) on a topic with `kafka-configs
+/// --alter`, as an operator would.
+async fn alter_topic(kafka: &ApacheKafka, topic: &str, configs: &str) {
+    kafka
+        .tool(
+            CONFIGS,
+            &[
+                "--alter",
+                "--entity-type",
+                "topics",
+                "--entity-name",
+                topic,
+                "--add-config",
+                configs,
+            ],
+        )
+        .await;
+}
+
 /// `kafka-configs --describe`'s value of `key` for a topic.
 async fn topic_config(kafka: &ApacheKafka, topic: &str, key: &str) -> Option<String> {
     let output = kafka
@@ -358,20 +364,7 @@ async fn the_state_topic_keeps_what_deploy_says_and_its_retention_keeps_the_newe
     );
     // The shortest retention DEPLOY allows, 3 checkpoints, on segments that
     // roll every 100 ms: old checkpoints go while the relay writes new ones.
-    kafka
-        .tool(
-            CONFIGS,
-            &[
-                "--alter",
-                "--entity-type",
-                "topics",
-                "--entity-name",
-                "order.state",
-                "--add-config",
-                "retention.ms=3000,segment.ms=100",
-            ],
-        )
-        .await;
+    alter_topic(&kafka, "order.state", "retention.ms=3000,segment.ms=100").await;
     let producer = kafka.producer();
     for n in 0..8 {
         let id = format!("s{n}");
