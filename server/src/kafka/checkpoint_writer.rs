@@ -110,13 +110,21 @@ pub async fn run_writer(
     metrics
         .checkpoint_writer
         .store(0, std::sync::atomic::Ordering::Relaxed);
-    // Leaving the group hands the job over at once; it can block while the
-    // broker is away, so not on the runtime's threads, and not for long.
-    let leave = tokio::task::spawn_blocking(move || {
-        consumer.unsubscribe();
-        drop(consumer);
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(2), leave).await;
+    // Leaving the group hands the job over at once. librdkafka's close can
+    // block for good while the broker is away, so it runs on a thread of its
+    // own, waited for 2 s at most: not a runtime's blocking thread, which the
+    // runtime waits for when it is dropped (the process would never exit).
+    let (left, leave) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("checkpoint-writer-leave".into())
+        .spawn(move || {
+            consumer.unsubscribe();
+            drop(consumer);
+            let _ = left.send(());
+        });
+    if spawned.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), leave).await;
+    }
 }
 
 fn clients(settings: &WriterSettings) -> Result<(RelayConsumer, RelayProducer), KafkaError> {
