@@ -23,6 +23,15 @@ pub mod close {
     pub const POLICY: u16 = 1008;
     /// The relay is shutting down: reconnect (to another node) and resume.
     pub const GOING_AWAY: u16 = 1001;
+    /// A socket opened with `?auth=message` did not authenticate: its first
+    /// frame was not an `auth` with a valid token, or none came in time. The
+    /// reason is the error code (`missing_token`, `invalid_token`,
+    /// `token_expired`); an `error` frame with the details comes first.
+    /// Reconnecting with the same token is pointless.
+    pub const UNAUTHORIZED: u16 = 4003;
+    /// The relay holds as many connections as it may (all of them, or this
+    /// user's): retry later (the standard "try again later").
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 /// `connection:success` data.
@@ -200,6 +209,12 @@ pub enum ClientEvent {
     AuthRefresh {
         token: String,
     },
+    /// The first frame of a socket opened with `?auth=message`: the token
+    /// travels inside the connection, never in a URL a proxy logs. On an
+    /// authenticated connection it means what `auth:refresh` means.
+    Auth {
+        token: String,
+    },
     /// An application-level heartbeat: the relay answers `pong`. A client
     /// sends it when it has heard nothing for a while (docs/PROTOCOL.md §3.6).
     Ping,
@@ -358,6 +373,7 @@ impl ClientEvent {
         match self {
             ClientEvent::SubscribeOrders { .. } => "subscribe:orders",
             ClientEvent::AuthRefresh { .. } => "auth:refresh",
+            ClientEvent::Auth { .. } => "auth",
             ClientEvent::Ping => "ping",
         }
     }
@@ -372,7 +388,7 @@ impl ClientEvent {
                 },
                 None,
             ),
-            ClientEvent::AuthRefresh { token } => frame(
+            ClientEvent::AuthRefresh { token } | ClientEvent::Auth { token } => frame(
                 name,
                 &RefreshData {
                     token: token.clone(),
@@ -397,6 +413,9 @@ impl ClientEvent {
                 Ok(ClientEvent::SubscribeOrders { cursor })
             }
             "auth:refresh" => Ok(ClientEvent::AuthRefresh {
+                token: data::<RefreshData>(name, raw.data)?.token,
+            }),
+            "auth" => Ok(ClientEvent::Auth {
                 token: data::<RefreshData>(name, raw.data)?.token,
             }),
             // Any `data` (or none) is fine: a ping carries nothing.

@@ -19,7 +19,7 @@ use crate::kafka::status::KafkaStatus;
 use crate::kafka::supervisor::{self, ConsumerHealth};
 use crate::kafka::{checkpoint_reader, checkpoint_writer, producer::Publisher, topics, Connection};
 use crate::metrics::Metrics;
-use crate::web::auth::Keys;
+use crate::web::auth::{Keys, Provider, ProviderRules, ProviderSettings, Verifier};
 use crate::web::context::AppState;
 
 /// A started relay.
@@ -49,21 +49,26 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
                 "demo mode with JWT_SECRET: /api/dev/login signs tokens with it; \
                  never run --demo with a production secret"
             );
-            secret.clone().into_bytes()
+            Some(secret.clone().into_bytes())
         }
-        Some(secret) => secret.clone().into_bytes(),
-        None => {
+        Some(secret) => Some(secret.clone().into_bytes()),
+        None if config.demo => {
             tracing::warn!(
                 "demo mode: no JWT_SECRET given, using a random one (tokens die with this process)"
             );
-            rand::random::<[u8; 32]>().to_vec()
+            Some(rand::random::<[u8; 32]>().to_vec())
         }
+        // Only the identity provider's tokens (`Config::validate`).
+        None => None,
     };
-    let seal = match &config.checkpoint_key {
-        Some(key) => SealKey::new(key.as_bytes()),
-        None => SealKey::derived_from(&secret),
+    let seal = match (&config.checkpoint_key, &secret) {
+        (Some(key), _) => SealKey::new(key.as_bytes()),
+        (None, Some(secret)) => SealKey::derived_from(secret),
+        // Checkpoints are off (`Config::validate`): a key nobody shares.
+        (None, None) => SealKey::new(&rand::random::<[u8; 32]>()),
     };
     let metrics = Arc::new(Metrics::default());
+    let auth = verifier(&config, secret.as_deref(), &metrics)?;
     let status = Arc::new(KafkaStatus::new(Arc::clone(&metrics)));
     let connection = Connection::new(brokers, &config.kafka, Arc::clone(&status));
     tracing::info!("Kafka: {}", connection.describe());
@@ -86,7 +91,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(AppState {
         config,
-        keys: Keys::new(&secret),
+        auth,
         hub,
         metrics,
         sink: Arc::new(publisher),
@@ -124,6 +129,51 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         server,
         tasks,
     })
+}
+
+/// Who the relay believes: its own secret (and the previous ones) and the
+/// shop's identity provider, read by the configured claim rules. The
+/// provider's keys are fetched in the background from now on, so the
+/// first token does not wait for them.
+fn verifier(
+    config: &Config,
+    secret: Option<&[u8]>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Verifier> {
+    let settings = &config.auth;
+    let keys = secret.map(|secret| {
+        let previous: Vec<&[u8]> = settings
+            .jwt_previous_secrets
+            .iter()
+            .map(|s| s.expose().as_bytes())
+            .collect();
+        Keys::new(secret).with_previous(&previous)
+    });
+    let provider = settings.has_provider().then(|| {
+        let provider = Arc::new(Provider::new(
+            ProviderSettings {
+                issuer: settings.jwt_issuer.clone(),
+                jwks_url: settings.jwt_jwks_url.clone(),
+                min_refresh: settings.jwks_refresh_min(),
+            },
+            Arc::clone(metrics),
+        ));
+        let warming = Arc::clone(&provider);
+        tokio::spawn(async move { warming.warm_up().await });
+        tracing::info!(
+            issuer = settings.jwt_issuer.as_deref().unwrap_or("-"),
+            jwks = settings.jwt_jwks_url.as_deref().unwrap_or("(from discovery)"),
+            audience = ?settings.jwt_audience,
+            "accepting tokens from the identity provider"
+        );
+        let rules = ProviderRules {
+            issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
+            leeway_secs: settings.jwt_leeway_secs,
+        };
+        (provider, rules)
+    });
+    Ok(Verifier::new(keys, provider, settings.claim_rules()?))
 }
 
 /// Everything the relay does with Kafka, in order, until shutdown: create

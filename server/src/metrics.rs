@@ -46,6 +46,18 @@ pub enum KafkaProblem {
     TopicMissing,
 }
 
+/// How a fetch of the identity provider's keys went, for
+/// `relay_jwks_fetches_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum JwksFetch {
+    /// A usable key set, now the relay's.
+    Ok,
+    /// The provider could not be reached, answered an error or a document
+    /// with no usable key: the last good set stays.
+    Failed,
+}
+
 /// Why a Kafka message was refused: by the decoder, or by the read model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rejected {
@@ -150,6 +162,10 @@ pub struct Metrics {
     /// Each order partition's lag, `(topic, partition, lag)`, as of the
     /// supervisor's last check.
     pub partition_lag: std::sync::Mutex<Vec<(String, i32, i64)>>,
+    /// Fetches of the identity provider's JWKS, by result.
+    pub jwks_fetches: ByLabel<JwksFetch>,
+    /// Keys in the JWKS the relay verifies with (0 before the first fetch).
+    pub jwks_keys: AtomicI64,
 }
 
 impl Metrics {
@@ -293,6 +309,18 @@ impl Metrics {
             "counter",
             "Requests and upgrades refused for a missing or bad token.",
             &plain(u(&self.auth_failures)),
+        );
+        family(
+            "relay_jwks_fetches_total",
+            "counter",
+            "Fetches of the identity provider's keys (JWKS), by result; a failed one keeps the last good keys.",
+            &by("result", &mut self.jwks_fetches.series()),
+        );
+        family(
+            "relay_jwks_keys",
+            "gauge",
+            "Keys in the identity provider's key set the relay verifies tokens with.",
+            &plain(i(&self.jwks_keys)),
         );
         family(
             "relay_ws_bad_frames_total",

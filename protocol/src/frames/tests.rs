@@ -89,6 +89,9 @@ fn every_client_frame_round_trips() {
         ClientEvent::AuthRefresh {
             token: "jwt".into(),
         },
+        ClientEvent::Auth {
+            token: "jwt".into(),
+        },
         ClientEvent::Ping,
     ] {
         assert_eq!(ClientEvent::from_json(&event.to_json()).unwrap(), event);

@@ -10,7 +10,9 @@ use protocol::kafka::TopicKind;
 
 use crate::core::relay_state::Retention;
 
+pub mod auth;
 pub mod kafka;
+pub use auth::AuthSettings;
 pub use kafka::KafkaClient;
 
 /// Relays Kafka order events to each user's browsers over WebSocket, and
@@ -36,9 +38,14 @@ pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaClient,
 
-    /// HS256 secret that signs user tokens. Required unless --demo.
+    /// HS256 secret that signs user tokens. Required unless --demo or an
+    /// identity provider (--jwt-issuer, --jwt-jwks-url) signs them.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// Secret rotation, the identity provider, claims, socket tokens, CORS.
+    #[command(flatten)]
+    pub auth: AuthSettings,
 
     /// Demo mode: enables /api/dev/login, generates a secret if none is given,
     /// and runs the order simulator.
@@ -225,8 +232,10 @@ pub const MAX_SIMULATOR_RATE: f64 = 10_000.0;
 /// A setting that cannot work, said in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("JWT_SECRET (--jwt-secret) is required unless --demo is set")]
+    #[error("JWT_SECRET (--jwt-secret) is required unless --demo is set or an identity provider signs the tokens (--jwt-issuer or --jwt-jwks-url)")]
     MissingSecret,
+    #[error("without --jwt-secret, checkpoints need their own key: set CHECKPOINT_KEY (--checkpoint-key), the same on every relay, or turn checkpoints off with --checkpoint-interval-secs 0")]
+    MissingCheckpointKey,
     #[error("JWT_SECRET must be at least 16 bytes long")]
     WeakSecret,
     #[error("--demo lets anyone mint admin tokens, so it listens on loopback only; --listen {0} needs --demo-public (DEMO_PUBLIC=true) to say that is meant")]
@@ -241,16 +250,22 @@ pub enum ConfigError {
     SimulatorRate,
     #[error(transparent)]
     Kafka(#[from] kafka::KafkaSettingError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthSettingError),
 }
 
 impl Config {
     /// Checks what clap cannot: cross-field rules and sane ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         match (&self.jwt_secret, self.demo) {
-            (None, false) => return Err(ConfigError::MissingSecret),
+            (None, false) if !self.auth.has_provider() => return Err(ConfigError::MissingSecret),
+            (None, false) if self.checkpoint_key.is_none() && self.checkpoint_interval_secs > 0 => {
+                return Err(ConfigError::MissingCheckpointKey)
+            }
             (Some(secret), _) if secret.len() < 16 => return Err(ConfigError::WeakSecret),
             _ => {}
         }
+        self.auth.validate()?;
         if self.demo && !self.demo_public && !self.listen.ip().is_loopback() {
             return Err(ConfigError::DemoExposed(self.listen));
         }
@@ -372,6 +387,17 @@ mod tests {
         assert!(parse(&["--jwt-secret", "0123456789abcdef"])
             .validate()
             .is_ok());
+        // An identity provider instead of a secret: checkpoints then need
+        // their own key (it is derived from the secret otherwise).
+        let issuer = ["--jwt-issuer", "https://id.shop.example"];
+        assert!(matches!(
+            parse(&issuer).validate(),
+            Err(ConfigError::MissingCheckpointKey)
+        ));
+        let with_key = [&issuer[..], &["--checkpoint-key", "k"]].concat();
+        assert!(parse(&with_key).validate().is_ok());
+        let no_checkpoints = [&issuer[..], &["--checkpoint-interval-secs", "0"]].concat();
+        assert!(parse(&no_checkpoints).validate().is_ok());
     }
 
     #[test]

@@ -59,6 +59,12 @@ impl Connections {
         })
     }
 
+    /// Whether the relay-wide cap is reached (checked before upgrading a
+    /// socket whose user is not known yet).
+    pub fn total_full(&self) -> bool {
+        self.open() >= self.total
+    }
+
     /// Open connections in total (tests and gauges).
     pub fn open(&self) -> usize {
         self.counts.lock().unwrap_or_else(|p| p.into_inner()).total

@@ -5,6 +5,7 @@
 //! `demo` (`.ci/check-layers` checks it).
 //!
 //! - [`viewer`]: who is asking (`User`) and the one rule of who sees an order.
+//! - [`claims`]: the user id and admin rule read from a verified token's claims.
 //! - [`cursor`]: Kafka positions and the cursors built from them.
 //! - [`model`]: the read model: orders, owners, what a faulty producer is refused.
 //! - [`history`]: recent events, and which of them a resuming viewer missed.
@@ -15,6 +16,7 @@
 //! - [`limits`]: connection caps and the client frame rate.
 //! - [`watchdog`]: when a consumer counts as stalled, and when as unhealthy.
 
+pub mod claims;
 pub mod commands;
 pub mod cursor;
 pub(crate) mod delivery;

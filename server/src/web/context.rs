@@ -14,12 +14,13 @@ use crate::kafka::status::KafkaStatus;
 use crate::kafka::supervisor::ConsumerHealth;
 use crate::metrics::Metrics;
 use crate::sink::EventSink;
-use crate::web::auth::Keys;
+use crate::web::auth::Verifier;
 use crate::web::drain::Drain;
 
 pub struct AppState {
     pub config: Config,
-    pub keys: Keys,
+    /// Verifies every token (and signs the demo login's).
+    pub auth: Verifier,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     /// Where commands publish their events (Kafka in the relay).

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::routing::{any, get, patch, post};
 use axum::Router;
 use protocol::ErrorCode;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::context::AppState;
@@ -17,11 +18,7 @@ use super::ws;
 
 /// Every route of the relay.
 pub fn router(app: Arc<AppState>) -> Router {
-    let mut router = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/ws", get(ws::endpoint))
+    let api = Router::new()
         .route("/api/orders", get(orders::list).post(orders::checkout))
         .route("/api/orders/{id}/cancel", post(orders::cancel))
         .route("/api/admin/orders/{id}", patch(orders::advance))
@@ -29,7 +26,17 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route(
             "/api/{*rest}",
             any(|| async { AppError::not_found("route") }),
-        )
+        );
+    let api = match cors(&app.config.auth.cors_origins) {
+        Some(cors) => api.layer(cors),
+        None => api,
+    };
+    let mut router = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/ws", get(ws::endpoint))
+        .merge(api)
         // axum answers a wrong method with an empty 405; §4 wants JSON.
         .method_not_allowed_fallback(|| async {
             AppError::new(
@@ -48,4 +55,29 @@ pub fn router(app: Arc<AppState>) -> Router {
     router
         .layer(axum::middleware::from_fn(assets::security_headers))
         .with_state(app)
+}
+
+/// CORS for `/api` (`--cors-origin`): pages of these origins may call it
+/// with a bearer token (no cookies: credentials are not allowed); the
+/// browser's preflight is answered here, and cached for 10 minutes.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
 }

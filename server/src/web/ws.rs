@@ -1,4 +1,7 @@
-//! The WebSocket endpoint `GET /ws?token=<JWT>` (§3 of the contract).
+//! The WebSocket endpoint (§3 of the contract): `GET /ws?auth=message`,
+//! whose first frame is `auth` with the token (kept out of URLs and the
+//! logs that record them), or `GET /ws?token=<JWT>` (the contract's form,
+//! which `--ws-query-token false` turns off).
 //!
 //! One task per connection. It forwards what the hub queues for it, answers
 //! client frames, pings, and closes the connection when its token expires
@@ -28,7 +31,7 @@ use crate::core::delivery::Frame;
 use crate::core::limits::{CapReached, FrameRate, Slot};
 use crate::core::viewer::User;
 use crate::fanout::queue::Drained;
-use crate::web::auth::now_secs;
+use crate::web::auth::{now_secs, AuthError};
 use crate::web::context::AppState;
 use crate::web::drain::Drain;
 use crate::web::http::error::AppError;
@@ -54,12 +57,27 @@ fn token_deadline(now: Instant, expires_at: u64, now_secs: u64) -> Instant {
     now + left
 }
 
-/// Authenticates, then upgrades. No token, or a bad one: 401 and no upgrade.
-/// A draining relay refuses every upgrade first (503), so a proxy retries it
-/// on another relay whatever the token.
 /// How long a WebSocket upgrade waits for a starting relay to read Kafka.
 const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a socket opened with `?auth=message` has to send its `auth`
+/// frame.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a socket carries its token.
+enum Credentials {
+    /// `?token=`: verified before the upgrade.
+    Query(String),
+    /// `?auth=message`: the first frame, after the upgrade.
+    FirstFrame,
+}
+
+/// Authenticates, then upgrades. With `?token=`: no token, or a bad one,
+/// is a 401 and no upgrade. With `?auth=message`: the upgrade comes first
+/// and the `auth` frame must follow within [`AUTH_TIMEOUT`]; a bad one is
+/// an `error` frame and a 4003 close. A draining relay refuses every
+/// upgrade first (503), so a proxy retries it on another relay whatever the
+/// token.
 pub async fn endpoint(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
@@ -85,45 +103,180 @@ pub async fn endpoint(
         )
         .into_response();
     }
-    let token = query.get("token").map_or("", String::as_str);
-    let user = match app.keys.verify(token) {
-        Ok(user) => user,
-        Err(e) => {
+    let credentials = match (query.get("token"), query.get("auth").map(String::as_str)) {
+        (Some(_), _) if !app.config.auth.ws_query_token => {
             app.metrics.auth_failures.fetch_add(1, Relaxed);
-            return AppError::from(e).into_response();
+            return AppError::new(
+                ErrorCode::InvalidToken,
+                "tokens in the URL are turned off on this relay (--ws-query-token false): open /ws?auth=message and send {\"event\":\"auth\",\"data\":{\"token\":\"<JWT>\"}} first",
+            )
+            .into_response();
         }
+        (Some(token), _) => Credentials::Query(token.clone()),
+        (None, Some("message")) => Credentials::FirstFrame,
+        (None, _) => Credentials::Query(String::new()),
     };
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
-    };
-    // Refused before the upgrade, so the client sees a status it can act on.
-    let slot = match app.connections.acquire(&user.id) {
-        Ok(slot) => slot,
-        Err(refused) => {
-            app.metrics.refused(refused);
-            let (status, message) = match refused {
-                CapReached::PerUser => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "this user already holds {} connections (--max-connections-per-user): close one or retry later",
-                        app.config.max_connections_per_user
-                    ),
-                ),
-                CapReached::Total => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "this relay holds as many connections as it may (--max-connections): retry later or elsewhere".to_owned(),
-                ),
+    let upgrade = match credentials {
+        Credentials::Query(token) => {
+            let user = match app.auth.verify(&token).await {
+                Ok(user) => user,
+                Err(e) => {
+                    app.metrics.auth_failures.fetch_add(1, Relaxed);
+                    return AppError::from(e).into_response();
+                }
             };
-            let mut response = AppError::new(ErrorCode::TooManyConnections, message)
-                .with_status(status)
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            return response;
+            let upgrade = match upgrade {
+                Ok(upgrade) => upgrade,
+                Err(rejection) => return rejection.into_response(),
+            };
+            // Refused before the upgrade, so the client sees a status it can act on.
+            let slot = match app.connections.acquire(&user.id) {
+                Ok(slot) => slot,
+                Err(refused) => {
+                    let (status, message) = cap_refusal(&app, refused);
+                    let mut response = AppError::new(ErrorCode::TooManyConnections, message)
+                        .with_status(status)
+                        .into_response();
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    return response;
+                }
+            };
+            configure(upgrade, &app).on_upgrade(move |socket| connection(socket, user, app, slot))
+        }
+        Credentials::FirstFrame => {
+            let upgrade = match upgrade {
+                Ok(upgrade) => upgrade,
+                Err(rejection) => return rejection.into_response(),
+            };
+            // Whose socket it is comes later; a full relay says so now.
+            if app.connections.total_full() {
+                let (status, message) = cap_refusal(&app, CapReached::Total);
+                return AppError::new(ErrorCode::TooManyConnections, message)
+                    .with_status(status)
+                    .into_response();
+            }
+            configure(upgrade, &app).on_upgrade(move |socket| async move {
+                let Some((socket, user)) = Box::pin(authenticate(socket, &app)).await else {
+                    return;
+                };
+                match app.connections.acquire(&user.id) {
+                    // A task of its own: this one's state is not kept with it.
+                    Ok(slot) => drop(tokio::spawn(connection(socket, user, app, slot))),
+                    Err(refused) => {
+                        let (_, message) = cap_refusal(&app, refused);
+                        refuse(
+                            socket,
+                            ErrorCode::TooManyConnections,
+                            &message,
+                            close::TRY_AGAIN_LATER,
+                            "too many connections",
+                        )
+                        .await;
+                    }
+                }
+            })
         }
     };
+    upgrade
+}
+
+/// A connection refused by a cap: its status before an upgrade, and what
+/// the client is told.
+fn cap_refusal(app: &AppState, refused: CapReached) -> (StatusCode, String) {
+    app.metrics.refused(refused);
+    match refused {
+        CapReached::PerUser => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this user already holds {} connections (--max-connections-per-user): close one or retry later",
+                app.config.max_connections_per_user
+            ),
+        ),
+        CapReached::Total => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this relay holds as many connections as it may (--max-connections): retry later or elsewhere".to_owned(),
+        ),
+    }
+}
+
+/// Reads the `auth` first frame of a `?auth=message` socket and verifies
+/// its token. `None` when the socket was refused (an `error` frame, then a
+/// 4003 close; 1013 when the provider's keys are unavailable) or is gone.
+async fn authenticate(mut socket: WebSocket, app: &AppState) -> Option<(WebSocket, User)> {
+    let deadline = Instant::now() + AUTH_TIMEOUT;
+    let refusal = loop {
+        let message = match tokio::time::timeout_at(deadline, socket.recv()).await {
+            Err(_) => break AuthError::Missing,
+            Ok(Some(Ok(message))) => message,
+            Ok(_) => return None,
+        };
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Binary(_) => {
+                break AuthError::Invalid("binary frame: send the `auth` frame as JSON text".into())
+            }
+            Message::Close(_) => return None,
+        };
+        if text.len() > app.config.max_frame_bytes {
+            break AuthError::Invalid(format!(
+                "the `auth` frame is over the {}-byte limit",
+                app.config.max_frame_bytes
+            ));
+        }
+        match ClientEvent::from_json(&text) {
+            Ok(ClientEvent::Auth { token }) => match app.auth.verify(&token).await {
+                Ok(user) => return Some((socket, user)),
+                Err(e) => break e,
+            },
+            // A heartbeat before the token is harmless: answered.
+            Ok(ClientEvent::Ping) => {
+                if Box::pin(send(&mut socket, ServerEvent::Pong.to_json().into())).await.is_err() {
+                    return None;
+                }
+            }
+            Ok(other) => break AuthError::Invalid(format!("`{}` before `auth`: a socket opened with ?auth=message must send {{\"event\":\"auth\",\"data\":{{\"token\":\"<JWT>\"}}}} first", other.name())),
+            Err(e) => break AuthError::Invalid(e.to_string()),
+        }
+    };
+    app.metrics.auth_failures.fetch_add(1, Relaxed);
+    let (code, reason) = match &refusal {
+        AuthError::KeysUnavailable(_) => (close::TRY_AGAIN_LATER, "identity provider unavailable"),
+        other => (close::UNAUTHORIZED, other.code().as_str()),
+    };
+    let message = match &refusal {
+        AuthError::Missing => format!("no `auth` frame within {} s", AUTH_TIMEOUT.as_secs()),
+        other => other.to_string(),
+    };
+    tracing::debug!(%message, "socket refused before authenticating");
+    refuse(socket, refusal.code(), &message, code, reason).await;
+    None
+}
+
+/// Tells a socket why it is refused (an `error` frame), then closes it.
+async fn refuse(
+    mut socket: WebSocket,
+    code: ErrorCode,
+    message: &str,
+    close_code: u16,
+    reason: &'static str,
+) {
+    if Box::pin(send(&mut socket, error_frame(code, message).into()))
+        .await
+        .is_ok()
+    {
+        let frame = CloseFrame {
+            code: close_code,
+            reason: reason.into(),
+        };
+        let _ = Box::pin(timed(socket.send(Message::Close(Some(frame))))).await;
+    }
+}
+
+/// The socket's limits and buffers.
+fn configure(upgrade: WebSocketUpgrade, app: &AppState) -> WebSocketUpgrade {
     // Frames a little over the limit still reach us, so the client gets an
     // `error` frame for them; far bigger ones are cut at the protocol level.
     let hard_limit = app.config.max_frame_bytes.saturating_mul(4);
@@ -138,7 +291,6 @@ pub async fn endpoint(
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(hard_limit.max(WRITE_BUFFER) * 64)
-        .on_upgrade(move |socket| connection(socket, user, app, slot))
 }
 
 /// Why the loop ended.
@@ -327,17 +479,20 @@ async fn on_text(
                 )),
             }
         }
-        Ok(ClientEvent::AuthRefresh { token }) => match app.keys.verify(&token) {
-            Ok(fresh) if fresh.id == user.id => {
-                user.expires_at = fresh.expires_at;
-                Step::Continue
+        // After the first frame, `auth` is a refresh too.
+        Ok(ClientEvent::AuthRefresh { token } | ClientEvent::Auth { token }) => {
+            match app.auth.verify(&token).await {
+                Ok(fresh) if fresh.id == user.id => {
+                    user.expires_at = fresh.expires_at;
+                    Step::Continue
+                }
+                Ok(_) => Step::Reply(error_frame(
+                    ErrorCode::Forbidden,
+                    "auth:refresh must carry a token for the same user",
+                )),
+                Err(e) => Step::Reply(error_frame(e.code(), &e.to_string())),
             }
-            Ok(_) => Step::Reply(error_frame(
-                ErrorCode::Forbidden,
-                "auth:refresh must carry a token for the same user",
-            )),
-            Err(e) => Step::Reply(error_frame(e.code(), &e.to_string())),
-        },
+        }
         Ok(ClientEvent::Ping) => Step::Reply(ServerEvent::Pong.to_json()),
     }
 }

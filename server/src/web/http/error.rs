@@ -85,9 +85,10 @@ impl From<AuthError> for AppError {
     fn from(e: AuthError) -> AppError {
         let mut error = AppError::new(e.code(), e.to_string());
         // Say what went wrong without echoing library internals.
-        if let AuthError::Invalid(_) = e {
+        if let AuthError::Invalid(detail) = e {
+            tracing::debug!(%detail, "token refused");
             error.message =
-                "the token is malformed, wrongly signed or lacks `sub`/`exp`: sign in again".into();
+                "the token is malformed, wrongly signed, not meant for this relay or lacks its user or `exp`: sign in again".into();
         }
         error
     }
@@ -107,7 +108,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let verified = bearer(header).and_then(|token| app.keys.verify(token));
+        let verified = match bearer(header) {
+            Ok(token) => app.auth.verify(token).await,
+            Err(e) => Err(e),
+        };
         verified.map(Caller).map_err(|e| {
             app.metrics.auth_failures.fetch_add(1, Relaxed);
             AppError::from(e)

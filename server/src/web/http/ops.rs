@@ -105,8 +105,11 @@ pub async fn login(
             "userId must be 1-64 characters of letters, digits, '-', '_', '.' or '@'",
         ));
     }
-    let token = app
-        .keys
-        .issue(id, request.role.unwrap_or_default(), DEMO_TOKEN_TTL);
+    // Demo mode always has a secret (`app::start` makes one up if needed).
+    let keys = app
+        .auth
+        .keys()
+        .ok_or_else(|| AppError::not_found("route"))?;
+    let token = keys.issue(id, request.role.unwrap_or_default(), DEMO_TOKEN_TTL);
     Ok(Json(LoginResponse { token }))
 }

@@ -21,7 +21,7 @@ use crate::kafka::status::KafkaStatus;
 use crate::kafka::supervisor::ConsumerHealth;
 use crate::metrics::Metrics;
 use crate::sink::{EventSink, Recording};
-use crate::web::auth::Keys;
+use crate::web::auth::{Keys, Verifier};
 use crate::web::context::AppState;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -55,7 +55,7 @@ fn relay(sink: Recording, ready: bool) -> Relay {
     kafka.set_started();
     let state = Arc::new(AppState {
         connections: Connections::new(8, 8),
-        keys: Keys::new(SECRET.as_bytes()),
+        auth: Verifier::hs256(Keys::new(SECRET.as_bytes())),
         hub,
         metrics,
         sink: Arc::clone(&sink) as Arc<dyn EventSink>,
@@ -74,7 +74,11 @@ fn relay(sink: Recording, ready: bool) -> Relay {
 
 impl Relay {
     fn token(&self, user: &str, role: Role) -> String {
-        self.state.keys.issue(user, role, Duration::from_secs(60))
+        self.state
+            .auth
+            .keys()
+            .unwrap()
+            .issue(user, role, Duration::from_secs(60))
     }
 
     async fn call(&self, request: Request<Body>) -> (StatusCode, serde_json::Value, bool) {
