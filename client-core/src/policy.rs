@@ -77,7 +77,8 @@ pub enum Ended {
 /// What the loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
-    /// The token expired (4001): stop and show the sign-in screen.
+    /// The token expired (4001) or was refused in the `auth` frame (4003):
+    /// stop and show the sign-in screen.
     SignIn,
     /// The relay asked for a resync (4002), or is draining: reconnect at
     /// once with the cursor; nothing is lost, so there is nothing to wait
@@ -90,7 +91,11 @@ pub enum Next {
 /// Decides what follows the end of a connection.
 pub fn next_step(ended: &Ended) -> Next {
     match ended {
-        Ended::Closed { code, .. } if *code == close::TOKEN_EXPIRED => Next::SignIn,
+        Ended::Closed { code, .. }
+            if *code == close::TOKEN_EXPIRED || *code == close::UNAUTHORIZED =>
+        {
+            Next::SignIn
+        }
         Ended::Closed { code, .. } if *code == close::RESYNC => Next::ReconnectNow,
         // Moving off a draining relay: at once, to another relay (the
         // proxy's choice), with the cursor; the old link closes after.
@@ -151,6 +156,8 @@ mod tests {
         };
         let cases = [
             (closed(close::TOKEN_EXPIRED), Next::SignIn),
+            (closed(close::UNAUTHORIZED), Next::SignIn),
+            (closed(close::TRY_AGAIN_LATER), Next::Backoff),
             (closed(close::RESYNC), Next::ReconnectNow),
             (closed(close::GOING_AWAY), Next::Backoff),
             (closed(close::POLICY), Next::Backoff),

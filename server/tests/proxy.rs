@@ -513,5 +513,18 @@ async fn clients_behind_nginx_resume_after_a_kill_and_move_off_a_draining_relay(
         "a resume by cursor fell back to a snapshot"
     );
     assert_eq!(wrong, 0, "a tab saw another user's order");
+    // The tabs opened `/ws?token=…` (the contract's form): the access log
+    // has their sockets, and not one token.
+    let log = nginx.access_log();
+    assert!(log.contains("\"GET /ws HTTP/1.1\" 101"), "{log}");
+    assert!(
+        !log.contains("token="),
+        "a token reached nginx's access log"
+    );
+    // /metrics is not served through the public proxy.
+    let metrics = reqwest::get(format!("http://{}/metrics", nginx.addr))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 404);
     drop(nginx);
 }

@@ -5,7 +5,9 @@ mod common;
 /// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
 const SUITE_BROKER: common::Kind = common::Kind::Apache;
 
-use common::{created, describe, Broker, Relay};
+use common::{created, describe, Broker, Client, Relay};
+use protocol::frames::close;
+use protocol::ErrorCode;
 use protocol::{ClientEvent, OrderEvent, Role, ServerEvent};
 
 const SEED_CREATED: &str = r#"{"orderId":"abc123","buyerId":"alice","items":[{"productId":"p1","name":"Kettle","quantity":1,"price":99.99}],"subtotal":99.99,"tax":10.00,"total":109.99,"status":"pending","shippingAddress":{"city":"Lyon"},"createdAt":"2025-11-12T10:30:00.000Z"}"#;
@@ -424,5 +426,140 @@ async fn updates_that_overtook_their_created_events_reach_the_buyer_once_each() 
         .send("order.created", "last", created("last", "ann"))
         .await;
     assert_eq!(describe(&ann.next().await), "order:created:last:pending");
+    relay.stop().await;
+}
+
+/// Opens `/ws?auth=message` (no token in the URL) and sends `first`.
+async fn first_frame_socket(relay: &Relay, first: Option<&str>) -> Client {
+    let url = format!("ws://{}/ws?auth=message", relay.base);
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgraded before authenticating");
+    let mut client = Client { ws };
+    if let Some(first) = first {
+        client.send_text(first).await;
+    }
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_first_frame_keeps_it_out_of_the_url_and_bad_ones_close_4003() {
+    let broker = Broker::start().await;
+    let producer = broker.producer();
+    let relay = Relay::start(&broker).await;
+    let auth = |token: &str| {
+        ClientEvent::Auth {
+            token: token.into(),
+        }
+        .to_json()
+    };
+
+    // A good token: the same connection as `?token=`, events included.
+    let mut alice =
+        first_frame_socket(&relay, Some(&auth(&relay.token("alice", Role::User)))).await;
+    match alice.next().await {
+        ServerEvent::ConnectionSuccess(info) => assert_eq!(info.user_id, "alice"),
+        other => panic!("expected connection:success, got {other:?}"),
+    }
+    alice.subscribe_fresh().await;
+    producer
+        .send("order.created", "f1", created("f1", "alice"))
+        .await;
+    assert_eq!(describe(&alice.next().await), "order:created:f1:pending");
+    // `auth` again later is a refresh, not an error.
+    alice
+        .send_text(&auth(&relay.token("alice", Role::User)))
+        .await;
+    alice.send(&ClientEvent::Ping).await;
+    assert!(matches!(alice.next().await, ServerEvent::Pong));
+
+    // What a hostile or broken client sends first: an error frame saying
+    // why, then 4003.
+    let expired = relay
+        .keys
+        .issue_until("alice", Role::User, server::web::auth::now_secs() - 5);
+    let wrong = server::web::auth::Keys::new(b"some-other-secret-0123456789").issue(
+        "alice",
+        Role::Admin,
+        std::time::Duration::from_secs(60),
+    );
+    let subscribe = ClientEvent::SubscribeOrders { cursor: None }.to_json();
+    for (first, code) in [
+        (auth(&expired), ErrorCode::TokenExpired),
+        (auth(&wrong), ErrorCode::InvalidToken),
+        (auth(""), ErrorCode::MissingToken),
+        (subscribe, ErrorCode::InvalidToken),
+        ("{not json".to_owned(), ErrorCode::InvalidToken),
+    ] {
+        let mut client = first_frame_socket(&relay, Some(&first)).await;
+        match client.next().await {
+            ServerEvent::Error(body) => assert_eq!(body.code, code.as_str(), "{first}"),
+            other => panic!("{first}: expected an error frame, got {other:?}"),
+        }
+        assert_eq!(client.closed_with().await, close::UNAUTHORIZED, "{first}");
+    }
+    // A ping before the token is answered; the token may follow.
+    let mut patient = first_frame_socket(&relay, Some(&ClientEvent::Ping.to_json())).await;
+    assert!(matches!(patient.next().await, ServerEvent::Pong));
+    patient
+        .send_text(&auth(&relay.token("bob", Role::User)))
+        .await;
+    assert!(matches!(
+        patient.next().await,
+        ServerEvent::ConnectionSuccess(_)
+    ));
+
+    // The token never shows up in the URL, and the contract's forms stand:
+    // no token and no `auth=message` is still a 401 before any upgrade.
+    let bare = tokio_tungstenite::connect_async(format!("ws://{}/ws", relay.base)).await;
+    match bare {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let failures = common::metric(&relay.metrics().await, "relay_auth_failures_total");
+    assert!(failures >= 6.0, "{failures}");
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_never_authenticates_is_closed_and_the_url_form_can_be_turned_off() {
+    let broker = Broker::start().await;
+    let relay = Relay::start_with(&broker, {
+        let mut config = common::config(&broker);
+        config.auth.ws_query_token = false;
+        config
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut silent = first_frame_socket(&relay, None).await;
+    match silent.next().await {
+        ServerEvent::Error(body) => {
+            assert_eq!(body.code, ErrorCode::MissingToken.as_str());
+            assert!(
+                body.message.contains("no `auth` frame within 10 s"),
+                "{}",
+                body.message
+            );
+        }
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+    assert_eq!(silent.closed_with().await, close::UNAUTHORIZED);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(10));
+    // `?token=` with a valid token: refused, with the way to do it instead.
+    let url = format!(
+        "ws://{}/ws?token={}",
+        relay.base,
+        relay.token("alice", Role::User)
+    );
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("auth=message"), "{body}");
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
     relay.stop().await;
 }

@@ -64,7 +64,8 @@ pub(super) fn closed(code: u16, reason: impl Into<String>) -> Ended {
     }
 }
 
-/// A WebSocket to `/ws?token=…` on the page's own origin.
+/// A WebSocket to `/ws?auth=message` on the page's own origin: the token
+/// goes in the first frame (`auth`), never in a URL a proxy would log.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LiveTransport;
 
@@ -75,11 +76,18 @@ impl Transport for LiveTransport {
     type Link = LiveLink;
 
     async fn connect(&self, token: &str, subscribe: String) -> Result<LiveLink, Ended> {
-        let url = live_url(token).ok_or_else(|| closed(ABNORMAL, "no window location"))?;
+        let url = live_url().ok_or_else(|| closed(ABNORMAL, "no window location"))?;
         let mut ws = WebSocket::open(&url).map_err(|e| closed(ABNORMAL, e.to_string()))?;
         // The sink waits for the socket to leave CONNECTING; only an open
-        // socket has really sent the frame.
-        let sent = ws.send(Message::Text(subscribe)).await;
+        // socket has really sent the frames.
+        let auth = protocol::ClientEvent::Auth {
+            token: token.to_owned(),
+        }
+        .to_json();
+        let mut sent = ws.send(Message::Text(auth)).await;
+        if sent.is_ok() {
+            sent = ws.send(Message::Text(subscribe)).await;
+        }
         if sent.is_ok() && matches!(ws.state(), gloo_net::websocket::State::Open) {
             return Ok(LiveLink(ws));
         }
@@ -95,8 +103,8 @@ impl Transport for LiveTransport {
     }
 }
 
-/// `ws://host/ws?token=…` (or `wss://` on an https page).
-fn live_url(token: &str) -> Option<String> {
+/// `ws://host/ws?auth=message` (or `wss://` on an https page).
+fn live_url() -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" {
         "wss"
@@ -104,8 +112,7 @@ fn live_url(token: &str) -> Option<String> {
         "ws"
     };
     let host = location.host().ok()?;
-    let token = String::from(js_sys::encode_uri_component(token));
-    Some(format!("{scheme}://{host}/ws?token={token}"))
+    Some(format!("{scheme}://{host}/ws?auth=message"))
 }
 
 impl Link for LiveLink {

@@ -26,7 +26,10 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route(
             "/api/{*rest}",
             any(|| async { AppError::not_found("route") }),
-        );
+        )
+        // Before CORS is layered on, so that a preflight (OPTIONS, which no
+        // route takes) reaches the CORS layer instead of this 405.
+        .method_not_allowed_fallback(method_not_allowed);
     let api = match cors(&app.config.auth.cors_origins) {
         Some(cors) => api.layer(cors),
         None => api,
@@ -36,14 +39,8 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/ws", get(ws::endpoint))
+        .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
-        // axum answers a wrong method with an empty 405; §4 wants JSON.
-        .method_not_allowed_fallback(|| async {
-            AppError::new(
-                ErrorCode::MethodNotAllowed,
-                "this route does not take that method: see the API table in docs/PROTOCOL.md §4",
-            )
-        })
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -55,6 +52,14 @@ pub fn router(app: Arc<AppState>) -> Router {
     router
         .layer(axum::middleware::from_fn(assets::security_headers))
         .with_state(app)
+}
+
+/// axum answers a wrong method with an empty 405; §4 wants JSON.
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method: see the API table in docs/PROTOCOL.md §4",
+    )
 }
 
 /// CORS for `/api` (`--cors-origin`): pages of these origins may call it

@@ -36,6 +36,11 @@ struct Relay {
 /// A relay whose hub holds alice's pending `o-pending` and shipped
 /// `o-shipped`, caught up with Kafka if `ready`.
 fn relay(sink: Recording, ready: bool) -> Relay {
+    relay_tuned(sink, ready, |_| {})
+}
+
+/// [`relay`] with its settings changed first.
+fn relay_tuned(sink: Recording, ready: bool, tune: impl FnOnce(&mut Config)) -> Relay {
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new(
         Arc::clone(&metrics),
@@ -48,7 +53,8 @@ fn relay(sink: Recording, ready: bool) -> Relay {
     let shipped = updated("o-shipped", None, OrderStatus::Shipped, 2_000);
     hub.apply_order(shipped, pos(1, 0), ANY_TIME);
     hub.set_ready(ready);
-    let config = Config::for_tests("unused:9092", SECRET);
+    let mut config = Config::for_tests("unused:9092", SECRET);
+    tune(&mut config);
     let sink = Arc::new(sink);
     let (_, shutdown) = tokio::sync::watch::channel(false);
     let kafka = Arc::new(KafkaStatus::new(Arc::clone(&metrics)));
@@ -237,3 +243,90 @@ async fn not_ready_and_broker_away_are_503s() {
 }
 
 mod refusals;
+
+#[tokio::test]
+async fn configured_origins_may_call_the_api_and_others_may_not() {
+    let relay = relay_tuned(Recording::default(), true, |config| {
+        config.auth.cors_origins = vec!["https://shop.example".into()];
+    });
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/orders")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, idempotency-key",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = relay
+        .router
+        .clone()
+        .oneshot(preflight("https://shop.example"))
+        .await
+        .unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = allowed.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let methods = headers["access-control-allow-methods"].to_str().unwrap();
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+    let asked = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        asked.contains("authorization") && asked.contains("idempotency-key"),
+        "{asked}"
+    );
+    assert!(!headers.contains_key("access-control-allow-credentials"));
+    // Another origin gets no permission (the browser then blocks the call).
+    let refused = relay
+        .router
+        .clone()
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert!(!refused
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    // The real call carries the header too, and still needs its token.
+    let mut call = request(
+        Method::GET,
+        "/api/orders",
+        Some(&relay.token("alice", Role::User)),
+        "",
+    );
+    call.headers_mut()
+        .insert("origin", "https://shop.example".parse().unwrap());
+    let response = relay.router.clone().oneshot(call).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let mut anonymous = request(Method::GET, "/api/orders", None, "");
+    anonymous
+        .headers_mut()
+        .insert("origin", "https://shop.example".parse().unwrap());
+    assert_eq!(relay.call(anonymous).await.0, StatusCode::UNAUTHORIZED);
+    // Without --cors-origin, no CORS headers at all.
+    let plain = self::relay(Recording::default(), true);
+    let response = plain
+        .router
+        .clone()
+        .oneshot(preflight("https://shop.example"))
+        .await
+        .unwrap();
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-origin"));
+}
