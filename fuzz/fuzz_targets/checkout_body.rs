@@ -20,6 +20,10 @@ fuzz_target!(|body: &[u8]| {
     if let Ok(order) = new_order(request, "ord-0123456789abcdef".into(), "buyer", at, LIMIT) {
         let event = OrderEvent::Created(order);
         let consumed = decode(TopicKind::Created, event.to_json().as_bytes(), LIMIT);
-        assert_eq!(consumed, Ok(Input::Order(event)), "the relay would refuse its own order");
+        assert_eq!(
+            consumed,
+            Ok(Input::Order(event)),
+            "the relay would refuse its own order"
+        );
     }
 });

@@ -18,6 +18,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(Input::Order(event)) = decode(kind, payload, 64 * 1024) {
         let again = decode(kind, event.to_json().as_bytes(), usize::MAX);
-        assert_eq!(again, Ok(Input::Order(event)), "re-encoding changed the event");
+        assert_eq!(
+            again,
+            Ok(Input::Order(event)),
+            "re-encoding changed the event"
+        );
     }
 });

@@ -39,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
             };
             let claimed = saved.orders.len() as u64;
             if saved.check(claimed, &|_| Some(i64::MAX)).is_ok() {
-                let mut state = RelayState::new(Retention::new(1000, std::time::Duration::from_secs(60)));
+                let mut state =
+                    RelayState::new(Retention::new(1000, std::time::Duration::from_secs(60)));
                 state.restore(saved);
                 let _ = state.save();
             }
