@@ -5,7 +5,7 @@
 # the result).
 #
 #   bash bench/ab.sh OLD_RELAY_BIN NEW_RELAY_BIN [ROUNDS]
-#   BROKER_B=apache bash bench/ab.sh RELAY RELAY   # one relay, tansu beside Apache Kafka
+#   BROKER_A=tansu bash bench/ab.sh RELAY RELAY    # one relay, tansu beside Apache Kafka
 #
 # Each round runs 2,000 and 5,000 events/s for 10 s to 10,000 connections
 # of 10 per user (20k and 50k deliveries/s) against A, then B. Prints p50,
@@ -39,11 +39,11 @@ step() { # label bin rate broker
 for round in $(seq "$rounds"); do
   for rate in 2000 5000; do
     echo "== round $round, $rate events/s" >&2
-    step A "$a" "$rate" "${BROKER_A:-tansu}"
-    step B "$b" "$rate" "${BROKER_B:-tansu}"
+    step A "$a" "$rate" "${BROKER_A:-$broker}"
+    step B "$b" "$rate" "${BROKER_B:-$broker}"
   done
 done
-python3 - "$results" "$a" "${BROKER_A:-tansu}" "$b" "${BROKER_B:-tansu}" <<'PY'
+python3 - "$results" "$a" "${BROKER_A:-$broker}" "$b" "${BROKER_B:-$broker}" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 def med(label, rate, key):

@@ -6,7 +6,7 @@
 #   bash bench/run.sh           # the full run (release builds; ~7 minutes)
 #   bash bench/run.sh --smoke   # seconds-long, debug builds: CI keeps it from rotting
 #   bash bench/run.sh --only idle   # one kind of step (idle, load or resume), both relays
-#   BROKER=apache bash bench/run.sh # on Apache Kafka instead of tansu (both relays)
+#   BROKER=tansu bash bench/run.sh  # on tansu instead of Apache Kafka (both relays)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
@@ -37,7 +37,6 @@ export JWT_SECRET=bench-secret-0123456789abcdef RUST_BACKTRACE=0
 loadgen="$TARGET_DIR/$profile/loadgen"
 
 source bench/broker.sh
-broker=${BROKER:-tansu}
 wait_http() { for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; return 1; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -8,7 +8,8 @@
 #   bash bench/soak.sh --minutes 5      # shorter
 #   bash bench/soak.sh --smoke          # 20 s, 200 connections, debug builds (CI)
 #   RELAY_BIN=path/to/relay bash bench/soak.sh --only rust   # another relay build
-#   bash bench/soak.sh --storage sqlite # tansu on SQLite instead of memory
+#   BROKER=tansu bash bench/soak.sh    # on tansu instead of Apache Kafka (bench/broker.sh)
+#   BROKER=tansu bash bench/soak.sh --storage sqlite # tansu on SQLite instead of memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
@@ -37,7 +38,7 @@ mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)"
 export JWT_SECRET=bench-secret-0123456789abcdef RUST_BACKTRACE=0
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/broker.sh
 wait_http() { for _ in $(seq 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; return 1; }
 if [ ! -d bench/baseline-node/node_modules ]; then
   (cd bench/baseline-node && npm ci --silent --no-audit --no-fund)
@@ -45,19 +46,16 @@ fi
 
 soak() { # label: a fresh broker, the relay, and the load generator; JSON to $out/soak-<label>.json
   label=$1
-  kport=$(free_port); relay_port=$(free_port)
-  # memory: tansu keeps its log in memory, and slows as it grows (see
-  # docs/BENCHMARKS.md); sqlite: a fresh database file per run.
+  relay_port=$(free_port)
+  # tansu's storage: memory keeps its log in memory, and slows as it grows
+  # (see docs/BENCHMARKS.md); sqlite: a fresh database file per run.
   case $storage in
-    memory) engine=memory://tansu/; dir=. ;;
-    sqlite) dir=$(mktemp -d); engine=sqlite://tansu.db ;;
+    memory) engine=memory://tansu/ ;;
+    sqlite) engine=sqlite://tansu.db ;;
     *) echo "unknown storage $storage (memory or sqlite)" >&2; exit 2 ;;
   esac
-  (cd "$dir" && exec tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
-    --storage-engine "$engine") >/dev/null 2>&1 &
-  tansu_pid=$!
-  trap 'kill $tansu_pid ${relay_pid:-} 2>/dev/null || true' EXIT
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
+  start_broker "$broker" "$engine"
+  trap 'kill ${relay_pid:-} 2>/dev/null || true; stop_broker' EXIT
   case $label in
     rust)
       RUST_LOG=warn "$relay_bin" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
@@ -76,7 +74,8 @@ soak() { # label: a fresh broker, the relay, and the load generator; JSON to $ou
 
 labels=(rust node)
 [ -n "$only" ] && labels=("$only")
-echo "== soak: ${labels[*]} side by side, $conns connections, $rate events/s x $per_user, $seconds s, tansu on $storage" >&2
+on=$broker; [ "$broker" = tansu ] && on="tansu ($storage)"
+echo "== soak: ${labels[*]} side by side, $conns connections, $rate events/s x $per_user, $seconds s, on $on" >&2
 jobs=()
 trap 'kill "${jobs[@]}" 2>/dev/null || true' EXIT
 for label in "${labels[@]}"; do (soak "$label") & jobs+=($!); done

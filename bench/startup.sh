@@ -13,6 +13,7 @@
 #   bash bench/startup.sh                      # 100k, 300k and 1M orders (release)
 #   bash bench/startup.sh --sizes "100000"     # chosen sizes
 #   bash bench/startup.sh --smoke              # seconds-long, debug builds (CI)
+#   BROKER=tansu bash bench/startup.sh         # on tansu instead of Apache Kafka
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
@@ -30,10 +31,10 @@ relay="$TARGET_DIR/$profile/relay"; loadgen="$TARGET_DIR/$profile/loadgen"
 out=bench/results; mkdir -p "$out"; results="$out/startup.jsonl"; : >"$results"
 export JWT_SECRET=bench-secret-0123456789abcdef RUST_LOG=warn
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/broker.sh
 pids=()
 stop() { kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; [ -z "${broker_pid:-}" ] || stop_broker; }
 trap cleanup EXIT
 now() { date +%s.%N; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
@@ -56,11 +57,7 @@ start_relay() { # kafka_port checkpoint_secs
 }
 
 for n in $sizes; do
-  kport=$(free_port)
-  tansu broker --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
-    --storage-engine memory://tansu/ >/dev/null 2>&1 &
-  tansu_pid=$!; pids+=("$tansu_pid")
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break; sleep 0.1; done
+  start_broker "$broker"
   # Topics with the relay's layout first (a relay creates them), then the history.
   start_relay "$kport" 0; stop "$relay_pid"
   echo "== $n orders ($((n * 3)) events)"
@@ -76,7 +73,7 @@ for n in $sizes; do
   stop "$relay_pid"
   start_relay "$kport" 2; after_s=$ready_s; after_mb=$rss_mb_now
   restored=$(metric "$relay_port" relay_checkpoint_restored_orders)
-  stop "$relay_pid"; stop "$tansu_pid"
+  stop "$relay_pid"; stop_broker; broker_pid=
   line=$(printf '{"scenario":"startup","orders":%s,"before_ready_s":%s,"before_rss_mb":%s,"after_ready_s":%s,"after_rss_mb":%s,"restored_orders":%s}' \
     "$n" "$before_s" "$before_mb" "$after_s" "$after_mb" "${restored:-0}")
   echo "$line" | tee -a "$results"

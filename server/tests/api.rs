@@ -3,9 +3,6 @@
 
 mod common;
 
-/// The broker this suite runs on: tansu, which starts in milliseconds (the contract's suites run on Apache Kafka).
-const SUITE_BROKER: common::Kind = common::Kind::Tansu;
-
 use common::{describe, Broker, Relay};
 use protocol::{Order, OrderStatus, Role};
 use reqwest::{Client, Response, StatusCode};

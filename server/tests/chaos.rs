@@ -1,8 +1,8 @@
 //! The chaos test: 20 users and an admin stay connected while thousands of
 //! order events are published in random interleavings across the three
 //! topics; clients are disconnected at random 100 times and resume by cursor;
-//! the relay is SIGKILLed and restarted mid-stream, and the broker (tansu
-//! with SQLite storage, which keeps its data) is restarted mid-stream.
+//! the relay is SIGKILLed and restarted mid-stream, and the broker (Apache
+//! Kafka, which keeps its data on disk) is restarted mid-stream.
 //!
 //! Each client's state goes through the browser client's own reducer. At the
 //! end every client's state must equal the truth computed from what was
@@ -12,9 +12,6 @@
 //! may have seen another user's order.
 
 mod common;
-
-/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

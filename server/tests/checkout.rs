@@ -5,9 +5,6 @@
 
 mod common;
 
-/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
-
 use common::{describe, metric, Broker, Client, DurableBroker, Relay};
 use protocol::frames::{OrdersSnapshot, SnapshotParts};
 use protocol::{ClientEvent, Order, Role, ServerEvent};

@@ -5,8 +5,6 @@
 //! provider is down.
 
 mod common;
-// Identity is not about Kafka: the light broker.
-const SUITE_BROKER: common::Kind = common::Kind::Tansu;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -7,9 +7,6 @@
 
 mod common;
 
-/// The broker this suite runs on: Apache Kafka (its tools, DeleteRecords).
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
-
 use std::time::Duration;
 
 use common::kafka::ApacheKafka;

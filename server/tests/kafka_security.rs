@@ -7,9 +7,6 @@
 
 mod common;
 
-/// The broker this suite runs on: Apache Kafka (tansu has no TLS or SASL).
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -5,9 +5,6 @@
 
 mod common;
 
-/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
-
 use common::{created, describe, metric, Client};
 use protocol::{ClientEvent, Role};
 

@@ -1,4 +1,4 @@
-//! Relays behind a real proxy: three relay processes on one tansu broker,
+//! Relays behind a real proxy: three relay processes on one Apache Kafka broker,
 //! Debian's nginx in front of them running `deploy/nginx.conf`, and 30 real
 //! WebSocket clients (ten buyers' tabs and two admins) connecting through
 //! nginx while a producer streams a few hundred order events. Mid-stream one
@@ -21,9 +21,6 @@
 //! `DRAIN_SECS`, and exited cleanly.
 
 mod common;
-
-/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
 
 use std::collections::HashMap;
 use std::pin::pin;

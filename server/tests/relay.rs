@@ -1,9 +1,6 @@
-//! The spine, end to end: tansu broker → relay → WebSocket clients.
+//! The spine, end to end: Kafka broker → relay → WebSocket clients.
 
 mod common;
-
-/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
 
 use common::{created, describe, Broker, Client, Relay};
 use protocol::frames::close;
@@ -362,8 +359,9 @@ async fn readiness_waits_for_the_backlog_and_an_early_subscriber_gets_all_of_it(
     );
     // Subscribed while the relay is still loading: answered once it has
     // caught up. The snapshot and the events after it hold the whole
-    // backlog, each order once: no gap, no overlap. (Against tansu, whose
-    // listed log end can trail the real one, the last few may come live.)
+    // backlog, each order once: no gap, no overlap. (Against tansu
+    // (`TEST_BROKER=tansu`), whose listed log end can trail the real one,
+    // the last few may come live.)
     let (mut alice, snapshot) = relay.subscribed("alice", Role::User).await;
     let mut seen: Vec<String> = snapshot.orders.into_iter().map(|o| o.order_id).collect();
     while seen.len() < backlog {

@@ -3,9 +3,6 @@
 
 mod common;
 
-/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
-
 use common::{created, describe, Broker, Client, Relay};
 use protocol::frames::close;
 use protocol::{ClientEvent, Role, ServerEvent};

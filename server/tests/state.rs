@@ -2,18 +2,15 @@
 //! the length of history (issue #14): checkpoints in the state topic, the
 //! elected writer and its replacement, eviction of finished orders.
 //!
-//! What this broker cannot do: tansu 0.6's memory and SQLite storage
-//! engines answer `DeleteRecords` with `todo!()` and do not apply
-//! `retention.ms`, so Kafka deleting an open order's `order.created` cannot
-//! be reproduced here. The first test shows the honest equivalent: a relay
+//! Kafka deleting records under the relay (DeleteRecords, `retention.ms`)
+//! is tested in kafka_ops.rs; it needs Apache Kafka (tansu 0.6 answers
+//! `DeleteRecords` with `todo!()`), while this suite also runs on tansu
+//! (`TEST_BROKER=tansu`). The first test shows the equivalent: a relay
 //! started after a checkpoint reads **no** message the checkpoint covers
 //! (counted by its own consumption metric), so deleting them would change
 //! nothing, and it still shows the open order and applies its next update.
 
 mod common;
-
-/// The broker this suite runs on: Apache Kafka, as this suite carries the contract.
-const SUITE_BROKER: common::Kind = common::Kind::Apache;
 
 use std::time::Duration;
 

@@ -10,9 +10,6 @@
 
 mod common;
 
-/// The broker this suite runs on: tansu, which starts in milliseconds (the contract's suites run on Apache Kafka).
-const SUITE_BROKER: common::Kind = common::Kind::Tansu;
-
 use std::time::Duration;
 
 use common::{eventually, metric, Broker, Producer, Relay};

@@ -5,9 +5,6 @@
 
 mod common;
 
-/// The broker this suite runs on: tansu, which starts in milliseconds (the contract's suites run on Apache Kafka).
-const SUITE_BROKER: common::Kind = common::Kind::Tansu;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
