@@ -18,10 +18,23 @@ pub struct Session {
     pub token: String,
     pub user_id: Option<String>,
     pub role: Role,
-    /// Signed in through the relay's demo login (`POST /api/dev/login`),
-    /// which can mint a fresh token for the same user before this one
-    /// expires. A token handed over by the host page cannot be renewed.
-    pub demo: bool,
+    /// Who can mint a fresh token for this session before it expires.
+    pub renewal: Renewal,
+}
+
+/// Who can hand the client a fresh token before the current one expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Renewal {
+    /// Nobody: a token handed over once (`?token=`, `<meta
+    /// name="order-token">`, pasted). It expires into the sign-in screen.
+    #[default]
+    None,
+    /// The relay's demo login (`POST /api/dev/login`), for the same user and
+    /// role.
+    DemoLogin,
+    /// The host page's hook (`window.orderRelayToken()`), for whoever is
+    /// signed in to the shop.
+    HostPage,
 }
 
 impl Session {
@@ -32,7 +45,7 @@ impl Session {
             token: token.into(),
             user_id: None,
             role: Role::User,
-            demo: false,
+            renewal: Renewal::None,
         }
     }
 
@@ -42,7 +55,7 @@ impl Session {
             token: token.into(),
             user_id: Some(user_id.into()),
             role,
-            demo: false,
+            renewal: Renewal::None,
         }
     }
 
@@ -50,8 +63,17 @@ impl Session {
     /// login can renew.
     pub fn demo(token: impl Into<String>, user_id: impl Into<String>, role: Role) -> Session {
         Session {
-            demo: true,
+            renewal: Renewal::DemoLogin,
             ..Session::new(token, user_id, role)
+        }
+    }
+
+    /// A token from the host page's hook, which is asked again before it
+    /// expires. The user is learnt from the relay.
+    pub fn from_host(token: impl Into<String>) -> Session {
+        Session {
+            renewal: Renewal::HostPage,
+            ..Session::from_token(token)
         }
     }
 

@@ -1,12 +1,16 @@
 // The seed's test scenarios, end to end in a real browser: Debian's Chromium
 // driven by playwright-core, against the release bundle served by the relay
-// (demo login on, simulator off), on a real Kafka broker (tansu).
+// (demo login on, simulator off), on a real Kafka broker (Apache Kafka, one
+// KRaft node started by .ci/kafka/start-broker); then the same bundle
+// embedded in a shop (client/e2e/shop.cjs).
 //
 // Needs: the debug relay (cargo build -p server; in $CARGO_TARGET_DIR if set), dist/ (trunk build
-// --release), tansu and playwright-core (bash .ci/install). Run: node client/e2e/seed.cjs
+// --release), Apache Kafka and playwright-core (bash .ci/install). Run: node client/e2e/seed.cjs
 'use strict';
 const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
+const { shopScenarios } = require('./shop.cjs');
+const { spawn, execFileSync } = require('child_process');
+const os = require('os');
 const fs = require('fs');
 const net = require('net');
 const path = require('path');
@@ -49,10 +53,12 @@ const number = (id) => id.slice(-8).toUpperCase();
 
 async function main() {
   const kafka = `127.0.0.1:${await freePort()}`;
-  start('tansu', ['broker', '--listener-url', `tcp://${kafka}`, '--advertised-listener-url', `tcp://${kafka}`,
-    '--storage-engine', 'memory://tansu/']);
-  await until('tansu', () => new Promise((ok) => net.connect(kafka.split(':')[1], '127.0.0.1')
-    .on('connect', function () { this.end(); ok(true); }).on('error', () => ok(false))));
+  // The broker runs in the background (not a child of node): its pid is
+  // killed with the children, its directory removed.
+  const brokerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-kafka-'));
+  const brokerPid = Number(execFileSync('bash', [path.join(root, '.ci/kafka/start-broker'), brokerDir, kafka.split(':')[1]])
+    .toString().trim());
+  children.push({ kill: () => { try { process.kill(brokerPid, 'SIGKILL'); } catch {} fs.rmSync(brokerDir, { recursive: true, force: true }); } });
   const listen = `127.0.0.1:${await freePort()}`;
   const base = `http://${listen}`;
   // A fixed secret, so that signed-in pages stay signed in across a relay restart.
@@ -290,6 +296,13 @@ async function main() {
     if (await metric('relay_resumes_total{kind="snapshot"}') !== snapshots) throw new Error('a page resumed with a snapshot');
     if (await metric('relay_resumes_total{kind="replay"}') <= replays) throw new Error('no resume by cursor was counted');
     await shot(alice, '7c-resumed-after-hang');
+  });
+
+  await shopScenarios({
+    browser, test, shot, until, freePort, errors: consoleErrors,
+    relayPort: Number(listen.split(':')[1]), secret: 'e2e-secret-0123456789abcdef',
+    checkout: (user) => api(user, 'user', 'POST', '/api/orders',
+      { items: [{ productId: 'p-mug', name: 'Stoneware mug', quantity: 1, price: 12.5 }] }),
   });
 
   await test('the pages ran under the Content-Security-Policy with no violation or script error', async () => {

@@ -16,7 +16,9 @@
 //!   loop and the HTTP retries.
 //! - [`api`]: the HTTP commands (login, cancel, advance, checkout).
 //! - [`session`]: where a token comes from (`?token=`, `<meta>`, this tab's
-//!   `sessionStorage`) and where it is kept.
+//!   `sessionStorage`) and where it is kept; [`host`]: the host page's hook
+//!   (`window.orderRelayToken()`) that signs a shopper in and renews the
+//!   token.
 //! - [`store`]: the reducer behind `dispatch`, projected into signals (one
 //!   per order row) for the view; provided by context.
 //! - [`ui`]: the components: app shell, sign-in, orders page, toasts.
@@ -28,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod host;
 pub mod session;
 pub mod socket;
 pub mod store;
@@ -36,6 +39,7 @@ pub mod ui;
 
 #[cfg(any(test, feature = "test-support"))]
 pub use client_core::fixtures;
+pub use client_core::state::Renewal;
 pub use client_core::{format, reduce, state, toast, token};
 pub use client_core::{Action, AppState, Connection, Session};
 pub use store::Store;

@@ -1,13 +1,14 @@
 //! Where a session comes from and where it is kept.
 //!
 //! A demo sign-in yields a token for a known user. Without demo mode, the
-//! host page hands the client a token, either as `?token=` in the URL or as
-//! `<meta name="order-token" content="…">`. The session is kept in
-//! `sessionStorage` so a reload stays signed in; closing the tab forgets it.
-//! Whether it was a demo login is kept too: only a demo session's token can
-//! be renewed (see [`crate::socket::Tokens`]).
+//! host page hands the client a token: through its hook
+//! (`window.orderRelayToken()`, [`crate::host`], asked by the sign-in screen
+//! and again before the token expires), or once, as `?token=` in the URL or
+//! `<meta name="order-token" content="…">`. The session is kept in `sessionStorage` so a reload stays
+//! signed in; closing the tab forgets it. Who can renew it is kept too (see
+//! [`crate::socket::Tokens`]).
 
-use client_core::state::Session;
+use client_core::state::{Renewal, Session};
 use protocol::Role;
 use wasm_bindgen::JsValue;
 use web_sys::Storage;
@@ -15,8 +16,8 @@ use web_sys::Storage;
 const TOKEN_KEY: &str = "orders.token";
 const USER_KEY: &str = "orders.user";
 const ROLE_KEY: &str = "orders.role";
-/// Present (`"1"`) for a demo login's session, whose token can be renewed.
-const DEMO_KEY: &str = "orders.demo";
+/// Who renews the token: `demo` or `host` (absent: nobody).
+const RENEWAL_KEY: &str = "orders.renewal";
 
 fn storage() -> Option<Storage> {
     web_sys::window()?.session_storage().ok().flatten()
@@ -54,7 +55,11 @@ pub fn load() -> Option<Session> {
                 .flatten()
                 .unwrap_or_default(),
         ),
-        demo: storage.get_item(DEMO_KEY).ok().flatten().as_deref() == Some("1"),
+        renewal: match storage.get_item(RENEWAL_KEY).ok().flatten().as_deref() {
+            Some("demo") => Renewal::DemoLogin,
+            Some("host") => Renewal::HostPage,
+            _ => Renewal::None,
+        },
     })
 }
 
@@ -75,14 +80,14 @@ pub fn save(session: Option<&Session>) {
                 }
             }
             let _ = storage.set_item(ROLE_KEY, role_name(session.role));
-            let _ = if session.demo {
-                storage.set_item(DEMO_KEY, "1")
-            } else {
-                storage.remove_item(DEMO_KEY)
+            let _ = match session.renewal {
+                Renewal::DemoLogin => storage.set_item(RENEWAL_KEY, "demo"),
+                Renewal::HostPage => storage.set_item(RENEWAL_KEY, "host"),
+                Renewal::None => storage.remove_item(RENEWAL_KEY),
             };
         }
         None => {
-            for key in [TOKEN_KEY, USER_KEY, ROLE_KEY, DEMO_KEY] {
+            for key in [TOKEN_KEY, USER_KEY, ROLE_KEY, RENEWAL_KEY] {
                 let _ = storage.remove_item(key);
             }
         }
@@ -144,11 +149,16 @@ fn strip_url_token() {
 }
 
 /// The session to start with: a token in the URL wins (it is what the user
-/// just opened), then the one this tab kept, then one in the host page.
+/// just opened); then, when the host page has a hook, none (the sign-in
+/// screen asks the hook: the shop's session, not this tab's memory, says
+/// who is signed in); then the one this tab kept, then one in the host page.
 pub fn initial() -> Option<Session> {
     let from_url = url_token();
     if from_url.is_some() {
         strip_url_token();
+    }
+    if from_url.is_none() && crate::host::find().is_some() {
+        return None;
     }
     match (from_url, load()) {
         (Some(token), Some(kept)) if kept.token == token => Some(kept),

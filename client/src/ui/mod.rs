@@ -12,12 +12,13 @@ mod toasts;
 use std::rc::Rc;
 
 use client_core::format;
-use client_core::state::{Action, AppState, Session};
+use client_core::state::{Action, AppState, Renewal, Session};
 use futures::future::LocalBoxFuture;
 use leptos::prelude::*;
 use protocol::Role;
 
 use crate::api;
+use crate::host;
 use crate::session;
 use crate::socket::policy::SocketConfig;
 use crate::socket::{
@@ -64,19 +65,34 @@ pub fn relay_demo_login() -> DemoLogin {
 }
 
 /// The tokens a subscription for `session` uses. A demo session's token is
-/// renewed through `login` for the same user and role. A token handed over
-/// by the host page (`?token=`, `<meta>`, or pasted) has nothing to renew it
-/// from: it is left to expire, the relay closes with 4001 and the app
-/// returns to sign-in with a notice.
+/// renewed through `login` for the same user and role; a host page's through
+/// its `window.orderRelayToken()` ([`host`]). A token handed over once (`?token=`, `<meta>`, or
+/// pasted) has nothing to renew it from: it is left to expire, the relay
+/// closes with 4001 and the app returns to sign-in with a notice.
 fn tokens_for(session: &Session, login: &DemoLogin) -> Tokens {
-    match (&session.user_id, session.demo) {
-        (Some(user), true) => {
+    match (&session.user_id, session.renewal, host::find()) {
+        (Some(user), Renewal::DemoLogin, _) => {
             let (user, role, login) = (user.clone(), session.role, login.clone());
             Tokens::renewable(
                 session.token.clone(),
                 Rc::new(move || login(user.clone(), role)),
             )
         }
+        (_, Renewal::HostPage, Some(hook)) => Tokens::renewable(
+            session.token.clone(),
+            Rc::new(move || {
+                let hook = hook.clone();
+                Box::pin(async move {
+                    match host::token(&hook).await {
+                        Ok(token) => Some(token),
+                        Err(error) => {
+                            crate::socket::warn(&format!("Could not renew the token: {error}"));
+                            None
+                        }
+                    }
+                })
+            }),
+        ),
         _ => Tokens::fixed(session.token.clone()),
     }
 }
@@ -168,6 +184,12 @@ fn Shell() -> impl IntoView {
         })
     });
     let sign_out = move |_| store.dispatch(Action::SignedOut { notice: None });
+    // The shop signs a host page's shopper out, on its own page: a button
+    // here would sign them straight back in. (A session keeps its renewal
+    // while signed in: read once.)
+    let own_sign_out = store
+        .session()
+        .with_untracked(|s| s.as_ref().is_some_and(|s| s.renewal != Renewal::HostPage));
     view! {
         <header class="topbar">
             <div class="brand">
@@ -183,9 +205,14 @@ fn Shell() -> impl IntoView {
                             .then(|| view! { <span class="role-tag">"admin"</span> })
                     }}
                 </span>
-                <button class="btn btn-ghost" on:click=sign_out>
-                    "Sign out"
-                </button>
+                {own_sign_out
+                    .then(|| {
+                        view! {
+                            <button class="btn btn-ghost" on:click=sign_out>
+                                "Sign out"
+                            </button>
+                        }
+                    })}
             </div>
         </header>
         <main class="content">

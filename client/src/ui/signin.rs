@@ -1,17 +1,30 @@
 //! The sign-in screen.
 //!
-//! In demo mode the relay mints tokens (`POST /api/dev/login`): pick alice,
-//! bob or admin. When that endpoint answers 404 demo login is off, and the
-//! screen explains how a host page hands over a token (`?token=` or
-//! `<meta name="order-token">`) and accepts a pasted one.
+//! When the host page has a hook ([`crate::host`]), this screen only asks
+//! it: once by itself when the page loads, then on "Try again"; the shopper
+//! never sees a token. Otherwise, in demo mode the relay mints tokens
+//! (`POST /api/dev/login`): pick alice, bob or admin. When that endpoint
+//! answers 404 demo login is off, and the screen explains how a host page
+//! hands over a token and accepts a pasted one (development: a page with a
+//! hook has no paste form).
+
+use std::cell::Cell;
 
 use client_core::state::{Action, Session};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{ErrorCode, Role};
 
 use crate::api;
+use crate::host::{self, Hook, HookError};
 use crate::store::Store;
+
+thread_local! {
+    /// Whether this page load has asked the host page's hook by itself: a
+    /// token the relay refuses must not make the screen ask again and again.
+    static ASKED_ON_LOAD: Cell<bool> = const { Cell::new(false) };
+}
 
 /// The demo accounts.
 const DEMO_USERS: [(&str, Role, &str); 3] = [
@@ -22,6 +35,63 @@ const DEMO_USERS: [(&str, Role, &str); 3] = [
 
 #[component]
 pub fn SignIn() -> impl IntoView {
+    match host::find() {
+        Some(hook) => Either::Left(view! { <HostSignIn hook /> }),
+        None => Either::Right(view! { <DemoSignIn /> }),
+    }
+}
+
+/// Signing in through the host page's hook.
+#[component]
+fn HostSignIn(hook: Hook) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let notice = store.notice();
+    let asking = RwSignal::new(false);
+    // What asking came to, for the shopper.
+    let said = RwSignal::new(String::new());
+    let ask = move || {
+        let hook = hook.clone();
+        asking.set(true);
+        said.set("Signing you in…".into());
+        spawn_local(async move {
+            match host::token(&hook).await {
+                Ok(token) => store.dispatch(Action::SignedIn(Session::from_host(token))),
+                Err(error) => {
+                    crate::socket::warn(&format!("[sign-in] {error}"));
+                    said.set(match error {
+                        HookError::SignedOut => {
+                            format!("{error}. Sign in on the shop's page, then try again.")
+                        }
+                        HookError::Failed(_) => format!("{error}. Try again in a moment."),
+                    });
+                }
+            }
+            asking.set(false);
+        });
+    };
+    if !ASKED_ON_LOAD.with(|asked| asked.replace(true)) {
+        ask();
+    }
+    view! {
+        <div class="signin">
+            <div class="signin-card">
+                <div class="brand brand-large">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    " Orders"
+                </div>
+                {move || notice.get().map(|text| view! { <p class="notice" role="alert">{text}</p> })}
+                <p class="notice" role="status">{move || said.get()}</p>
+                <button class="btn btn-primary" disabled=move || asking.get() on:click=move |_| ask()>
+                    "Sign in"
+                </button>
+            </div>
+        </div>
+    }
+}
+
+/// The demo accounts, or (demo login off) how to hand over a token.
+#[component]
+fn DemoSignIn() -> impl IntoView {
     let store = expect_context::<Store>();
     let notice = store.notice();
     let demo_off = RwSignal::new(false);
@@ -39,15 +109,6 @@ pub fn SignIn() -> impl IntoView {
         });
     };
 
-    let pasted = RwSignal::new(String::new());
-    let use_token = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let token = pasted.get_untracked().trim().to_owned();
-        if !token.is_empty() {
-            store.dispatch(Action::SignedIn(Session::from_token(token)));
-        }
-    };
-
     view! {
         <div class="signin">
             <div class="signin-card">
@@ -62,9 +123,11 @@ pub fn SignIn() -> impl IntoView {
                     fallback=|| {
                         view! {
                             <p class="notice" role="alert">
-                                "Demo login is off on this server. Open this page with "
+                                "Demo login is off on this server. A shop's page signs its shoppers in through "
+                                <code>"window.orderRelayToken()"</code>
+                                "; for development, open this page with "
                                 <code>"?token=<JWT>"</code>
-                                " in the address, or paste a token below."
+                                " or paste a token below."
                             </p>
                         }
                     }
@@ -98,24 +161,42 @@ pub fn SignIn() -> impl IntoView {
                             .collect_view()}
                     </ul>
                 </Show>
-                <details class="token-form" open=move || demo_off.get()>
-                    <summary>"Have a token?"</summary>
-                    <form on:submit=use_token>
-                        <label for="token-input" class="sr-only">"Access token"</label>
-                        <input
-                            id="token-input"
-                            type="password"
-                            autocomplete="off"
-                            placeholder="Paste a JWT"
-                            prop:value=move || pasted.get()
-                            on:input=move |ev| pasted.set(event_target_value(&ev))
-                        />
-                        <button class="btn btn-primary" type="submit">
-                            "Use token"
-                        </button>
-                    </form>
-                </details>
+                {move || view! { <PasteToken open=demo_off.get() /> }}
             </div>
         </div>
+    }
+}
+
+/// "Have a token?": a pasted JWT signs in (development; it is never
+/// renewed).
+#[component]
+fn PasteToken(open: bool) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let pasted = RwSignal::new(String::new());
+    let use_token = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let token = pasted.get_untracked().trim().to_owned();
+        if !token.is_empty() {
+            store.dispatch(Action::SignedIn(Session::from_token(token)));
+        }
+    };
+    view! {
+        <details class="token-form" open=open>
+            <summary>"Have a token?"</summary>
+            <form on:submit=use_token>
+                <label for="token-input" class="sr-only">"Access token"</label>
+                <input
+                    id="token-input"
+                    type="password"
+                    autocomplete="off"
+                    placeholder="Paste a JWT"
+                    prop:value=move || pasted.get()
+                    on:input=move |ev| pasted.set(event_target_value(&ev))
+                />
+                <button class="btn btn-primary" type="submit">
+                    "Use token"
+                </button>
+            </form>
+        </details>
     }
 }

@@ -7,6 +7,7 @@
 
 mod drain;
 mod heartbeat;
+mod host;
 mod page;
 mod refresh;
 

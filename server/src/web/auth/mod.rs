@@ -142,10 +142,7 @@ impl Verifier {
                         "{alg:?} tokens need an identity provider (--jwt-issuer or --jwt-jwks-url)"
                     ))
                 })?;
-                let keys = provider.keys_for(header.kid.as_deref(), alg).await?;
-                let jwks::Lookup::Found(key) = keys.find(header.kid.as_deref(), alg) else {
-                    return Err(AuthError::Invalid("no key verifies this token".into()));
-                };
+                let key = provider.key_for(header.kid.as_deref(), alg).await?;
                 let mut validation = validation(alg, rules.leeway_secs);
                 validation.validate_nbf = true;
                 if let Some(issuer) = &rules.issuer {
@@ -157,7 +154,7 @@ impl Verifier {
                     validation.validate_aud = true;
                     validation.required_spec_claims.insert("aud".into());
                 }
-                let claims = decode::<Map<String, Value>>(token, key, &validation)
+                let claims = decode::<Map<String, Value>>(token, &key, &validation)
                     .map_err(refused)?
                     .claims;
                 (claims, rules.leeway_secs)

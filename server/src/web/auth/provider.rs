@@ -9,7 +9,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::header::{HeaderMap, CACHE_CONTROL};
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -91,28 +91,29 @@ impl Provider {
         }
     }
 
-    /// The key set, holding a key for a token signed with `alg` under
-    /// `kid`: the kept one when it has the key and is not stale, else a
-    /// fresh one when a fetch is allowed.
-    pub async fn keys_for(
+    /// The key that verifies a token signed with `alg` under `kid`: from
+    /// the kept set when it has the key and is not stale, else from a fresh
+    /// one when a fetch is allowed.
+    pub async fn key_for(
         self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Arc<KeySet>, AuthError> {
+    ) -> Result<DecodingKey, AuthError> {
         if let Some((keys, fresh)) = self.kept() {
             match keys.find(kid, alg) {
-                Lookup::Found(_) if fresh => return Ok(keys),
+                Lookup::Found(key) if fresh => return Ok(key.clone()),
                 // Stale but holding the key: verify with it now and fetch
                 // in the background, so no request waits on the provider
                 // (nor fails while it is down).
-                Lookup::Found(_) => {
+                Lookup::Found(key) => {
+                    let key = key.clone();
                     let provider = Arc::clone(self);
                     tokio::spawn(async move {
                         if let Ok(fetching) = provider.fetching.try_lock() {
                             let _ = provider.refresh_locked(fetching, Instant::now()).await;
                         }
                     });
-                    return Ok(keys);
+                    return Ok(key);
                 }
                 Lookup::WrongAlgorithm => return Err(wrong_algorithm(kid, alg)),
                 Lookup::Unknown => {}
@@ -125,7 +126,7 @@ impl Provider {
             ));
         };
         match keys.find(kid, alg) {
-            Lookup::Found(_) => Ok(keys),
+            Lookup::Found(key) => Ok(key.clone()),
             Lookup::WrongAlgorithm => Err(wrong_algorithm(kid, alg)),
             Lookup::Unknown => Err(AuthError::Invalid(match kid {
                 Some(kid) => format!("the identity provider has no key `{kid}`"),
