@@ -44,8 +44,9 @@ function startShop({ port, relayPort, secret }) {
         return send(200, 'text/plain', 'signed out', { 'set-cookie': 'shop_session=; Path=/; Max-Age=0' });
       case '/shop/order-token':
         if (!user) return send(401, 'application/json', '{"error":"not signed in"}');
-        issued.push({ user, at: Date.now() });
-        return send(200, 'application/json', JSON.stringify({ token: mint(secret, user, TOKEN_TTL_SECS) }));
+        const token = mint(secret, user, TOKEN_TTL_SECS);
+        issued.push({ user, token });
+        return send(200, 'application/json', JSON.stringify({ token }));
       case '/shop/hook.js':
         return send(200, 'text/javascript', HOOK_JS);
       default:
@@ -102,8 +103,12 @@ async function shopScenarios(h) {
     const context = await h.browser.newContext({ viewport: { width: 1200, height: 800 } });
     await setup(context);
     const page = await context.newPage();
+    // Every URL the browser asks for (its own request log), sockets apart.
     const sockets = [];
+    const requested = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));
+    page.on('request', (r) => requested.push(r.url()));
+    urlLogs.push(requested, sockets);
     page.on('pageerror', (e) => h.errors.push(`${name}: ${e}`));
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`  [${name}] ${m.text()}`); });
     pages.push([name, page]);
@@ -112,6 +117,18 @@ async function shopScenarios(h) {
   const who = (page) => page.locator('.who').innerText();
   // On a failure, what each shop page showed.
   const pages = [];
+  const urlLogs = [];
+  // No token the shop issued is in any URL a page requested.
+  const noTokenInUrls = () => {
+    const urls = urlLogs.flat();
+    if (urls.length === 0) throw new Error('no request was logged');
+    for (const { token } of issued) {
+      const leaked = urls.find((u) => u.includes(token) || u.includes(token.split('.')[2]));
+      if (leaked) throw new Error(`a token in a requested URL: ${leaked}`);
+    }
+    const query = urls.find((u) => /[?&](token|access_token)=/.test(u));
+    if (query) throw new Error(`a token parameter in a requested URL: ${query}`);
+  };
   const test = (name, body) => h.test(name, async () => {
     try {
       await body();
@@ -124,7 +141,7 @@ async function shopScenarios(h) {
     }
   });
 
-  await test('a shop page with window.orderRelayToken(): signed out at the shop it says so (no token screen); signed in, the page signs in by itself and renews the token on the same socket', async () => {
+  await test('a shop page with window.orderRelayToken(): signed out at the shop it says so (no token screen); signed in, the page signs in by itself and renews the token on the same socket; no token in any URL the browser requested', async () => {
     const { page, sockets } = await open('carol');
     await page.goto(shop);
     await page.getByText('You are not signed in to the shop').waitFor({ timeout: 20000 });
@@ -145,7 +162,7 @@ async function shopScenarios(h) {
     await page.locator(`.order[data-order-id="${order.orderId}"]`).waitFor({ timeout: 20000 });
     await page.locator('.chip-connected').waitFor({ timeout: 1000 });
     if (sockets.length !== 1) throw new Error(`${sockets.length} sockets opened; renewal should keep the first`);
-    if (sockets.some((u) => /token=/.test(u))) throw new Error(`a token in a socket URL: ${sockets}`);
+    noTokenInUrls();
     await h.shot(page, '10-shop-renewed');
   });
 
@@ -160,6 +177,7 @@ async function shopScenarios(h) {
     await page.evaluate(() => fetch('/shop/logout'));
     await page.locator('button:has-text("Sign in")').waitFor({ timeout: 30000 });
     await h.shot(page, '12-shop-signed-out-later');
+    noTokenInUrls();
   });
   server.close();
 }
