@@ -324,8 +324,18 @@ async function ensureTopics(admin) {
 async function startHighWatermarks(admin) {
   const marks = new Map();
   for (const topic of TOPICS) {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    marks.set(topic, new Map(offsets.map((o) => [o.partition, BigInt(o.high)])));
+    // Topics just created may have no leader yet (Apache Kafka answers "not
+    // the leader" for a moment): retry what the broker calls retriable.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        marks.set(topic, new Map(offsets.map((o) => [o.partition, BigInt(o.high)])));
+        break;
+      } catch (e) {
+        if (!e.retriable || attempt >= 50) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
   return marks;
 }
