@@ -51,24 +51,22 @@ pub struct AppConfig<T = LiveTransport> {
 /// The relay's demo login (`POST /api/dev/login`) as a [`DemoLogin`]: a
 /// thin adapter over [`api::login`].
 pub fn relay_demo_login() -> DemoLogin {
-    Rc::new(|user, role| {
-        Box::pin(async move {
-            match api::login(&user, Some(role)).await {
-                Ok(token) => Some(token),
-                Err(error) => {
-                    crate::socket::warn(&format!("Could not renew the token: {error}"));
-                    None
-                }
-            }
-        })
-    })
+    Rc::new(|user, role| Box::pin(async move { renewed(api::login(&user, Some(role)).await) }))
+}
+
+/// A renewal's fresh token, or `None` with the reason on the console.
+fn renewed(result: Result<String, impl std::fmt::Display>) -> Option<String> {
+    result
+        .map_err(|error| crate::socket::warn(&format!("Could not renew the token: {error}")))
+        .ok()
 }
 
 /// The tokens a subscription for `session` uses. A demo session's token is
 /// renewed through `login` for the same user and role; a host page's through
-/// its `window.orderRelayToken()` ([`host`]). A token handed over once (`?token=`, `<meta>`, or
-/// pasted) has nothing to renew it from: it is left to expire, the relay
-/// closes with 4001 and the app returns to sign-in with a notice.
+/// its `window.orderRelayToken()` ([`host`]). A token handed over once
+/// (`?token=`, `<meta>`, or pasted) has nothing to renew it from: it is left
+/// to expire, the relay closes with 4001 and the app returns to sign-in with
+/// a notice.
 fn tokens_for(session: &Session, login: &DemoLogin) -> Tokens {
     match (&session.user_id, session.renewal, host::find()) {
         (Some(user), Renewal::DemoLogin, _) => {
@@ -82,15 +80,7 @@ fn tokens_for(session: &Session, login: &DemoLogin) -> Tokens {
             session.token.clone(),
             Rc::new(move || {
                 let hook = hook.clone();
-                Box::pin(async move {
-                    match host::token(&hook).await {
-                        Ok(token) => Some(token),
-                        Err(error) => {
-                            crate::socket::warn(&format!("Could not renew the token: {error}"));
-                            None
-                        }
-                    }
-                })
+                Box::pin(async move { renewed(host::token(&hook).await) })
             }),
         ),
         _ => Tokens::fixed(session.token.clone()),
