@@ -67,7 +67,7 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         // Checkpoints are off (`Config::validate`): a key nobody shares.
         (None, None) => SealKey::new(&rand::random::<[u8; 32]>()),
     };
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(|kind| config.topic(kind).to_owned()));
     let auth = verifier(&config, secret.as_deref(), &metrics)?;
     let status = Arc::new(KafkaStatus::new(Arc::clone(&metrics)));
     let connection = Connection::new(brokers, &config.kafka, Arc::clone(&status));
@@ -113,6 +113,13 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
             shutdown_rx.clone(),
         )));
     }
+    if state.config.observe.log_summary_secs > 0 {
+        tasks.push(tokio::spawn(log_summaries(
+            Arc::clone(&state.metrics),
+            Duration::from_secs(state.config.observe.log_summary_secs),
+            shutdown_rx.clone(),
+        )));
+    }
     let router = crate::web::router::router(Arc::clone(&state));
     let header_timeout = Duration::from_millis(state.config.http_header_timeout_ms);
     let server = tokio::spawn(crate::web::serve::serve(
@@ -129,6 +136,40 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         server,
         tasks,
     })
+}
+
+/// One `info` line per interval with what happened in it, in place of a
+/// line per event and per socket (those are `debug`): a reconnect storm of
+/// any size writes one line a minute. A quiet interval writes none.
+async fn log_summaries(
+    metrics: Arc<Metrics>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut before = metrics.activity();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+            _ = tick.tick() => {}
+        }
+        let now = metrics.activity();
+        let interval = now.since(before);
+        before = now;
+        if interval.is_quiet() {
+            continue;
+        }
+        tracing::info!(
+            secs = every.as_secs(),
+            events_read = interval.read,
+            events_rejected = interval.rejected,
+            frames_delivered = interval.delivered,
+            sockets_opened = interval.opened,
+            sockets_closed = interval.closed,
+            sockets_open = interval.open,
+            "activity"
+        );
+    }
 }
 
 /// Who the relay believes: its own secret (and the previous ones) and the
@@ -307,9 +348,7 @@ async fn restore(
         }
     };
     if report.unsealed > 0 {
-        metrics
-            .state_records_unsealed
-            .fetch_add(report.unsealed, std::sync::atomic::Ordering::Relaxed);
+        metrics.state_records_unsealed.inc_by(report.unsealed);
         tracing::warn!(
             records = report.unsealed,
             "state records without a valid seal were skipped: only relays with the checkpoint key may write the state topic (see docs/DEPLOY.md, ACLs)"
@@ -338,9 +377,7 @@ async fn restore(
         ms = restoring.elapsed().as_millis() as u64,
         "state restored"
     );
-    metrics
-        .restored_orders
-        .store(count as i64, std::sync::atomic::Ordering::Relaxed);
+    metrics.restored_orders.set(count as i64);
 }
 
 impl Running {
@@ -358,15 +395,9 @@ impl Running {
             tracing::info!(secs = grace.as_secs(), "draining: sockets told to move");
             self.state.drain.start(grace);
             let metrics = &self.state.metrics;
-            metrics
-                .draining
-                .store(1, std::sync::atomic::Ordering::Relaxed);
+            metrics.draining.set(1);
             let all_left = async {
-                while metrics
-                    .connections
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    > 0
-                {
+                while metrics.connections.get() > 0 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             };

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use server::config::Config;
+use server::config::{Config, LogFormat};
 use server::kafka::embedded::EmbeddedBroker;
 use tracing_subscriber::EnvFilter;
 
@@ -19,14 +19,7 @@ fn main() -> std::process::ExitCode {
     if let Err(e) = config.validate() {
         return invalid_setting(&e.to_string());
     }
-    tracing_subscriber::fmt()
-        // Colours for a terminal, plain text for a log file or a pipe.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn")),
-        )
-        .init();
+    init_logging(config.observe.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -40,6 +33,21 @@ fn main() -> std::process::ExitCode {
             eprintln!("relay: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Log lines to stdout, as text or one JSON object per line; levels from
+/// `RUST_LOG`.
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+        // Colours for a terminal, plain text for a log file or a pipe.
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
     }
 }
 

@@ -1,11 +1,19 @@
-//! Counters and gauges, rendered in the Prometheus text format at `/metrics`.
+//! The relay's metrics, registered once on a `prometheus` registry and
+//! rendered by its text encoder at `/metrics`.
 //!
-//! Plain atomics with fixed label sets: every label value is known up front,
-//! so each series is one field and the hot path is a relaxed `fetch_add`.
+//! Every label value is known up front (label enums, the configured topic
+//! names), so each series is resolved once at start: the hot path is a
+//! relaxed atomic add, or a lock-free histogram observation, never a label
+//! lookup, a lock or an allocation.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::marker::PhantomData;
+use std::time::Duration;
 
+use prometheus::core::{MetricVec, MetricVecBuilder};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
 use protocol::kafka::{RejectReason, TopicKind};
 use protocol::ErrorCode;
 
@@ -58,6 +66,40 @@ pub enum JwksFetch {
     Failed,
 }
 
+/// The stages of an event's way to a browser, for
+/// `relay_delivery_seconds{stage}`. Each is timed on one clock, or with the
+/// browser's clock difference removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Stage {
+    /// The Kafka message's timestamp → the relay read it (live messages
+    /// only: not the read from the beginning at start).
+    KafkaToRelay,
+    /// The relay read it → written to one socket (once per socket).
+    RelayToSocket,
+    /// The relay sent it → applied in a browser's store, as browsers
+    /// report it (`delivery:report`).
+    RelayToBrowser,
+}
+
+/// How a WebSocket connection ended, for `relay_ws_closes_total{reason}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Closed {
+    /// The browser closed it, or the network dropped it.
+    Client,
+    /// 4001: its token expired.
+    TokenExpired,
+    /// 4002: it read too slowly and its queue overflowed.
+    Resync,
+    /// 1008: too many bad frames.
+    Policy,
+    /// 1001: it answered no ping for three intervals.
+    Heartbeat,
+    /// 1001: the relay stopped.
+    Shutdown,
+}
+
 /// Why a Kafka message was refused: by the decoder, or by the read model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rejected {
@@ -74,101 +116,353 @@ const FRAME_ERROR_LABELS: [&str; 4] = [
     ErrorCode::TooLarge.as_str(),
 ];
 
+/// Buckets of the delivery stages, in seconds: a tenth of a millisecond (a
+/// socket write on an idle relay) to a minute (a consumer far behind).
+const DELIVERY_BUCKETS: [f64; 18] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+
+/// Buckets of HTTP request durations, in seconds (a command waits for the
+/// broker's acknowledgement: up to its timeout).
+const HTTP_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
 /// A label enum: the compiler derives its list of values and their names
 /// (`strum`), so a new variant is counted and rendered with no other change.
 pub trait Label: Copy + PartialEq + Into<&'static str> + strum::VariantArray + 'static {}
 impl<L: Copy + PartialEq + Into<&'static str> + strum::VariantArray + 'static> Label for L {}
 
-/// One counter per value of a label enum.
+/// One series per value of a label enum, resolved at start.
 #[derive(Debug)]
-pub struct ByLabel<L> {
-    counts: Box<[AtomicU64]>,
-    label: std::marker::PhantomData<L>,
+pub struct ByLabel<L, M = IntCounter> {
+    series: Box<[M]>,
+    label: PhantomData<L>,
 }
 
-impl<L: Label> Default for ByLabel<L> {
-    fn default() -> Self {
+impl<L: Label, M> ByLabel<L, M> {
+    /// Every value's series of `family`, labelled by `name(value)`.
+    fn of<B>(family: &MetricVec<B>, name: impl Fn(L) -> String) -> ByLabel<L, M>
+    where
+        B: MetricVecBuilder<M = M>,
+    {
         ByLabel {
-            counts: L::VARIANTS.iter().map(|_| AtomicU64::new(0)).collect(),
-            label: std::marker::PhantomData,
+            series: L::VARIANTS
+                .iter()
+                .map(|value| family.with_label_values(&[name(*value).as_str()]))
+                .collect(),
+            label: PhantomData,
         }
+    }
+
+    fn series(&self, label: L) -> Option<&M> {
+        let index = L::VARIANTS.iter().position(|v| *v == label)?;
+        self.series.get(index)
     }
 }
 
 impl<L: Label> ByLabel<L> {
-    fn counter(&self, label: L) -> Option<&AtomicU64> {
-        let index = L::VARIANTS.iter().position(|v| *v == label)?;
-        self.counts.get(index)
-    }
-
     pub fn add(&self, label: L) {
-        if let Some(counter) = self.counter(label) {
-            counter.fetch_add(1, Relaxed);
+        if let Some(counter) = self.series(label) {
+            counter.inc();
         }
     }
 
     pub fn get(&self, label: L) -> u64 {
-        self.counter(label).map_or(0, |c| c.load(Relaxed))
-    }
-
-    /// `(label value, count)` for every value, zeros included.
-    fn series(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        L::VARIANTS
-            .iter()
-            .zip(self.counts.iter())
-            .map(|(label, count)| ((*label).into(), count.load(Relaxed)))
+        self.series(label).map_or(0, IntCounter::get)
     }
 }
 
-#[derive(Debug, Default)]
+impl<L: Label> ByLabel<L, Histogram> {
+    pub fn observe(&self, label: L, took: Duration) {
+        if let Some(histogram) = self.series(label) {
+            histogram.observe(took.as_secs_f64());
+        }
+    }
+
+    /// How many observations `label` has (tests).
+    pub fn count(&self, label: L) -> u64 {
+        self.series(label).map_or(0, Histogram::get_sample_count)
+    }
+}
+
+/// Running totals, read for the periodic summary line (see
+/// [`Metrics::activity`]); `since` turns two readings into the interval's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Kafka messages read.
+    pub read: u64,
+    /// Kafka messages refused.
+    pub rejected: u64,
+    /// Frames queued to sockets.
+    pub delivered: u64,
+    /// Sockets accepted.
+    pub opened: u64,
+    /// Sockets ended.
+    pub closed: u64,
+    /// Sockets open now (a gauge, not a total).
+    pub open: i64,
+}
+
+impl Activity {
+    /// What happened between `before` and this reading.
+    pub fn since(self, before: Activity) -> Activity {
+        Activity {
+            read: self.read.saturating_sub(before.read),
+            rejected: self.rejected.saturating_sub(before.rejected),
+            delivered: self.delivered.saturating_sub(before.delivered),
+            opened: self.opened.saturating_sub(before.opened),
+            closed: self.closed.saturating_sub(before.closed),
+            open: self.open,
+        }
+    }
+
+    /// Whether anything but the gauge moved.
+    pub fn is_quiet(&self) -> bool {
+        self.read == 0
+            && self.rejected == 0
+            && self.delivered == 0
+            && self.opened == 0
+            && self.closed == 0
+    }
+}
+
+/// Registers families on one registry. A name registered twice is a bug in
+/// this file, caught by its tests: every `Metrics` is built the same way.
+struct Families(Registry);
+
+impl Families {
+    fn register<M: prometheus::core::Collector + Clone + 'static>(&self, metric: M) -> M {
+        self.0
+            .register(Box::new(metric.clone()))
+            .expect("metric names are unique and valid");
+        metric
+    }
+
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.register(IntCounter::new(name, help).expect("valid metric name"))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::new(name, help).expect("valid metric name"))
+    }
+
+    fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name"))
+    }
+
+    fn by<L: Label>(&self, name: &str, help: &str, label: &str) -> ByLabel<L> {
+        ByLabel::of(&self.counter_vec(name, help, &[label]), |v: L| {
+            let name: &str = v.into();
+            name.to_owned()
+        })
+    }
+
+    fn histogram_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        buckets: &[f64],
+    ) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.register(HistogramVec::new(opts, labels).expect("valid metric name"))
+    }
+}
+
+/// Every metric of the relay. Shared (`Arc<Metrics>`) by whoever counts.
 pub struct Metrics {
+    registry: Registry,
     consumed: ByLabel<TopicKind>,
     rejected_by_decoder: ByLabel<RejectReason>,
     rejected_by_model: ByLabel<RefusedReason>,
-    pub unroutable: AtomicU64,
-    pub deliveries: AtomicU64,
-    pub connections: AtomicI64,
-    pub connections_total: AtomicU64,
+    bad_frames: [IntCounter; 4],
     refused: ByLabel<CapReached>,
-    pub throttled_frames: AtomicU64,
-    pub auth_failures: AtomicU64,
-    bad_frames: [AtomicU64; 4],
     resumes: ByLabel<Resume>,
-    pub coalesced: AtomicU64,
-    pub slow_disconnects: AtomicU64,
-    pub expiry_closes: AtomicU64,
-    pub consumer_lag: AtomicI64,
     rebuilds: ByLabel<Rebuild>,
-    pub ready: AtomicI64,
+    partition_lag: IntGaugeVec,
+    http: HistogramVec,
+    /// How long each stage of an event's way to a browser took.
+    pub delivery: ByLabel<Stage, Histogram>,
+    /// How connections ended, by reason.
+    pub closes: ByLabel<Closed>,
+    /// Events sent by replays (`relay_resumes_total{kind="replay"}` counts
+    /// the replays).
+    pub replayed_events: IntCounter,
+    pub unroutable: IntCounter,
+    pub deliveries: IntCounter,
+    pub connections: IntGauge,
+    pub connections_total: IntCounter,
+    pub throttled_frames: IntCounter,
+    pub auth_failures: IntCounter,
+    pub coalesced: IntCounter,
+    pub slow_disconnects: IntCounter,
+    pub expiry_closes: IntCounter,
+    pub consumer_lag: IntGauge,
+    pub ready: IntGauge,
     /// 1 once SIGTERM started the drain (`/readyz` answers 503 then).
-    pub draining: AtomicI64,
-    pub orders: AtomicI64,
-    pub evicted: AtomicU64,
+    pub draining: IntGauge,
+    pub orders: IntGauge,
+    pub evicted: IntCounter,
     /// Held events dropped because their order was never created.
-    pub held_expired: AtomicU64,
-    pub history: AtomicI64,
-    pub published: AtomicU64,
-    pub publish_failures: AtomicU64,
-    pub checkpoint_writer: AtomicI64,
-    pub checkpoints: AtomicU64,
-    pub checkpoint_failures: AtomicU64,
-    pub restored_orders: AtomicI64,
+    pub held_expired: IntCounter,
+    pub history: IntGauge,
+    pub published: IntCounter,
+    pub publish_failures: IntCounter,
+    pub checkpoint_writer: IntGauge,
+    pub checkpoints: IntCounter,
+    pub checkpoint_failures: IntCounter,
+    pub restored_orders: IntGauge,
     /// Checkpoints read back at start and not used, by why.
     pub checkpoints_refused: ByLabel<RefusedCheckpointReason>,
     /// State records without a valid seal, skipped unread.
-    pub state_records_unsealed: AtomicU64,
+    pub state_records_unsealed: IntCounter,
     /// Problems reaching Kafka, by kind (each client's each report).
     pub kafka_problems: ByLabel<KafkaProblem>,
-    /// Each order partition's lag, `(topic, partition, lag)`, as of the
-    /// supervisor's last check.
-    pub partition_lag: std::sync::Mutex<Vec<(String, i32, i64)>>,
     /// Fetches of the identity provider's JWKS, by result.
     pub jwks_fetches: ByLabel<JwksFetch>,
     /// Keys in the JWKS the relay verifies with (0 before the first fetch).
-    pub jwks_keys: AtomicI64,
+    pub jwks_keys: IntGauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    /// The metrics of a relay reading the default topic names.
+    fn default() -> Metrics {
+        Metrics::new(|kind| <&str>::from(kind).to_owned())
+    }
 }
 
 impl Metrics {
+    /// Registers every family; `topic` names each topic kind as configured
+    /// (the `topic` label).
+    pub fn new(topic: impl Fn(TopicKind) -> String) -> Metrics {
+        let r = Families(Registry::new());
+        let rejected = r.counter_vec(
+            "relay_kafka_messages_rejected_total",
+            "Kafka messages refused and skipped, by reason.",
+            &["reason"],
+        );
+        let bad_frames = r.counter_vec(
+            "relay_ws_bad_frames_total",
+            "Client frames answered with an error frame, by code.",
+            &["code"],
+        );
+        let label = |v: &'static str| v.to_owned();
+        let metrics = Metrics {
+            consumed: ByLabel::of(
+                &r.counter_vec(
+                    "relay_kafka_messages_consumed_total",
+                    "Kafka messages read, by topic (the configured topic name).",
+                    &["topic"],
+                ),
+                topic,
+            ),
+            rejected_by_decoder: ByLabel::of(&rejected, |v: RejectReason| label(v.into())),
+            rejected_by_model: ByLabel::of(&rejected, |v: RefusedReason| label(v.into())),
+            bad_frames: FRAME_ERROR_LABELS.map(|code| bad_frames.with_label_values(&[code])),
+            partition_lag: r.register(
+                IntGaugeVec::new(
+                    Opts::new(
+                        "relay_kafka_partition_lag",
+                        "Messages behind the high watermark, per order topic partition (the relay also commits its positions to --kafka-group-id for Kafka's own lag tools).",
+                    ),
+                    &["topic", "partition"],
+                )
+                .expect("valid metric name"),
+            ),
+            http: r.histogram_vec(
+                "relay_http_request_duration_seconds",
+                "HTTP requests by route (the matched pattern), method and status: time to the response's head.",
+                &["route", "method", "status"],
+                &HTTP_BUCKETS,
+            ),
+            delivery: ByLabel::of(
+                &r.histogram_vec(
+                    "relay_delivery_seconds",
+                    "How long each stage of an event's way to a browser took: kafka_to_relay (the message's Kafka timestamp to the relay reading it, live messages only), relay_to_socket (read to written on each socket), relay_to_browser (sent to applied in a browser's store, clock difference removed, as browsers report it).",
+                    &["stage"],
+                    &DELIVERY_BUCKETS,
+                ),
+                |v: Stage| label(v.into()),
+            ),
+            closes: r.by(
+                "relay_ws_closes_total",
+                "WebSocket connections ended, by reason (client: closed by the browser or the network; heartbeat: no answer to pings).",
+                "reason",
+            ),
+            replayed_events: r.counter(
+                "relay_resume_events_replayed_total",
+                "Order events sent by replays to resuming clients.",
+            ),
+            refused: r.by("relay_ws_refused_total", "WebSocket upgrades refused by a connection cap, by which (per_user: 429, total: 503).", "limit"),
+            resumes: r.by("relay_resumes_total", "subscribe:orders answered by replay or by snapshot.", "kind"),
+            rebuilds: r.by("relay_kafka_consumer_rebuilds_total", "Kafka consumers replaced by the watchdog: stalled (messages waiting, none read), died, or blind (no lag readable and nothing read).", "reason"),
+            jwks_fetches: r.by("relay_jwks_fetches_total", "Fetches of the identity provider's keys (JWKS), by result; a failed one keeps the last good keys.", "result"),
+            kafka_problems: r.by("relay_kafka_problems_total", "Reports of a problem reaching Kafka, by kind (authentication, tls, unreachable, topic_missing); /readyz names the current one.", "kind"),
+            checkpoints_refused: r.by("relay_checkpoints_refused_total", "Checkpoints read at start and not used, by reason (ahead_of_log, unknown_partition, missing_parts, inconsistent): the one before was tried.", "reason"),
+            unroutable: r.counter("relay_events_unroutable_total", "Order events whose buyer was unknown: delivered to admins only."),
+            deliveries: r.counter("relay_ws_deliveries_total", "Frames queued to WebSocket connections."),
+            connections_total: r.counter("relay_ws_connections_total", "WebSocket connections accepted."),
+            throttled_frames: r.counter("relay_ws_throttled_frames_total", "Client frames dropped for exceeding --client-frames-per-sec."),
+            auth_failures: r.counter("relay_auth_failures_total", "Requests and upgrades refused for a missing or bad token."),
+            coalesced: r.counter("relay_coalesced_updates_total", "Status events collapsed into a newer one for the same order in a full queue."),
+            slow_disconnects: r.counter("relay_slow_disconnects_total", "Connections closed because their queue overflowed."),
+            expiry_closes: r.counter("relay_token_expiry_closes_total", "Connections closed with 4001 because their token expired."),
+            evicted: r.counter("relay_orders_evicted_total", "Finished orders evicted after --keep-finished-secs."),
+            held_expired: r.counter("relay_held_events_expired_total", "Events held for an order.created that did not come within --keep-finished-secs (or beyond --max-waiting-orders), dropped."),
+            published: r.counter("relay_commands_published_total", "Order events published by the HTTP API."),
+            publish_failures: r.counter("relay_commands_publish_failures_total", "HTTP commands answered 503 because the broker did not acknowledge."),
+            checkpoints: r.counter("relay_checkpoints_written_total", "Checkpoints written to the state topic."),
+            checkpoint_failures: r.counter("relay_checkpoint_failures_total", "Checkpoints that could not be written."),
+            state_records_unsealed: r.counter("relay_state_records_unsealed_total", "State-topic records without a valid seal (not written by a relay with the checkpoint key): skipped unread."),
+            connections: r.gauge("relay_ws_connections", "Open WebSocket connections."),
+            consumer_lag: r.gauge("relay_kafka_consumer_lag", "Messages behind the high watermark, summed over the order topics."),
+            ready: r.gauge("relay_ready", "1 when caught up with Kafka."),
+            draining: r.gauge("relay_draining", "1 while the relay drains after SIGTERM: /readyz and new WebSockets get 503."),
+            orders: r.gauge("relay_orders", "Orders in the read model: open ones, and finished ones within their keep time."),
+            history: r.gauge("relay_history_events", "Order events kept for resume."),
+            checkpoint_writer: r.gauge("relay_checkpoint_writer", "1 while this relay is the elected checkpoint writer."),
+            restored_orders: r.gauge("relay_checkpoint_restored_orders", "Orders this relay started from, out of a checkpoint (0: it read the order topics from the beginning)."),
+            jwks_keys: r.gauge("relay_jwks_keys", "Keys in the identity provider's key set the relay verifies tokens with."),
+            registry: r.0,
+        };
+        metrics.register_process();
+        metrics
+    }
+
+    /// `relay_build_info` and, on Linux, the `process_*` family (RSS, CPU,
+    /// open file descriptors, threads, start time).
+    fn register_process(&self) {
+        let info = IntGaugeVec::new(
+            Opts::new(
+                "relay_build_info",
+                "Always 1: the relay's version, librdkafka's version and the build profile.",
+            ),
+            &["version", "rdkafka", "profile"],
+        )
+        .expect("valid metric name");
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        let (_, rdkafka) = rdkafka::util::get_rdkafka_version();
+        info.with_label_values(&[env!("CARGO_PKG_VERSION"), rdkafka.as_str(), profile])
+            .set(1);
+        let _ = self.registry.register(Box::new(info));
+        #[cfg(target_os = "linux")]
+        let _ = self.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
+    }
+
     pub fn consumed(&self, kind: TopicKind) {
         self.consumed.add(kind);
     }
@@ -184,7 +478,7 @@ impl Metrics {
     /// Counts a bad client frame by its error code.
     pub fn bad_frame(&self, code: ErrorCode) {
         if let Some(index) = FRAME_ERROR_LABELS.iter().position(|c| *c == code.as_str()) {
-            self.bad_frames[index].fetch_add(1, Relaxed);
+            self.bad_frames[index].inc();
         }
     }
 
@@ -196,17 +490,13 @@ impl Metrics {
             (&self.slow_disconnects, pushes.overflowed),
         ] {
             if n > 0 {
-                counter.fetch_add(n, Relaxed);
+                counter.inc_by(n);
             }
         }
     }
 
     pub fn resume(&self, kind: Resume) {
         self.resumes.add(kind);
-    }
-
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Relaxed);
     }
 
     /// Counts a connection refused before the upgrade by a cap.
@@ -216,6 +506,38 @@ impl Metrics {
 
     pub fn rebuild(&self, why: Rebuild) {
         self.rebuilds.add(why);
+    }
+
+    /// Each order partition's lag, `(topic, partition, lag)`, replacing the
+    /// last check's (a partition gone is gone from `/metrics` too).
+    pub fn partition_lag(&self, lags: &[(String, i32, i64)]) {
+        self.partition_lag.reset();
+        for (topic, partition, lag) in lags {
+            self.partition_lag
+                .with_label_values(&[topic.as_str(), partition.to_string().as_str()])
+                .set(*lag);
+        }
+    }
+
+    /// Times one HTTP request; `route` is the matched pattern (`/api/orders/{id}`),
+    /// never the raw path, so the label values stay few.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        self.http
+            .with_label_values(&[route, method, status.to_string().as_str()])
+            .observe(took.as_secs_f64());
+    }
+
+    /// The running totals the `info` summary line reports the change of.
+    pub fn activity(&self) -> Activity {
+        let sum = |series: &[IntCounter]| series.iter().map(IntCounter::get).sum::<u64>();
+        Activity {
+            read: sum(&self.consumed.series),
+            rejected: sum(&self.rejected_by_decoder.series) + sum(&self.rejected_by_model.series),
+            delivered: self.deliveries.get(),
+            opened: self.connections_total.get(),
+            closed: sum(&self.closes.series),
+            open: self.connections.get(),
+        }
     }
 
     /// Reads one rejected-message counter (tests and logs).
@@ -228,252 +550,9 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let mut family = |name: &str, kind: &str, help: &str, series: &[(String, i128)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, value) in series {
-                let _ = writeln!(out, "{name}{labels} {value}");
-            }
-        };
-        let plain = |v: i128| vec![(String::new(), v)];
-        let u = |a: &AtomicU64| i128::from(a.load(Relaxed));
-        let i = |a: &AtomicI64| i128::from(a.load(Relaxed));
-        let by = |label: &str, counts: &mut dyn Iterator<Item = (&'static str, u64)>| {
-            counts
-                .map(|(n, v)| (format!("{{{label}=\"{n}\"}}"), i128::from(v)))
-                .collect::<Vec<_>>()
-        };
-        let labelled = |label: &str, names: &[&str], values: &[AtomicU64]| {
-            names
-                .iter()
-                .zip(values)
-                .map(|(n, v)| (format!("{{{label}=\"{n}\"}}"), u(v)))
-                .collect::<Vec<_>>()
-        };
-        family(
-            "relay_kafka_messages_consumed_total",
-            "counter",
-            "Kafka messages read, by topic kind (default topic names).",
-            &by("topic", &mut self.consumed.series()),
-        );
-        family(
-            "relay_kafka_messages_rejected_total",
-            "counter",
-            "Kafka messages refused and skipped, by reason.",
-            &by(
-                "reason",
-                &mut self
-                    .rejected_by_decoder
-                    .series()
-                    .chain(self.rejected_by_model.series()),
-            ),
-        );
-        family(
-            "relay_events_unroutable_total",
-            "counter",
-            "Order events whose buyer was unknown: delivered to admins only.",
-            &plain(u(&self.unroutable)),
-        );
-        family(
-            "relay_ws_deliveries_total",
-            "counter",
-            "Frames queued to WebSocket connections.",
-            &plain(u(&self.deliveries)),
-        );
-        family(
-            "relay_ws_connections",
-            "gauge",
-            "Open WebSocket connections.",
-            &plain(i(&self.connections)),
-        );
-        family(
-            "relay_ws_connections_total",
-            "counter",
-            "WebSocket connections accepted.",
-            &plain(u(&self.connections_total)),
-        );
-        family(
-            "relay_ws_refused_total",
-            "counter",
-            "WebSocket upgrades refused by a connection cap, by which (per_user: 429, total: 503).",
-            &by("limit", &mut self.refused.series()),
-        );
-        family(
-            "relay_ws_throttled_frames_total",
-            "counter",
-            "Client frames dropped for exceeding --client-frames-per-sec.",
-            &plain(u(&self.throttled_frames)),
-        );
-        family(
-            "relay_auth_failures_total",
-            "counter",
-            "Requests and upgrades refused for a missing or bad token.",
-            &plain(u(&self.auth_failures)),
-        );
-        family(
-            "relay_jwks_fetches_total",
-            "counter",
-            "Fetches of the identity provider's keys (JWKS), by result; a failed one keeps the last good keys.",
-            &by("result", &mut self.jwks_fetches.series()),
-        );
-        family(
-            "relay_jwks_keys",
-            "gauge",
-            "Keys in the identity provider's key set the relay verifies tokens with.",
-            &plain(i(&self.jwks_keys)),
-        );
-        family(
-            "relay_ws_bad_frames_total",
-            "counter",
-            "Client frames answered with an error frame, by code.",
-            &labelled("code", &FRAME_ERROR_LABELS, &self.bad_frames),
-        );
-        family(
-            "relay_resumes_total",
-            "counter",
-            "subscribe:orders answered by replay or by snapshot.",
-            &by("kind", &mut self.resumes.series()),
-        );
-        family(
-            "relay_coalesced_updates_total",
-            "counter",
-            "Status events collapsed into a newer one for the same order in a full queue.",
-            &plain(u(&self.coalesced)),
-        );
-        family(
-            "relay_slow_disconnects_total",
-            "counter",
-            "Connections closed because their queue overflowed.",
-            &plain(u(&self.slow_disconnects)),
-        );
-        family(
-            "relay_token_expiry_closes_total",
-            "counter",
-            "Connections closed with 4001 because their token expired.",
-            &plain(u(&self.expiry_closes)),
-        );
-        family(
-            "relay_kafka_consumer_lag",
-            "gauge",
-            "Messages behind the high watermark, summed over the order topics.",
-            &plain(i(&self.consumer_lag)),
-        );
-        let partitions: Vec<(String, i128)> = self
-            .partition_lag
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(topic, partition, lag)| {
-                let topic = topic.escape_debug();
-                (
-                    format!("{{topic=\"{topic}\",partition=\"{partition}\"}}"),
-                    i128::from(*lag),
-                )
-            })
-            .collect();
-        family(
-            "relay_kafka_partition_lag",
-            "gauge",
-            "Messages behind the high watermark, per order topic partition (the relay also commits its positions to --kafka-group-id for Kafka's own lag tools).",
-            &partitions,
-        );
-        family(
-            "relay_kafka_problems_total",
-            "counter",
-            "Reports of a problem reaching Kafka, by kind (authentication, tls, unreachable, topic_missing); /readyz names the current one.",
-            &by("kind", &mut self.kafka_problems.series()),
-        );
-        family(
-            "relay_kafka_consumer_rebuilds_total",
-            "counter",
-            "Kafka consumers replaced by the watchdog: stalled (messages waiting, none read), died, or blind (no lag readable and nothing read).",
-            &by("reason", &mut self.rebuilds.series()),
-        );
-        family(
-            "relay_ready",
-            "gauge",
-            "1 when caught up with Kafka.",
-            &plain(i(&self.ready)),
-        );
-        family(
-            "relay_draining",
-            "gauge",
-            "1 while the relay drains after SIGTERM: /readyz and new WebSockets get 503.",
-            &plain(i(&self.draining)),
-        );
-        family(
-            "relay_orders",
-            "gauge",
-            "Orders in the read model: open ones, and finished ones within their keep time.",
-            &plain(i(&self.orders)),
-        );
-        family(
-            "relay_orders_evicted_total",
-            "counter",
-            "Finished orders evicted after --keep-finished-secs.",
-            &plain(u(&self.evicted)),
-        );
-        family(
-            "relay_held_events_expired_total",
-            "counter",
-            "Events held for an order.created that did not come within --keep-finished-secs (or beyond --max-waiting-orders), dropped.",
-            &plain(u(&self.held_expired)),
-        );
-        family(
-            "relay_history_events",
-            "gauge",
-            "Order events kept for resume.",
-            &plain(i(&self.history)),
-        );
-        family(
-            "relay_checkpoint_writer",
-            "gauge",
-            "1 while this relay is the elected checkpoint writer.",
-            &plain(i(&self.checkpoint_writer)),
-        );
-        family(
-            "relay_checkpoints_written_total",
-            "counter",
-            "Checkpoints written to the state topic.",
-            &plain(u(&self.checkpoints)),
-        );
-        family(
-            "relay_checkpoint_failures_total",
-            "counter",
-            "Checkpoints that could not be written.",
-            &plain(u(&self.checkpoint_failures)),
-        );
-        family(
-            "relay_checkpoint_restored_orders",
-            "gauge",
-            "Orders this relay started from, out of a checkpoint (0: it read the order topics from the beginning).",
-            &plain(i(&self.restored_orders)),
-        );
-        family(
-            "relay_checkpoints_refused_total",
-            "counter",
-            "Checkpoints read at start and not used, by reason (ahead_of_log, unknown_partition, missing_parts, inconsistent): the one before was tried.",
-            &by("reason", &mut self.checkpoints_refused.series()),
-        );
-        family(
-            "relay_state_records_unsealed_total",
-            "counter",
-            "State-topic records without a valid seal (not written by a relay with the checkpoint key): skipped unread.",
-            &plain(u(&self.state_records_unsealed)),
-        );
-        family(
-            "relay_commands_published_total",
-            "counter",
-            "Order events published by the HTTP API.",
-            &plain(u(&self.published)),
-        );
-        family(
-            "relay_commands_publish_failures_total",
-            "counter",
-            "HTTP commands answered 503 because the broker did not acknowledge.",
-            &plain(u(&self.publish_failures)),
-        );
-        out
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_else(|e| format!("# metrics could not be encoded: {e}\n"))
     }
 }
 
@@ -526,5 +605,71 @@ mod tests {
             let series = format!("{family}{{{label}=\"{value}\"}} 0");
             assert!(text.contains(&series), "{series}");
         }
+    }
+
+    #[test]
+    fn the_topic_label_is_the_configured_name() {
+        let metrics = Metrics::new(|kind| format!("shop.{}", <&str>::from(kind)));
+        metrics.consumed(TopicKind::Created);
+        let text = metrics.render();
+        assert!(
+            text.contains("relay_kafka_messages_consumed_total{topic=\"shop.order.created\"} 1")
+        );
+    }
+
+    #[test]
+    fn stages_are_histograms_with_every_stage_present() {
+        let metrics = Metrics::default();
+        metrics
+            .delivery
+            .observe(Stage::RelayToSocket, Duration::from_micros(300));
+        metrics.http_request("/api/orders", "GET", 200, Duration::from_millis(3));
+        let text = metrics.render();
+        assert!(text.contains("# TYPE relay_delivery_seconds histogram"));
+        for stage in Stage::VARIANTS {
+            let name: &str = (*stage).into();
+            let count = format!("relay_delivery_seconds_count{{stage=\"{name}\"}}");
+            assert!(text.contains(&count), "{count}");
+        }
+        assert!(text
+            .contains("relay_delivery_seconds_bucket{stage=\"relay_to_socket\",le=\"0.0005\"} 1"));
+        assert!(text
+            .contains("relay_delivery_seconds_bucket{stage=\"relay_to_socket\",le=\"0.00025\"} 0"));
+        assert!(text.contains(
+            "relay_http_request_duration_seconds_count{method=\"GET\",route=\"/api/orders\",status=\"200\"} 1"
+        ));
+        assert_eq!(metrics.delivery.count(Stage::RelayToSocket), 1);
+    }
+
+    #[test]
+    fn build_info_and_process_metrics_are_there() {
+        let text = Metrics::default().render();
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(text.contains("relay_build_info{profile=\""), "{text}");
+        assert!(text.contains(&format!("version=\"{version}\"}} 1")));
+        for family in [
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+        ] {
+            assert!(text.contains(&format!("# TYPE {family}")), "{family}");
+        }
+    }
+
+    #[test]
+    fn activity_is_what_moved_in_the_interval() {
+        let metrics = Metrics::default();
+        let before = metrics.activity();
+        assert!(metrics.activity().since(before).is_quiet());
+        metrics.consumed(TopicKind::Updated);
+        metrics.connections_total.inc();
+        metrics.connections.inc();
+        metrics.closes.add(Closed::Heartbeat);
+        let moved = metrics.activity().since(before);
+        assert_eq!(
+            (moved.read, moved.opened, moved.closed, moved.open),
+            (1, 1, 1, 1)
+        );
+        assert!(!moved.is_quiet());
     }
 }

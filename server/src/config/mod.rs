@@ -12,8 +12,10 @@ use crate::core::relay_state::Retention;
 
 pub mod auth;
 pub mod kafka;
+pub mod observe;
 pub use auth::AuthSettings;
 pub use kafka::KafkaClient;
+pub use observe::{LogFormat, Observability};
 
 /// Relays Kafka order events to each user's browsers over WebSocket, and
 /// serves the order HTTP API.
@@ -219,6 +221,10 @@ pub struct Config {
     /// Directory of the built browser client, served at `/` when given.
     #[arg(long, env = "STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
+
+    /// Logs and who they name.
+    #[command(flatten)]
+    pub observe: Observability,
 
     /// Demo simulator: order events per second (0 = off; demo mode only).
     #[arg(long, env = "SIMULATOR_RATE", default_value_t = 0.5)]

@@ -3,6 +3,7 @@
 //! builds them; the fan-out queues them; the WebSocket task writes them.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use protocol::StatusAt;
@@ -76,6 +77,10 @@ pub struct Delivery {
     pub frames: Frames,
     /// Set for a status event that may replace a queued one when full.
     pub collapse: Option<Collapse>,
+    /// When the relay read the event from Kafka, for the time to each
+    /// socket: set by the shell that reads the clock (the core leaves it
+    /// `None`, as replays and snapshots have).
+    pub read_at: Option<Instant>,
 }
 
 /// What the pushes of one delivery did, for the hub's metrics.

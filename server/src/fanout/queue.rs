@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -36,6 +37,8 @@ pub enum Pushed {
 struct Slot {
     key: Option<Collapse>,
     frames: Frames,
+    /// When the relay read the event (live deliveries only).
+    read_at: Option<Instant>,
 }
 
 /// Everything that was queued, in order, as [`Queue::recv`] hands it over.
@@ -43,14 +46,21 @@ struct Slot {
 pub struct Drained(VecDeque<Slot>);
 
 impl Drained {
-    pub fn frames(self) -> impl Iterator<Item = Frame> {
-        self.0.into_iter().flat_map(|slot| {
-            let (one, batch) = match slot.frames {
+    /// Takes every frame out, in order; the slots keep their `read_at`.
+    pub fn take_frames(&mut self) -> impl Iterator<Item = Frame> + '_ {
+        self.0.iter_mut().flat_map(|slot| {
+            let frames = std::mem::replace(&mut slot.frames, Frames::Batch(Vec::new()));
+            let (one, batch) = match frames {
                 Frames::One(frame) => (Some(frame), Vec::new()),
                 Frames::Batch(frames) => (None, frames),
             };
             one.into_iter().chain(batch)
         })
+    }
+
+    /// When the relay read each live event of this batch.
+    pub fn read_at(&self) -> impl Iterator<Item = Instant> + '_ {
+        self.0.iter().filter_map(|slot| slot.read_at)
     }
 }
 
@@ -85,8 +95,14 @@ impl Queue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues frames that must stay together and in order (one slot).
-    pub fn push(&self, frames: impl Into<Frames>, collapse: Option<Collapse>) -> Pushed {
+    /// Queues frames that must stay together and in order (one slot);
+    /// `read_at` is when the relay read a live event from Kafka.
+    pub fn push(
+        &self,
+        frames: impl Into<Frames>,
+        collapse: Option<Collapse>,
+        read_at: Option<Instant>,
+    ) -> Pushed {
         let frames = frames.into();
         let mut state = self.lock();
         if state.closed {
@@ -96,6 +112,7 @@ impl Queue {
             state.slots.push_back(Slot {
                 key: collapse,
                 frames,
+                read_at,
             });
             Pushed::Queued
         } else if let Some(new) = collapse {
@@ -114,6 +131,7 @@ impl Queue {
                         state.slots.push_back(Slot {
                             key: Some(new),
                             frames,
+                            read_at,
                         });
                     }
                     Pushed::Collapsed
@@ -161,7 +179,7 @@ impl Queue {
     /// Takes whatever is queued without waiting (tests and diagnostics).
     pub fn take(&self) -> Vec<Frame> {
         Drained(std::mem::take(&mut self.lock().slots))
-            .frames()
+            .take_frames()
             .collect()
     }
 
@@ -201,7 +219,7 @@ mod tests {
     fn texts(drained: Option<Drained>) -> Vec<String> {
         drained
             .unwrap()
-            .frames()
+            .take_frames()
             .map(|f| f.as_str().to_owned())
             .collect()
     }
@@ -212,18 +230,23 @@ mod tests {
         assert_eq!(
             queue.push(
                 frame("o1 processing"),
-                key("o1", OrderStatus::Processing, 1)
+                key("o1", OrderStatus::Processing, 1),
+                None
             ),
             Pushed::Queued
         );
-        assert_eq!(queue.push(frame("o2 created"), None), Pushed::Queued);
+        assert_eq!(queue.push(frame("o2 created"), None, None), Pushed::Queued);
         assert_eq!(
-            queue.push(frame("o1 shipped"), key("o1", OrderStatus::Shipped, 2)),
+            queue.push(
+                frame("o1 shipped"),
+                key("o1", OrderStatus::Shipped, 2),
+                None
+            ),
             Pushed::Collapsed
         );
         // An older one for the same order loses and is dropped.
         assert_eq!(
-            queue.push(frame("o1 stale"), key("o1", OrderStatus::Pending, 0)),
+            queue.push(frame("o1 stale"), key("o1", OrderStatus::Pending, 0), None),
             Pushed::Collapsed
         );
         assert_eq!(texts(queue.recv().await), ["o2 created", "o1 shipped"]);
@@ -232,12 +255,12 @@ mod tests {
     #[tokio::test]
     async fn when_nothing_collapses_the_queue_closes_after_draining() {
         let queue = Queue::new(1);
-        assert_eq!(queue.push(frame("a"), None), Pushed::Queued);
+        assert_eq!(queue.push(frame("a"), None, None), Pushed::Queued);
         assert_eq!(
-            queue.push(frame("b"), key("o9", OrderStatus::Shipped, 1)),
+            queue.push(frame("b"), key("o9", OrderStatus::Shipped, 1), None),
             Pushed::Overflow
         );
-        assert_eq!(queue.push(frame("c"), None), Pushed::Closed);
+        assert_eq!(queue.push(frame("c"), None, None), Pushed::Closed);
         assert_eq!(texts(queue.recv().await), ["a"]);
         assert!(queue.recv().await.is_none());
     }
@@ -245,9 +268,9 @@ mod tests {
     #[tokio::test]
     async fn batches_stay_together_and_in_order() {
         let queue = Queue::new(4);
-        queue.push(frame("a"), None);
-        queue.push(vec![frame("b1"), frame("b2")], None);
-        queue.push(frame("c"), key("o1", OrderStatus::Shipped, 1));
+        queue.push(frame("a"), None, None);
+        queue.push(vec![frame("b1"), frame("b2")], None, None);
+        queue.push(frame("c"), key("o1", OrderStatus::Shipped, 1), None);
         assert_eq!(texts(queue.recv().await), ["a", "b1", "b2", "c"]);
         assert!(queue.is_empty());
     }
@@ -260,7 +283,7 @@ mod tests {
             async move { queue.recv().await }
         });
         tokio::task::yield_now().await;
-        queue.push(frame("x"), None);
+        queue.push(frame("x"), None, None);
         assert_eq!(texts(waiter.await.unwrap()), ["x"]);
         queue.close();
         assert!(queue.recv().await.is_none());

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::core::delivery::{Collapse, Delivery, Frames, Pushes};
 use crate::core::viewer::{User, Viewer};
@@ -24,8 +25,14 @@ struct Conn {
 
 impl Conn {
     /// Queues without waiting; `false` when the connection must be dropped.
-    fn push(&self, frames: Frames, collapse: Option<Collapse>, pushes: &mut Pushes) -> bool {
-        match self.queue.push(frames, collapse) {
+    fn push(
+        &self,
+        frames: Frames,
+        collapse: Option<Collapse>,
+        read_at: Option<Instant>,
+        pushes: &mut Pushes,
+    ) -> bool {
+        match self.queue.push(frames, collapse, read_at) {
             Pushed::Queued => {
                 pushes.queued += 1;
                 true
@@ -107,7 +114,7 @@ impl Registry {
         let conn = self.find(user, id)?;
         conn.subscribed = true;
         let mut pushes = Pushes::default();
-        if !conn.push(first, None, &mut pushes) {
+        if !conn.push(first, None, None, &mut pushes) {
             self.remove(user, id);
         }
         Some(pushes)
@@ -125,6 +132,7 @@ impl Registry {
                 || c.push(
                     delivery.frames.clone(),
                     delivery.collapse.clone(),
+                    delivery.read_at,
                     &mut pushes,
                 )
         };
@@ -141,11 +149,16 @@ impl Registry {
     }
 
     /// Delivers a notification to one user's connections, subscribed or not.
-    pub fn deliver_notification(&mut self, user_id: &str, frames: Frames) -> Pushes {
+    pub fn deliver_notification(
+        &mut self,
+        user_id: &str,
+        frames: Frames,
+        read_at: Option<Instant>,
+    ) -> Pushes {
         let mut pushes = Pushes::default();
         for registry in [&mut self.users, &mut self.admins] {
             if let Some(conns) = registry.get_mut(user_id) {
-                conns.retain(|c| c.push(frames.clone(), None, &mut pushes));
+                conns.retain(|c| c.push(frames.clone(), None, read_at, &mut pushes));
             }
         }
         pushes

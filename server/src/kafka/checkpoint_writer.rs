@@ -79,9 +79,7 @@ pub async fn run_writer(
         }
         if elected != writer {
             writer = elected;
-            metrics
-                .checkpoint_writer
-                .store(i64::from(writer), std::sync::atomic::Ordering::Relaxed);
+            metrics.checkpoint_writer.set(i64::from(writer));
             tracing::info!(
                 writer,
                 "checkpoint writer role {}",
@@ -94,22 +92,16 @@ pub async fn run_writer(
             let id = format!("{}-{written}", settings.writer);
             match write(&settings, &producer, &hub, id).await {
                 Ok(()) => {
-                    metrics
-                        .checkpoints
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    metrics.checkpoints.inc();
                 }
                 Err(e) => {
-                    metrics
-                        .checkpoint_failures
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    metrics.checkpoint_failures.inc();
                     tracing::warn!("checkpoint not written: {e}; retrying at the next interval");
                 }
             }
         }
     }
-    metrics
-        .checkpoint_writer
-        .store(0, std::sync::atomic::Ordering::Relaxed);
+    metrics.checkpoint_writer.set(0);
     // Leaving the group hands the job over at once. librdkafka's close can
     // block for good while the broker is away, so it runs on a thread of its
     // own, waited for 2 s at most: not a runtime's blocking thread, which the

@@ -35,7 +35,7 @@ use super::{Connection, RelayConsumer};
 use crate::config::Config;
 use crate::core::cursor::{PartitionId, Pos};
 use crate::fanout::hub::Hub;
-use crate::metrics::Rejected;
+use crate::metrics::{Rejected, Stage};
 
 /// How long one `poll` blocks when nothing arrives; also how quickly the
 /// thread notices it was asked to stop.
@@ -270,6 +270,23 @@ impl Poll {
         Timestamp(now.min(written).saturating_add(skew))
     }
 
+    /// Times a live message's way from its Kafka timestamp to this read.
+    /// Not the read from the beginning at start: those ages are the log's.
+    /// A producer's clock ahead of the relay's counts as no time at all.
+    fn time_since_written(&self, message: &BorrowedMessage<'_>) {
+        if !(self.loaded.get() || self.hub.is_loaded()) {
+            return;
+        }
+        self.loaded.set(true);
+        if let Some(written) = message.timestamp().to_millis() {
+            let age = crate::clock::now().millis().saturating_sub(written).max(0);
+            self.hub.metrics().delivery.observe(
+                Stage::KafkaToRelay,
+                Duration::from_millis(age.unsigned_abs()),
+            );
+        }
+    }
+
     /// Validates one message and routes it. Total: a bad message is logged
     /// with its topic, partition and offset, counted, and skipped.
     fn handle(&self, message: &BorrowedMessage<'_>) {
@@ -282,27 +299,15 @@ impl Poll {
         let pos = PartitionId::new(kind, partition).map(|part| Pos { part, offset });
         match decode(kind, message.payload().unwrap_or_default(), self.limit) {
             Ok(Input::Order(event)) => {
-                // Debug until loaded: a start-up replays the whole log.
-                let (name, status) = (event.frame_name(), event.status().as_str());
-                let name = name.trim_start_matches("order:");
-                if self.loaded.get() || hub.is_loaded() {
-                    self.loaded.set(true);
-                    tracing::info!(
-                        topic,
-                        partition,
-                        offset,
-                        "Order {name} event received - OrderID: {}, Status: {status}",
-                        event.order_id().escape_debug()
-                    );
-                } else {
-                    tracing::debug!(
-                        topic,
-                        partition,
-                        offset,
-                        "Order {name} event received - OrderID: {}, Status: {status}",
-                        event.order_id().escape_debug()
-                    );
-                }
+                tracing::debug!(
+                    topic,
+                    partition,
+                    offset,
+                    order_id = event.order_id(),
+                    status = event.status().as_str(),
+                    "order event received"
+                );
+                self.time_since_written(message);
                 if let Some(pos) = pos {
                     hub.apply_order(event, pos, self.latest_allowed(message));
                 }
@@ -311,13 +316,8 @@ impl Poll {
                 user_id,
                 notification,
             }) => {
-                tracing::info!(
-                    topic,
-                    partition,
-                    offset,
-                    "Notification for user {}",
-                    user_id.escape_debug()
-                );
+                tracing::debug!(topic, partition, offset, user_id, "notification received");
+                self.time_since_written(message);
                 self.notifications.record(partition, offset);
                 hub.notify(&user_id, &notification);
             }

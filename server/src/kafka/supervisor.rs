@@ -265,8 +265,8 @@ impl Supervisor {
                     .iter()
                     .map(|(id, high)| (high - position.next(*id)).max(0))
                     .sum();
-                hub.metrics().consumer_lag.store(lag, Relaxed);
-                let lags = orders
+                hub.metrics().consumer_lag.set(lag);
+                let lags: Vec<_> = orders
                     .iter()
                     .filter_map(|tp| tp.id().map(|id| (tp, id)))
                     .zip(&highs)
@@ -278,10 +278,7 @@ impl Supervisor {
                         )
                     })
                     .collect();
-                *hub.metrics()
-                    .partition_lag
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = lags;
+                hub.metrics().partition_lag(&lags);
                 let kept_up = previous.as_ref().is_some_and(|before| {
                     before.iter().all(|(id, high)| position.next(*id) >= *high)
                 });

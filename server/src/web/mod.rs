@@ -1,5 +1,6 @@
 //! The web edge: everything a browser or an HTTP client talks to.
 //!
+//! - [`access`]: the access log, request times and the client's address.
 //! - [`http`]: routes, JSON errors, the order API, ops routes, the client's files.
 //! - [`ws`]: the WebSocket endpoint, one task per connection.
 //! - [`auth`]: JWT verification and issuing; the only reader of tokens.
@@ -8,6 +9,7 @@
 //! - [`serve`]: the HTTP accept loop.
 //! - [`context`]: `AppState`, what every handler shares.
 
+pub(crate) mod access;
 pub mod auth;
 pub(crate) mod context;
 pub(crate) mod drain;

@@ -12,6 +12,7 @@ use protocol::ErrorCode;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
+use super::access;
 use super::context::AppState;
 use super::http::{assets, ops, orders, AppError};
 use super::ws;
@@ -51,6 +52,10 @@ pub fn router(app: Arc<AppState>) -> Router {
     }
     router
         .layer(axum::middleware::from_fn(assets::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            access::access,
+        ))
         .with_state(app)
 }
 

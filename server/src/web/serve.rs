@@ -35,7 +35,7 @@ pub async fn serve(
     // last one is gone.
     let (open_tx, open_rx) = watch::channel(());
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = async { let _ = shutdown.wait_for(|stopping| *stopping).await; } => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -53,8 +53,15 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("could not set TCP_NODELAY: {e}");
         }
+        // The peer's address rides on each request, for the access log.
         let service = TowerToHyperService::new(router.clone().map_request(
-            |request: axum::http::Request<Incoming>| request.map(axum::body::Body::new),
+            move |request: axum::http::Request<Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
         ));
         let (mut stop, open) = (shutdown.clone(), open_rx.clone());
         tokio::spawn(async move {

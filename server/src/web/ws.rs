@@ -12,7 +12,7 @@
 //! is the hub's routing.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use protocol::frames::{close, ConnectionInfo, Draining, ErrorBody};
 use protocol::ErrorCode;
 use protocol::{ClientEvent, ServerEvent};
@@ -31,6 +32,8 @@ use crate::core::delivery::Frame;
 use crate::core::limits::{CapReached, FrameRate, Slot};
 use crate::core::viewer::User;
 use crate::fanout::queue::Drained;
+use crate::metrics::{Closed, Metrics, Stage};
+use crate::web::access::ClientAddr;
 use crate::web::auth::{now_secs, AuthError};
 use crate::web::context::AppState;
 use crate::web::drain::Drain;
@@ -81,8 +84,10 @@ enum Credentials {
 pub async fn endpoint(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
+    client: Option<Extension<ClientAddr>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let client = client.map(|Extension(ClientAddr(ip))| ip);
     if app.drain.is_draining() {
         return AppError::new(
             ErrorCode::Draining,
@@ -105,7 +110,7 @@ pub async fn endpoint(
     }
     let credentials = match (query.get("token"), query.get("auth").map(String::as_str)) {
         (Some(_), _) if !app.config.auth.ws_query_token => {
-            app.metrics.auth_failures.fetch_add(1, Relaxed);
+            app.metrics.auth_failures.inc();
             return AppError::new(
                 ErrorCode::InvalidToken,
                 "tokens in the URL are turned off on this relay (--ws-query-token false): open /ws?auth=message and send {\"event\":\"auth\",\"data\":{\"token\":\"<JWT>\"}} first",
@@ -121,7 +126,7 @@ pub async fn endpoint(
             let user = match app.auth.verify(&token).await {
                 Ok(user) => user,
                 Err(e) => {
-                    app.metrics.auth_failures.fetch_add(1, Relaxed);
+                    app.metrics.auth_failures.inc();
                     return AppError::from(e).into_response();
                 }
             };
@@ -143,7 +148,8 @@ pub async fn endpoint(
                     return response;
                 }
             };
-            configure(upgrade, &app).on_upgrade(move |socket| connection(socket, user, app, slot))
+            configure(upgrade, &app)
+                .on_upgrade(move |socket| connection(socket, user, client, app, slot))
         }
         Credentials::FirstFrame => {
             let upgrade = match upgrade {
@@ -163,7 +169,7 @@ pub async fn endpoint(
                 };
                 match app.connections.acquire(&user.id) {
                     // A task of its own: this one's state is not kept with it.
-                    Ok(slot) => drop(tokio::spawn(connection(socket, user, app, slot))),
+                    Ok(slot) => drop(tokio::spawn(connection(socket, user, client, app, slot))),
                     Err(refused) => {
                         let (_, message) = cap_refusal(&app, refused);
                         refuse(
@@ -241,7 +247,7 @@ async fn authenticate(mut socket: WebSocket, app: &AppState) -> Option<(WebSocke
             Err(e) => break AuthError::Invalid(e.to_string()),
         }
     };
-    app.metrics.auth_failures.fetch_add(1, Relaxed);
+    app.metrics.auth_failures.inc();
     let (code, reason) = match &refusal {
         AuthError::KeysUnavailable(_) => (close::TRY_AGAIN_LATER, "identity provider unavailable"),
         other => (close::UNAUTHORIZED, other.code().as_str()),
@@ -297,8 +303,18 @@ fn configure(upgrade: WebSocketUpgrade, app: &AppState) -> WebSocketUpgrade {
 enum End {
     /// The peer is gone; nothing to say.
     Gone,
-    /// Close with this code and reason.
-    Close(u16, &'static str),
+    /// Close for this reason (its code: [`close_code`]), with this text.
+    Close(Closed, &'static str),
+}
+
+/// The close code of each way the relay ends a connection.
+fn close_code(why: Closed) -> u16 {
+    match why {
+        Closed::TokenExpired => close::TOKEN_EXPIRED,
+        Closed::Resync => close::RESYNC,
+        Closed::Policy => close::POLICY,
+        Closed::Heartbeat | Closed::Shutdown | Closed::Client => close::GOING_AWAY,
+    }
 }
 
 /// What a client frame asks for.
@@ -318,15 +334,16 @@ enum Step {
 fn connection(
     mut socket: WebSocket,
     mut user: User,
+    client: Option<IpAddr>,
     app: Arc<AppState>,
     slot: Slot,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
         let hub = &app.hub;
         let (conn_id, queue) = hub.register(&user);
-        app.metrics.connections.fetch_add(1, Relaxed);
-        app.metrics.connections_total.fetch_add(1, Relaxed);
-        tracing::info!(user = ?user.id, conn = conn_id, "client connected");
+        app.metrics.connections.inc();
+        app.metrics.connections_total.inc();
+        tracing::debug!(user = ?user.id, conn = conn_id, ?client, "client connected");
 
         let interval = app.config.ping_interval();
         let hello = ServerEvent::ConnectionSuccess(ConnectionInfo {
@@ -369,7 +386,7 @@ fn connection(
                 }
                 tokio::select! {
                     biased;
-                    _ = &mut stopping => break End::Close(close::GOING_AWAY, "server shutting down"),
+                    _ = &mut stopping => break End::Close(Closed::Shutdown, "server shutting down"),
                     ms = &mut draining, if !told_to_move => {
                         // Written directly, like error frames: it may overtake
                         // queued frames, which still follow on this socket.
@@ -380,14 +397,14 @@ fn connection(
                         }
                     }
                     _ = &mut expiry => {
-                        app.metrics.expiry_closes.fetch_add(1, Relaxed);
-                        break End::Close(close::TOKEN_EXPIRED, "token expired");
+                        app.metrics.expiry_closes.inc();
+                        break End::Close(Closed::TokenExpired, "token expired");
                     }
                     item = queue.recv() => {
                         let Some(drained) = item else {
-                            break End::Close(close::RESYNC, "too slow: reconnect and resume from your last cursor");
+                            break End::Close(Closed::Resync, "too slow: reconnect and resume from your last cursor");
                         };
-                        if Box::pin(send_all(&mut socket, drained)).await.is_err() {
+                        if Box::pin(send_all(&mut socket, drained, &app.metrics)).await.is_err() {
                             break End::Gone;
                         }
                     }
@@ -396,7 +413,7 @@ fn connection(
                         let step = match message {
                             // Over the frame rate: dropped unread, one error frame a second at most.
                             Some(Ok(Message::Text(_) | Message::Binary(_))) if !rate.allow(last_heard.into_std()) => {
-                                app.metrics.throttled_frames.fetch_add(1, Relaxed);
+                                app.metrics.throttled_frames.inc();
                                 throttled_reply(&mut rate_told, last_heard, &rate)
                             }
                             // Boxed: a rare path, kept out of the idle connection's state.
@@ -417,7 +434,7 @@ fn connection(
                     }
                     _ = ping.tick() => {
                         if last_heard.elapsed() > interval * 3 {
-                            break End::Close(close::GOING_AWAY, "no answer to pings");
+                            break End::Close(Closed::Heartbeat, "no answer to pings");
                         }
                         if Box::pin(timed(socket.send(Message::Ping(Default::default())))).await.is_err() {
                             break End::Gone;
@@ -428,16 +445,22 @@ fn connection(
         };
 
         hub.unregister(&user, conn_id);
-        app.metrics.connections.fetch_sub(1, Relaxed);
-        if let End::Close(code, reason) = end {
-            tracing::info!(user = ?user.id, conn = conn_id, code, reason, "closing connection");
+        app.metrics.connections.dec();
+        let why = match end {
+            End::Gone => Closed::Client,
+            End::Close(why, _) => why,
+        };
+        app.metrics.closes.add(why);
+        if let End::Close(why, reason) = end {
+            let code = close_code(why);
+            tracing::debug!(user = ?user.id, conn = conn_id, ?client, code, reason, "closing connection");
             let frame = CloseFrame {
                 code,
                 reason: reason.into(),
             };
             let _ = Box::pin(timed(socket.send(Message::Close(Some(frame))))).await;
         } else {
-            tracing::info!(user = ?user.id, conn = conn_id, "client disconnected");
+            tracing::debug!(user = ?user.id, conn = conn_id, ?client, "client disconnected");
         }
         // Given back when this task ends, however it ends (also when the task
         // is dropped: the slot is part of its state).
@@ -470,11 +493,11 @@ async fn on_text(
             let cursor = cursor.as_deref().and_then(Cursor::parse);
             match app.hub.subscribe(user, conn_id, cursor) {
                 Some(answer) => {
-                    tracing::info!(user = ?user.id, conn = conn_id, ?answer, "subscribed to orders");
+                    tracing::debug!(user = ?user.id, conn = conn_id, ?answer, "subscribed to orders");
                     Step::Continue
                 }
                 None => Step::End(End::Close(
-                    close::RESYNC,
+                    Closed::Resync,
                     "too slow: reconnect and resume from your last cursor",
                 )),
             }
@@ -517,7 +540,7 @@ fn bad_frame(app: &AppState, bad_frames: &mut u32, code: ErrorCode, message: &st
     app.metrics.bad_frame(code);
     *bad_frames += 1;
     if *bad_frames >= BAD_FRAME_LIMIT {
-        return Step::End(End::Close(close::POLICY, "too many bad frames"));
+        return Step::End(End::Close(Closed::Policy, "too many bad frames"));
     }
     Step::Reply(error_frame(code, message))
 }
@@ -543,17 +566,31 @@ fn text(frame: Frame) -> Utf8Bytes {
     Utf8Bytes::try_from(frame.into_bytes()).unwrap_or_default()
 }
 
-async fn send_all(socket: &mut WebSocket, drained: Drained) -> Result<(), ()> {
+/// Writes a drained batch, then times each live event's way from Kafka to
+/// this socket (one clock read per batch).
+async fn send_all(
+    socket: &mut WebSocket,
+    mut drained: Drained,
+    metrics: &Metrics,
+) -> Result<(), ()> {
     use futures_util::SinkExt;
     // Feed the whole batch, then flush once: one syscall for a replay, not
     // one per event. One timeout for the batch, not one timer per frame.
     timed(async {
-        for frame in drained.frames() {
+        for frame in drained.take_frames() {
             socket.feed(Message::Text(text(frame))).await?;
         }
         socket.flush().await
     })
-    .await
+    .await?;
+    let written = std::time::Instant::now();
+    for read_at in drained.read_at() {
+        metrics.delivery.observe(
+            Stage::RelayToSocket,
+            written.saturating_duration_since(read_at),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

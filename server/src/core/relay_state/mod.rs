@@ -273,6 +273,7 @@ impl RelayState {
             Delivery {
                 frames: Frames::One(frame),
                 collapse,
+                read_at: None,
             }
         } else {
             // Events consumed before this order's created event, delivered
@@ -295,6 +296,7 @@ impl RelayState {
             Delivery {
                 frames: Frames::Batch(batch),
                 collapse: None,
+                read_at: None,
             }
         };
         let order_id = event.order_id().to_owned();

@@ -101,7 +101,7 @@ impl Hub {
             self.evict(core);
             self.unpark(core);
         }
-        self.metrics.ready.store(i64::from(ready), Relaxed);
+        self.metrics.ready.set(i64::from(ready));
         self.ready
             .send_if_modified(|current| std::mem::replace(current, ready) != ready);
     }
@@ -164,10 +164,13 @@ impl Hub {
         cursor: Option<&Cursor>,
     ) -> Option<Subscribed> {
         let (frames, answer) = core.state.answer(user, cursor, self.snapshot_limit);
-        self.metrics.resume(match answer {
-            Subscribed::Replayed(_) => Resume::Replay,
-            _ => Resume::Snapshot,
-        });
+        match answer {
+            Subscribed::Replayed(events) => {
+                self.metrics.resume(Resume::Replay);
+                self.metrics.replayed_events.inc_by(events as u64);
+            }
+            _ => self.metrics.resume(Resume::Snapshot),
+        }
         let pushes = core.registry.subscribe(user, id, frames)?;
         self.metrics.pushed(&pushes);
         (pushes.overflowed == 0).then_some(answer)
@@ -180,7 +183,7 @@ impl Hub {
         }
         for parked in core.parking.due(core.state.position(), Instant::now()) {
             let answer = self.answer(core, &parked.user, parked.conn, parked.cursor.as_ref());
-            tracing::info!(user = ?parked.user.id, conn = parked.conn, ?answer, "subscribed to orders after waiting for the relay to catch up");
+            tracing::debug!(user = ?parked.user.id, conn = parked.conn, ?answer, "subscribed to orders after waiting for the relay to catch up");
         }
     }
 
@@ -232,6 +235,7 @@ impl Hub {
     /// their replay holds the event unless their cursor already covers it).
     /// A refused event is logged, counted and skipped.
     pub fn apply_order(&self, event: OrderEvent, pos: Pos, latest: Timestamp) {
+        let read_at = std::time::Instant::now();
         let mut guard = self.lock();
         let core = &mut *guard;
         let Step { refused, fanout } = core.state.apply(event, pos, latest, crate::clock::now());
@@ -239,12 +243,13 @@ impl Hub {
             self.refuse(refusal);
         }
         self.evict(core);
-        if let Some(fanout) = fanout {
+        if let Some(mut fanout) = fanout {
+            fanout.delivery.read_at = Some(read_at);
             let buyer = fanout.buyer.as_deref();
             // Counted before it is pushed, so that whoever receives it can
             // already read the count.
             if buyer.is_none() {
-                self.metrics.unroutable.fetch_add(1, Relaxed);
+                self.metrics.unroutable.inc();
             }
             let pushes = core.registry.deliver_order(buyer, &fanout.delivery);
             self.metrics.pushed(&pushes);
@@ -257,10 +262,10 @@ impl Hub {
                     );
                 }
                 Some(buyer) if reached => {
-                    tracing::info!(
+                    tracing::debug!(
                         order_id = fanout.order_id,
-                        "Order update notification sent to user {}",
-                        buyer.escape_debug()
+                        buyer,
+                        "order event sent to its buyer"
                     );
                 }
                 Some(_) => {}
@@ -274,13 +279,11 @@ impl Hub {
         let evicted = core.state.evict(crate::clock::now());
         if !evicted.orders.is_empty() {
             let count = evicted.orders.len();
-            self.metrics.evicted.fetch_add(count as u64, Relaxed);
+            self.metrics.evicted.inc_by(count as u64);
             tracing::debug!(count, "finished orders evicted");
         }
         if !evicted.waiting.is_empty() {
-            self.metrics
-                .held_expired
-                .fetch_add(evicted.held_events as u64, Relaxed);
+            self.metrics.held_expired.inc_by(evicted.held_events as u64);
             tracing::warn!(
                 orders = evicted.waiting.len(),
                 events = evicted.held_events,
@@ -288,8 +291,8 @@ impl Hub {
             );
         }
         let (orders, history) = core.state.sizes();
-        self.metrics.orders.store(orders as i64, Relaxed);
-        self.metrics.history.store(history as i64, Relaxed);
+        self.metrics.orders.set(orders as i64);
+        self.metrics.history.set(history as i64);
     }
 
     fn refuse(&self, refusal: &Refusal) {
@@ -313,8 +316,12 @@ impl Hub {
 
     /// Delivers a notification to its user's connections only.
     pub fn notify(&self, user_id: &str, notification: &Notification) {
+        let read_at = std::time::Instant::now();
         let frame = Frames::One(Frame::from(notification_frame(notification)));
-        let pushes = self.lock().registry.deliver_notification(user_id, frame);
+        let pushes = self
+            .lock()
+            .registry
+            .deliver_notification(user_id, frame, Some(read_at));
         self.metrics.pushed(&pushes);
     }
 }

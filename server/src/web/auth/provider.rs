@@ -177,9 +177,7 @@ impl Provider {
                     tracing::warn!(key = %skipped, "a key of the identity provider's JWKS is not used");
                 }
                 self.metrics.jwks_fetches.add(JwksFetch::Ok);
-                self.metrics
-                    .jwks_keys
-                    .store(keys.len() as i64, std::sync::atomic::Ordering::Relaxed);
+                self.metrics.jwks_keys.set(keys.len() as i64);
                 tracing::info!(
                     keys = keys.len(),
                     max_age_secs = max_age.as_secs(),

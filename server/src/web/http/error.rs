@@ -3,7 +3,6 @@
 //! Every non-2xx answer is `{"error": {"code", "message"}}` (§4): the client
 //! gets a stable code and a short message; the log gets the detail.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -113,7 +112,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             Err(e) => Err(e),
         };
         verified.map(Caller).map_err(|e| {
-            app.metrics.auth_failures.fetch_add(1, Relaxed);
+            app.metrics.auth_failures.inc();
             AppError::from(e)
         })
     }

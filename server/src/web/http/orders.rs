@@ -77,7 +77,7 @@ pub async fn checkout(
         }
     }
     publish(&app, &OrderEvent::Created(order.clone())).await?;
-    tracing::info!(order_id = ?order.order_id, buyer = ?user.id, total = order.total, "order placed");
+    tracing::debug!(order_id = ?order.order_id, buyer = ?user.id, total = order.total, "order placed");
     Ok((StatusCode::CREATED, answer, Json(order)))
 }
 
@@ -137,14 +137,13 @@ fn current(app: &AppState, user: &User, order_id: &str) -> Result<Order, AppErro
 }
 
 async fn publish(app: &AppState, event: &OrderEvent) -> Result<(), AppError> {
-    use std::sync::atomic::Ordering::Relaxed;
     match app.sink.publish(event).await {
         Ok(()) => {
-            app.metrics.published.fetch_add(1, Relaxed);
+            app.metrics.published.inc();
             Ok(())
         }
         Err(e) => {
-            app.metrics.publish_failures.fetch_add(1, Relaxed);
+            app.metrics.publish_failures.inc();
             tracing::error!(order_id = event.order_id(), "publish failed: {e}");
             Err(AppError::broker_unavailable())
         }
