@@ -18,6 +18,8 @@
 //! - [`token`]: reads a token's `exp` and says when to refresh it.
 //! - [`policy`]: the socket's decisions: reconnect or sign in again, backoff
 //!   with jitter, the reconnect countdown, the heartbeat window.
+//! - [`report`]: delivery measurements: the relay's clock estimated from
+//!   `clock:sync`, each live event's latency, batched `delivery:report`s.
 //! - [`sort`]: the one string sort (one copy in the bundle).
 //! - `fixtures`: builders for tests (this crate's own, and the client's with
 //!   the `test-support` feature).
@@ -34,6 +36,7 @@ pub mod format;
 pub mod orders;
 pub mod policy;
 pub mod reduce;
+pub mod report;
 pub mod sort;
 pub mod state;
 pub mod toast;

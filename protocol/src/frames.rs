@@ -11,6 +11,10 @@ use serde_json::value::RawValue;
 use crate::error::ErrorCode;
 use crate::kafka::{OrderCancellation, OrderEvent, OrderUpdate};
 use crate::order::{Notification, Order, Role};
+use crate::report::{ClockSync, DeliveryReport};
+
+const CLOCK_SYNC: &str = "clock:sync";
+const DELIVERY_REPORT: &str = "delivery:report";
 
 /// WebSocket close codes the relay uses (4000–4999 are the application's).
 pub mod close {
@@ -198,6 +202,8 @@ pub enum ServerEvent {
     Pong,
     /// `server:draining`: move to another relay now (see [`Draining`]).
     Draining(Draining),
+    /// `clock:sync`: the answer to the browser's, with the relay's clock.
+    ClockSync(ClockSync),
 }
 
 /// Everything a browser may send to the relay.
@@ -218,6 +224,10 @@ pub enum ClientEvent {
     /// An application-level heartbeat: the relay answers `pong`. A client
     /// sends it when it has heard nothing for a while (docs/PROTOCOL.md §3.6).
     Ping,
+    /// `clock:sync`: the browser's clock; the relay answers with its own.
+    ClockSync(ClockSync),
+    /// `delivery:report`: what this browser measured (see [`DeliveryReport`]).
+    DeliveryReport(DeliveryReport),
 }
 
 /// Why a frame could not be read. The relay answers each with an `error`
@@ -248,13 +258,25 @@ struct Frame<'a, T> {
     data: &'a T,
     #[serde(skip_serializing_if = "Option::is_none")]
     cursor: Option<&'a str>,
+    #[serde(rename = "sentAt", skip_serializing_if = "Option::is_none")]
+    sent_at: Option<i64>,
 }
 
 fn frame<T: Serialize>(event: &str, data: &T, cursor: Option<&str>) -> String {
+    timed_frame(event, data, cursor, None)
+}
+
+fn timed_frame<T: Serialize>(
+    event: &str,
+    data: &T,
+    cursor: Option<&str>,
+    sent_at: Option<i64>,
+) -> String {
     serde_json::to_string(&Frame {
         event,
         data,
         cursor,
+        sent_at,
     })
     .expect("frames always serialise")
 }
@@ -262,11 +284,19 @@ fn frame<T: Serialize>(event: &str, data: &T, cursor: Option<&str>) -> String {
 /// Encodes an order event frame without taking ownership of the event: the
 /// relay encodes each event once and sends the same bytes to every recipient.
 pub fn order_frame(event: &OrderEvent, cursor: &str) -> String {
+    live_order_frame(event, cursor, None)
+}
+
+/// An order event frame as the relay sends it live: `sentAt` is the
+/// relay's clock (ms since the epoch) when it fanned the event out, for the
+/// browser's delivery report. Replays carry none: their time is the
+/// resume's, not the event's.
+pub fn live_order_frame(event: &OrderEvent, cursor: &str, sent_at: Option<i64>) -> String {
     let name = event.frame_name();
     match event {
-        OrderEvent::Created(order) => frame(name, order, Some(cursor)),
-        OrderEvent::Updated(update) => frame(name, update, Some(cursor)),
-        OrderEvent::Cancelled(cancel) => frame(name, cancel, Some(cursor)),
+        OrderEvent::Created(order) => timed_frame(name, order, Some(cursor), sent_at),
+        OrderEvent::Updated(update) => timed_frame(name, update, Some(cursor), sent_at),
+        OrderEvent::Cancelled(cancel) => timed_frame(name, cancel, Some(cursor), sent_at),
     }
 }
 
@@ -282,6 +312,8 @@ struct RawFrame<'a> {
     data: Option<&'a RawValue>,
     #[serde(default)]
     cursor: Option<String>,
+    #[serde(rename = "sentAt", default)]
+    sent_at: Option<f64>,
 }
 
 fn raw(text: &str) -> Result<RawFrame<'_>, FrameError> {
@@ -308,6 +340,7 @@ impl ServerEvent {
             ServerEvent::Error(_) => "error",
             ServerEvent::Pong => "pong",
             ServerEvent::Draining(_) => "server:draining",
+            ServerEvent::ClockSync(_) => CLOCK_SYNC,
         }
     }
 
@@ -321,11 +354,22 @@ impl ServerEvent {
             ServerEvent::Error(body) => frame(name, body, None),
             ServerEvent::Pong => frame(name, &Empty {}, None),
             ServerEvent::Draining(data) => frame(name, data, None),
+            ServerEvent::ClockSync(data) => frame(name, data, None),
         }
     }
 
     pub fn from_json(text: &str) -> Result<ServerEvent, FrameError> {
+        ServerEvent::from_json_timed(text).map(|(event, _)| event)
+    }
+
+    /// Decodes a frame with its `sentAt` (a live order event's), if any.
+    pub fn from_json_timed(text: &str) -> Result<(ServerEvent, Option<f64>), FrameError> {
         let raw = raw(text)?;
+        let sent_at = raw.sent_at;
+        ServerEvent::from_raw(raw).map(|event| (event, sent_at))
+    }
+
+    fn from_raw(raw: RawFrame<'_>) -> Result<ServerEvent, FrameError> {
         let name = raw.event.as_str();
         let order = |event: OrderEvent| -> Result<ServerEvent, FrameError> {
             let cursor = raw.cursor.clone().ok_or_else(|| FrameError::InvalidData {
@@ -348,6 +392,7 @@ impl ServerEvent {
             "server:draining" => Ok(ServerEvent::Draining(Draining(
                 raw.data.unwrap_or(RawValue::NULL).to_owned(),
             ))),
+            CLOCK_SYNC => Ok(ServerEvent::ClockSync(data(name, raw.data)?)),
             other => Err(FrameError::UnknownEvent(other.to_owned())),
         }
     }
@@ -375,6 +420,8 @@ impl ClientEvent {
             ClientEvent::AuthRefresh { .. } => "auth:refresh",
             ClientEvent::Auth { .. } => "auth",
             ClientEvent::Ping => "ping",
+            ClientEvent::ClockSync(_) => CLOCK_SYNC,
+            ClientEvent::DeliveryReport(_) => DELIVERY_REPORT,
         }
     }
 
@@ -396,6 +443,8 @@ impl ClientEvent {
                 None,
             ),
             ClientEvent::Ping => frame(name, &Empty {}, None),
+            ClientEvent::ClockSync(data) => frame(name, data, None),
+            ClientEvent::DeliveryReport(data) => frame(name, data, None),
         }
     }
 
@@ -420,6 +469,8 @@ impl ClientEvent {
             }),
             // Any `data` (or none) is fine: a ping carries nothing.
             "ping" => Ok(ClientEvent::Ping),
+            CLOCK_SYNC => Ok(ClientEvent::ClockSync(data(name, raw.data)?)),
+            DELIVERY_REPORT => Ok(ClientEvent::DeliveryReport(data(name, raw.data)?)),
             other => Err(FrameError::UnknownEvent(other.to_owned())),
         }
     }

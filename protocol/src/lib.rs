@@ -18,6 +18,7 @@
 //! - [`frames`]: WebSocket frames (§3): one closed enum per direction.
 //! - [`http`]: HTTP request and response bodies (§2, §4).
 //! - [`raw_json`]: JSON carried without being read (shipping addresses).
+//! - [`report`]: what a browser reports about delivery (clock, latencies).
 //! - `fixtures` (tests and the `fixtures` feature only): builders of orders
 //!   and events for the relay's and the client's tests.
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod kafka;
 pub mod limits;
 pub mod order;
 pub mod raw_json;
+pub mod report;
 pub mod time;
 
 pub use error::ErrorCode;

@@ -15,6 +15,7 @@ use prometheus::{
     Registry,
 };
 use protocol::kafka::{RejectReason, TopicKind};
+use protocol::report::ReconnectCause;
 use protocol::ErrorCode;
 
 use crate::core::delivery::Pushes;
@@ -290,6 +291,10 @@ pub struct Metrics {
     /// Events sent by replays (`relay_resumes_total{kind="replay"}` counts
     /// the replays).
     pub replayed_events: IntCounter,
+    /// Browsers' reconnects, by the cause they report.
+    pub browser_reconnects: ByLabel<ReconnectCause>,
+    /// Values of browsers' reports not counted (see `core::report`).
+    pub report_values_dropped: IntCounter,
     pub unroutable: IntCounter,
     pub deliveries: IntCounter,
     pub connections: IntGauge,
@@ -396,6 +401,15 @@ impl Metrics {
                 "relay_ws_closes_total",
                 "WebSocket connections ended, by reason (client: closed by the browser or the network; heartbeat: no answer to pings).",
                 "reason",
+            ),
+            browser_reconnects: r.by(
+                "relay_browser_reconnects_total",
+                "Reconnects browsers reported, by cause (resync, draining, going_away, network, silence, closed, other).",
+                "cause",
+            ),
+            report_values_dropped: r.counter(
+                "relay_browser_report_values_dropped_total",
+                "Values of browsers' delivery reports not counted: past the per-report cap, out of range, or in a report sent too soon.",
             ),
             replayed_events: r.counter(
                 "relay_resume_events_replayed_total",

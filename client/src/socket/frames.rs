@@ -3,6 +3,7 @@
 //! variant, joins a snapshot sent in parts, and says what the console shows.
 
 use protocol::frames::SnapshotParts;
+use protocol::report::ClockSync;
 use protocol::{OrderEvent, ServerEvent};
 
 use super::callbacks::OrderCallbacks;
@@ -21,12 +22,17 @@ fn shown<'a>(text: &'a str, order_id: &'a str) -> &'a str {
 }
 
 /// What a frame asks of the socket loop itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Control {
     /// The relay's heartbeat window (ms), from its `connection:success`.
     Heartbeat(u32),
     /// `server:draining`: move to another relay now.
     Move,
+    /// The relay's answer to `clock:sync`.
+    Clock(ClockSync),
+    /// A live order event, sent by the relay at this time (its clock), was
+    /// just applied.
+    Applied(f64),
 }
 
 /// Decodes one text frame and calls the callback for its kind. A frame that
@@ -40,8 +46,8 @@ pub fn handle_frame(
     callbacks: &OrderCallbacks,
     parts: &mut SnapshotParts,
 ) -> Option<Control> {
-    let event = match ServerEvent::from_json(text) {
-        Ok(event) => event,
+    let (event, sent_at) = match ServerEvent::from_json_timed(text) {
+        Ok(decoded) => decoded,
         Err(error) => {
             warn(&format!(
                 "[WebSocket] Dropped a frame that does not decode: {error}"
@@ -68,29 +74,32 @@ pub fn handle_frame(
                 (callbacks.on_snapshot)(snapshot);
             }
         }
-        ServerEvent::Order { event, cursor } => match event {
-            OrderEvent::Created(order) => {
-                log(&format!(
-                    "[WebSocket] Order created: {}",
-                    shown(text, &order.order_id)
-                ));
-                (callbacks.on_created)(order, cursor);
+        ServerEvent::Order { event, cursor } => {
+            match event {
+                OrderEvent::Created(order) => {
+                    log(&format!(
+                        "[WebSocket] Order created: {}",
+                        shown(text, &order.order_id)
+                    ));
+                    (callbacks.on_created)(order, cursor);
+                }
+                OrderEvent::Updated(update) => {
+                    log(&format!(
+                        "[WebSocket] Order updated: {}",
+                        shown(text, &update.order_id)
+                    ));
+                    (callbacks.on_updated)(update, cursor);
+                }
+                OrderEvent::Cancelled(cancellation) => {
+                    log(&format!(
+                        "[WebSocket] Order cancelled: {}",
+                        shown(text, &cancellation.order_id)
+                    ));
+                    (callbacks.on_cancelled)(cancellation, cursor);
+                }
             }
-            OrderEvent::Updated(update) => {
-                log(&format!(
-                    "[WebSocket] Order updated: {}",
-                    shown(text, &update.order_id)
-                ));
-                (callbacks.on_updated)(update, cursor);
-            }
-            OrderEvent::Cancelled(cancellation) => {
-                log(&format!(
-                    "[WebSocket] Order cancelled: {}",
-                    shown(text, &cancellation.order_id)
-                ));
-                (callbacks.on_cancelled)(cancellation, cursor);
-            }
-        },
+            return sent_at.map(Control::Applied);
+        }
         ServerEvent::Notification(notification) => {
             log(&format!(
                 "[WebSocket] Notification: {}",
@@ -101,6 +110,7 @@ pub fn handle_frame(
         // The answer to our heartbeat: hearing it is all it is for.
         ServerEvent::Pong => {}
         ServerEvent::Draining(_) => return Some(Control::Move),
+        ServerEvent::ClockSync(sync) => return Some(Control::Clock(sync)),
         ServerEvent::Error(body) => {
             warn(&format!(
                 "[WebSocket] The relay refused a frame: {} ({})",

@@ -3,8 +3,10 @@
 //! back to sign-in. Generic over the [`Transport`], so the release bundle
 //! carries only the live one and tests run the same loop on a channel.
 
+use client_core::report::{ClockOffset, Reports};
 use futures::future::{self, AbortHandle, Either};
 use protocol::frames::SnapshotParts;
+use protocol::report::ClockSync;
 use protocol::ClientEvent;
 
 use super::callbacks::{ConnectionEvent, OrderCallbacks};
@@ -51,6 +53,8 @@ pub fn subscribe_to_orders<T: Transport>(
 
 async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, cb: OrderCallbacks) {
     let mut attempt = 0u32;
+    // Outlives each connection: values measured on one go out on the next.
+    let mut reports = Reports::default();
     // The link of a draining relay, kept open until the next one subscribed.
     let mut draining: Option<T::Link> = None;
     loop {
@@ -76,7 +80,7 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
             Ok(mut link) => {
                 log("[WebSocket] Connected successfully");
                 (cb.on_connection)(ConnectionEvent::Connected);
-                let (ended, heard) = listen(&mut link, &config, &cb, &tokens).await;
+                let (ended, heard) = listen(&mut link, &config, &cb, &tokens, &mut reports).await;
                 if ended == Ended::Draining {
                     draining = Some(link);
                 }
@@ -93,6 +97,7 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
         if heard {
             attempt = 0;
         }
+        reports.reconnected(&ended, now_ms());
         match next_step(&ended) {
             Next::SignIn => {
                 (cb.on_connection)(ConnectionEvent::TokenExpired);
@@ -147,7 +152,10 @@ async fn listen(
     config: &SocketConfig,
     cb: &OrderCallbacks,
     tokens: &Tokens,
+    reports: &mut Reports,
 ) -> (Ended, bool) {
+    // This relay's clock against ours: each connection may reach another.
+    let mut clock = ClockOffset::default();
     let mut window = f64::from(config.heartbeat_ms);
     let mut quiet = window / 3.0;
     let mut heard = false;
@@ -179,10 +187,14 @@ async fn listen(
                         window = f64::from(announced.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS));
                         quiet = window / 3.0;
                         timer = Box::pin(sleep(quiet.ceil() as u32));
+                        sync_clock(link).await;
                     }
                     Some(Control::Move) => return (Ended::Draining, true),
+                    Some(Control::Clock(sync)) => clock.sample(sync, heard_at),
+                    Some(Control::Applied(sent_at)) => reports.applied(sent_at, now_ms(), &clock),
                     None => {}
                 }
+                report(link, reports).await;
             }
             Woke::Link(Incoming::Closed { code, reason }) => {
                 return (Ended::Closed { code, reason }, heard);
@@ -196,6 +208,7 @@ async fn listen(
                     pings += 1;
                     link.send(ClientEvent::Ping.to_json()).await;
                 }
+                report(link, reports).await;
                 let wake = (heard_at + quiet * f64::from(pings + 1)).min(heard_at + window);
                 timer = Box::pin(sleep((wake - now).max(1.0).ceil() as u32));
             }
@@ -206,6 +219,25 @@ async fn listen(
                 renewal = Box::pin(tokens.renewal());
             }
         }
+    }
+}
+
+/// Asks the relay for its clock (`clock:sync`).
+async fn sync_clock(link: &mut impl Link) {
+    let sync = ClockSync {
+        sent: now_ms(),
+        relay: None,
+    };
+    link.send(ClientEvent::ClockSync(sync).to_json()).await;
+}
+
+/// Sends the delivery report if one is due, and samples the clock again
+/// with it: the shortest round trip of the connection keeps improving.
+async fn report(link: &mut impl Link, reports: &mut Reports) {
+    if let Some(report) = reports.due(now_ms()) {
+        link.send(ClientEvent::DeliveryReport(report).to_json())
+            .await;
+        sync_clock(link).await;
     }
 }
 

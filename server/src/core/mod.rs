@@ -12,6 +12,7 @@
 //! - [`relay_state`]: model + history + position: apply, answer, evict, save.
 //! - [`delivery`]: encoded frames and what an applied event sends.
 //! - [`parking`]: subscriptions waiting for the relay to load or catch up.
+//! - [`report`]: what a browser's delivery report may add to the metrics.
 //! - [`commands`]: checkout, cancel and status change as pure functions.
 //! - [`limits`]: connection caps and the client frame rate.
 //! - [`watchdog`]: when a consumer counts as stalled, and when as unhealthy.
@@ -25,5 +26,6 @@ pub(crate) mod limits;
 pub(crate) mod model;
 pub(crate) mod parking;
 pub mod relay_state;
+pub(crate) mod report;
 pub mod viewer;
 pub(crate) mod watchdog;

@@ -23,6 +23,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use protocol::frames::{close, ConnectionInfo, Draining, ErrorBody};
+use protocol::report::ClockSync;
 use protocol::ErrorCode;
 use protocol::{ClientEvent, ServerEvent};
 use tokio::time::{sleep_until, Instant};
@@ -30,6 +31,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::core::cursor::Cursor;
 use crate::core::delivery::Frame;
 use crate::core::limits::{CapReached, FrameRate, Slot};
+use crate::core::report::ReportGate;
 use crate::core::viewer::User;
 use crate::fanout::queue::Drained;
 use crate::metrics::{Closed, Metrics, Stage};
@@ -358,6 +360,7 @@ fn connection(
         let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
         let mut last_heard = Instant::now();
         let mut bad_frames = 0u32;
+        let mut reports = ReportGate::default();
         let mut rate = FrameRate::new(app.config.client_frames_per_sec, std::time::Instant::now());
         let mut rate_told: Option<Instant> = None;
 
@@ -417,7 +420,7 @@ fn connection(
                                 throttled_reply(&mut rate_told, last_heard, &rate)
                             }
                             // Boxed: a rare path, kept out of the idle connection's state.
-                            Some(Ok(Message::Text(text))) => Box::pin(on_text(&app, &mut user, conn_id, &text, &mut bad_frames)).await,
+                            Some(Ok(Message::Text(text))) => Box::pin(on_text(&app, &mut user, conn_id, &text, &mut bad_frames, &mut reports)).await,
                             Some(Ok(Message::Binary(_))) => bad_frame(&app, &mut bad_frames, ErrorCode::BadJson, "binary frames are not supported: send JSON text"),
                             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue,
                             Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
@@ -474,6 +477,7 @@ async fn on_text(
     conn_id: u64,
     text: &str,
     bad_frames: &mut u32,
+    reports: &mut ReportGate,
 ) -> Step {
     if text.len() > app.config.max_frame_bytes {
         let message = format!(
@@ -517,7 +521,35 @@ async fn on_text(
             }
         }
         Ok(ClientEvent::Ping) => Step::Reply(ServerEvent::Pong.to_json()),
+        Ok(ClientEvent::ClockSync(sync)) => Step::Reply(
+            ServerEvent::ClockSync(ClockSync {
+                sent: sync.sent,
+                relay: Some(relay_clock_ms()),
+            })
+            .to_json(),
+        ),
+        Ok(ClientEvent::DeliveryReport(report)) => {
+            let taken = reports.take(report, std::time::Instant::now());
+            for latency in taken.latencies {
+                app.metrics.delivery.observe(Stage::RelayToBrowser, latency);
+            }
+            for cause in taken.reconnects {
+                app.metrics.browser_reconnects.add(cause);
+            }
+            app.metrics
+                .report_values_dropped
+                .inc_by(taken.dropped as u64);
+            Step::Continue
+        }
     }
+}
+
+/// The relay's clock in ms since the epoch, to the microsecond, for
+/// `clock:sync`.
+fn relay_clock_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// The answer to a frame over the rate: an error frame, unless one went out

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::frames::{order_frame, snapshot_frames, OrdersSnapshot};
+use protocol::frames::{live_order_frame, order_frame, snapshot_frames, OrdersSnapshot};
 use protocol::{Order, OrderEvent, StatusAt, Timestamp};
 
 use crate::core::cursor::{Cursor, PartitionId, Pos};
@@ -258,7 +258,9 @@ impl RelayState {
             Route::Owner(buyer) => Some(buyer),
         };
         let cursor = self.position.to_string();
-        let frame = Frame::from(order_frame(&event, &cursor));
+        // Stamped with the relay's clock: browsers time their delivery from it.
+        let sent_at = Some(now.millis());
+        let frame = Frame::from(live_order_frame(&event, &cursor, sent_at));
         let delivery = if applied.released.is_empty() {
             let collapse = match &*event {
                 OrderEvent::Created(_) => None,
@@ -289,7 +291,8 @@ impl RelayState {
                     if let Some(buyer) = &buyer {
                         earlier.set_buyer_id(buyer);
                     }
-                    Frame::from(order_frame(&earlier, before.as_deref().unwrap_or(&cursor)))
+                    let cursor = before.as_deref().unwrap_or(&cursor);
+                    Frame::from(live_order_frame(&earlier, cursor, sent_at))
                 })
                 .collect();
             batch.push(frame);
