@@ -113,6 +113,10 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
             shutdown_rx.clone(),
         )));
     }
+    tasks.push(tokio::spawn(sample_metrics(
+        Arc::clone(&state.metrics),
+        shutdown_rx.clone(),
+    )));
     if state.config.observe.log_summary_secs > 0 {
         tasks.push(tokio::spawn(log_summaries(
             Arc::clone(&state.metrics),
@@ -136,6 +140,19 @@ pub async fn start(config: Config, brokers: &str) -> anyhow::Result<Running> {
         server,
         tasks,
     })
+}
+
+/// Reads the relay's own metrics every `SAMPLE_SECS` into the recent past
+/// the admin Delivery panel draws.
+async fn sample_metrics(metrics: Arc<Metrics>, mut shutdown: watch::Receiver<bool>) {
+    let every = Duration::from_secs(crate::metrics::series::SAMPLE_SECS);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+            _ = tick.tick() => metrics.sample(crate::clock::now().millis()),
+        }
+    }
 }
 
 /// One `info` line per interval with what happened in it, in place of a

@@ -14,7 +14,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::access;
 use super::context::AppState;
-use super::http::{assets, ops, orders, AppError};
+use super::http::{assets, ops, orders, panel, AppError};
 use super::ws;
 
 /// Every route of the relay.
@@ -23,6 +23,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/api/orders", get(orders::list).post(orders::checkout))
         .route("/api/orders/{id}/cancel", post(orders::cancel))
         .route("/api/admin/orders/{id}", patch(orders::advance))
+        .route("/api/admin/delivery", get(panel::delivery))
         .route("/api/dev/login", post(ops::login))
         .route(
             "/api/{*rest}",

@@ -7,6 +7,7 @@
 //! lookup, a lock or an allocation.
 
 use std::marker::PhantomData;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus::core::{MetricVec, MetricVecBuilder};
@@ -22,6 +23,9 @@ use crate::core::delivery::Pushes;
 use crate::core::limits::CapReached;
 use crate::core::model::RefusedReason;
 use crate::core::relay_state::RefusedCheckpointReason;
+
+pub mod series;
+use series::{Buckets, Reading, Series};
 
 /// Kinds of resume, for `relay_resumes_total{kind}`.
 #[derive(Debug, Clone, Copy, PartialEq, strum::VariantArray, strum::IntoStaticStr)]
@@ -275,6 +279,8 @@ impl Families {
 /// Every metric of the relay. Shared (`Arc<Metrics>`) by whoever counts.
 pub struct Metrics {
     registry: Registry,
+    /// The recent past, for the admin Delivery panel ([`Metrics::sample`]).
+    series: Mutex<Series>,
     consumed: ByLabel<TopicKind>,
     rejected_by_decoder: ByLabel<RejectReason>,
     rejected_by_model: ByLabel<RefusedReason>,
@@ -446,6 +452,7 @@ impl Metrics {
             restored_orders: r.gauge("relay_checkpoint_restored_orders", "Orders this relay started from, out of a checkpoint (0: it read the order topics from the beginning)."),
             jwks_keys: r.gauge("relay_jwks_keys", "Keys in the identity provider's key set the relay verifies tokens with."),
             registry: r.0,
+            series: Mutex::default(),
         };
         metrics.register_process();
         metrics
@@ -552,6 +559,62 @@ impl Metrics {
             closed: sum(&self.closes.series),
             open: self.connections.get(),
         }
+    }
+
+    /// Adds the interval since the last call to the recent past (every
+    /// [`series::SAMPLE_SECS`], from a task; `at_ms` is the wall clock).
+    pub fn sample(&self, at_ms: i64) {
+        let stages = self
+            .delivery
+            .series
+            .iter()
+            .map(|histogram| {
+                let metric = prometheus::core::Metric::metric(histogram);
+                let read = metric.get_histogram();
+                Buckets {
+                    bounds: read.get_bucket().iter().map(|b| b.upper_bound()).collect(),
+                    cumulative: read
+                        .get_bucket()
+                        .iter()
+                        .map(|b| b.cumulative_count())
+                        .collect(),
+                    count: read.get_sample_count(),
+                }
+            })
+            .collect();
+        let rejected = <RejectReason as strum::VariantArray>::VARIANTS
+            .iter()
+            .map(|v| <&str>::from(*v))
+            .zip(self.rejected_by_decoder.series.iter().map(IntCounter::get))
+            .chain(
+                <RefusedReason as strum::VariantArray>::VARIANTS
+                    .iter()
+                    .map(|v| <&str>::from(*v))
+                    .zip(self.rejected_by_model.series.iter().map(IntCounter::get)),
+            )
+            .collect();
+        let reading = Reading {
+            stages,
+            connections: self.connections.get(),
+            lag: self.consumer_lag.get(),
+            reconnects: self
+                .browser_reconnects
+                .series
+                .iter()
+                .map(IntCounter::get)
+                .sum(),
+            rejected,
+        };
+        self.series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(reading, at_ms);
+    }
+
+    /// Reads the recent past (the panel renders it under this lock: a few
+    /// hundred points, never on the delivery path).
+    pub fn with_series<T>(&self, read: impl FnOnce(&Series) -> T) -> T {
+        read(&self.series.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Reads one rejected-message counter (tests and logs).
