@@ -7,7 +7,7 @@
 //! relay's per-connection bounds (`protocol::report`).
 
 use protocol::report::{
-    ClockSync, DeliveryReport, ReconnectCause, MAX_REPORT_RECONNECTS, MAX_REPORT_VALUES,
+    ClockAnswer, DeliveryReport, ReconnectCause, MAX_REPORT_RECONNECTS, MAX_REPORT_VALUES,
     MIN_REPORT_INTERVAL_MS,
 };
 
@@ -28,17 +28,15 @@ pub struct ClockOffset {
 }
 
 impl ClockOffset {
-    /// Takes the relay's answer to a `clock:sync` sent at `sync.sent`,
+    /// Takes the relay's answer to a `clock:sync` sent at `answer.sent`,
     /// received at `received` (both on the browser's clock).
-    pub fn sample(&mut self, sync: ClockSync, received: f64) {
-        let Some(relay) = sync.relay else {
-            return;
-        };
-        let round_trip = received - sync.sent;
+    pub fn sample(&mut self, answer: ClockAnswer, received: f64) {
+        let (sent, relay) = (answer.sent as f64, answer.relay);
+        let round_trip = received - sent;
         if !(round_trip >= 0.0 && relay.is_finite()) {
             return;
         }
-        let offset = relay - (sync.sent + received) / 2.0;
+        let offset = relay - (sent + received) / 2.0;
         if self.best.is_none_or(|(best, _)| round_trip <= best) {
             self.best = Some((round_trip, offset));
         }
@@ -83,15 +81,15 @@ impl Reports {
         let Some(offset) = clock.offset() else {
             return;
         };
-        if self.pending.applied.len() >= MAX_PENDING {
+        if self.pending.latencies_us.len() >= MAX_PENDING {
             return;
         }
         // An estimate off by up to half a round trip can make a fast
-        // delivery look a little negative: it took no time.
-        let latency = (applied_at + offset - sent_at).max(0.0);
+        // delivery look a little negative: it took no time. (`as` saturates.)
+        let latency_ms = (applied_at + offset - sent_at).max(0.0);
         self.pending
-            .applied
-            .push((latency * 1000.0).round() / 1000.0);
+            .latencies_us
+            .push((latency_ms * 1000.0).round() as u32);
         self.since.get_or_insert(applied_at);
     }
 
@@ -118,19 +116,17 @@ impl Reports {
         if self.last_sent.is_some_and(|last| now - last < interval) {
             return None;
         }
-        let full = self.pending.applied.len() >= MAX_REPORT_VALUES;
+        let full = self.pending.latencies_us.len() >= MAX_REPORT_VALUES;
         if !full && now - since < REPORT_EVERY_MS {
             return None;
         }
-        let rest = self
-            .pending
-            .applied
-            .split_off(self.pending.applied.len().min(MAX_REPORT_VALUES));
+        let pending = &mut self.pending.latencies_us;
+        let rest = pending.split_off(pending.len().min(MAX_REPORT_VALUES));
         let report = DeliveryReport {
-            applied: std::mem::replace(&mut self.pending.applied, rest),
+            latencies_us: std::mem::replace(pending, rest),
             reconnects: std::mem::take(&mut self.pending.reconnects),
         };
-        self.since = (!self.pending.applied.is_empty()).then_some(now);
+        self.since = (!self.pending.latencies_us.is_empty()).then_some(now);
         self.last_sent = Some(now);
         Some(report)
     }
@@ -140,11 +136,8 @@ impl Reports {
 mod tests {
     use super::*;
 
-    fn sync(sent: f64, relay: f64) -> ClockSync {
-        ClockSync {
-            sent,
-            relay: Some(relay),
-        }
+    fn sync(sent: u64, relay: f64) -> ClockAnswer {
+        ClockAnswer { sent, relay }
     }
 
     #[test]
@@ -153,28 +146,21 @@ mod tests {
         assert_eq!(clock.offset(), None);
         // The relay's clock is 30 s behind; the way out took 40 ms, the way
         // back 10 ms: a 25 ms error, from a 50 ms round trip.
-        clock.sample(sync(100_000.0, 70_040.0), 100_050.0);
+        clock.sample(sync(100_000, 70_040.0), 100_050.0);
         assert_eq!(clock.offset(), Some(-30_000.0 + 15.0));
         // A 4 ms round trip, symmetric: exact, and it wins.
-        clock.sample(sync(200_000.0, 170_002.0), 200_004.0);
+        clock.sample(sync(200_000, 170_002.0), 200_004.0);
         assert_eq!(clock.offset(), Some(-30_000.0));
         // A slower one later does not replace it.
-        clock.sample(sync(300_000.0, 270_100.0), 300_200.0);
+        clock.sample(sync(300_000, 270_100.0), 300_200.0);
         assert_eq!(clock.offset(), Some(-30_000.0));
     }
 
     #[test]
     fn answers_that_cannot_be_right_are_ignored() {
         let mut clock = ClockOffset::default();
-        clock.sample(
-            ClockSync {
-                sent: 5.0,
-                relay: None,
-            },
-            6.0,
-        );
-        clock.sample(sync(10.0, 100.0), 5.0);
-        clock.sample(sync(10.0, f64::NAN), 12.0);
+        clock.sample(sync(10, 100.0), 5.0);
+        clock.sample(sync(10, f64::NAN), 12.0);
         assert_eq!(clock.offset(), None);
     }
 
@@ -187,13 +173,13 @@ mod tests {
         for (browser, skew) in [(&mut right, 0.0), (&mut skewed, 30_000.0)] {
             browser
                 .0
-                .sample(sync(1_000.0 + skew, 1_001.0), 1_002.0 + skew);
+                .sample(sync(1_000 + skew as u64, 1_001.0), 1_002.0 + skew);
             browser.1.applied(5_000.0, 5_007.0 + skew, &browser.0);
         }
-        let right = right.1.due(20_000.0).unwrap().applied;
-        let skewed = skewed.1.due(20_000.0 + 30_000.0).unwrap().applied;
-        assert_eq!(right, [7.0]);
-        assert_eq!(skewed, [7.0]);
+        let right = right.1.due(20_000.0).unwrap().latencies_us;
+        let skewed = skewed.1.due(20_000.0 + 30_000.0).unwrap().latencies_us;
+        assert_eq!(right, [7_000]);
+        assert_eq!(skewed, [7_000]);
     }
 
     #[test]
@@ -206,12 +192,12 @@ mod tests {
     #[test]
     fn reports_are_batched_and_spaced() {
         let mut clock = ClockOffset::default();
-        clock.sample(sync(0.0, 0.0), 0.0);
+        clock.sample(sync(0, 0.0), 0.0);
         let mut reports = Reports::default();
         reports.applied(0.0, 3.0, &clock);
         assert_eq!(reports.due(100.0), None, "not full, not old");
         let first = reports.due(REPORT_EVERY_MS + 3.0).unwrap();
-        assert_eq!(first.applied, [3.0]);
+        assert_eq!(first.latencies_us, [3_000]);
         assert_eq!(reports.due(REPORT_EVERY_MS * 10.0), None, "nothing waits");
 
         // A burst: full reports, one per interval, the rest after.
@@ -220,7 +206,7 @@ mod tests {
             reports.applied(start, start + 1.0, &clock);
         }
         assert_eq!(
-            reports.due(start + 1.0).unwrap().applied.len(),
+            reports.due(start + 1.0).unwrap().latencies_us.len(),
             MAX_REPORT_VALUES
         );
         assert_eq!(
@@ -229,18 +215,18 @@ mod tests {
             "within the relay's interval"
         );
         let later = start + 2.0 + REPORT_EVERY_MS;
-        assert_eq!(reports.due(later).unwrap().applied.len(), 10);
+        assert_eq!(reports.due(later).unwrap().latencies_us.len(), 10);
     }
 
     #[test]
     fn a_flood_is_sampled_not_kept() {
         let mut clock = ClockOffset::default();
-        clock.sample(sync(0.0, 0.0), 0.0);
+        clock.sample(sync(0, 0.0), 0.0);
         let mut reports = Reports::default();
         for i in 0..100_000 {
             reports.applied(0.0, f64::from(i), &clock);
         }
-        assert_eq!(reports.pending.applied.len(), MAX_PENDING);
+        assert_eq!(reports.pending.latencies_us.len(), MAX_PENDING);
     }
 
     #[test]

@@ -35,7 +35,7 @@ async fn send(client: &mut Client, event: ClientEvent) {
 }
 
 /// Reads `EVENTS` live order events, measuring and reporting them as the
-/// browser's socket service does; returns every latency it reported once
+/// browser's socket service does; returns every latency (ms) it reported once
 /// nothing is left to report.
 async fn reporting_client(mut client: Client, skew: f64) -> Vec<f64> {
     let mut offset = ClockOffset::default();
@@ -44,8 +44,7 @@ async fn reporting_client(mut client: Client, skew: f64) -> Vec<f64> {
     let mut seen = 0;
     let sync = |skew| {
         ClientEvent::ClockSync(ClockSync {
-            sent: clock(skew),
-            relay: None,
+            sent: clock(skew) as u64,
         })
     };
     // A few samples first, as a connection's reports would have made.
@@ -65,7 +64,7 @@ async fn reporting_client(mut client: Client, skew: f64) -> Vec<f64> {
                     (ServerEvent::ClockSync(answer), _) => offset.sample(answer, clock(skew)),
                     (ServerEvent::Order { .. }, Some(sent_at)) => {
                         seen += 1;
-                        reports.applied(sent_at, clock(skew), &offset);
+                        reports.applied(sent_at as f64, clock(skew), &offset);
                     }
                     (other, sent_at) => panic!("unexpected {other:?} (sentAt {sent_at:?})"),
                 }
@@ -73,7 +72,7 @@ async fn reporting_client(mut client: Client, skew: f64) -> Vec<f64> {
             _ = tick.tick() => {}
         }
         if let Some(report) = reports.due(clock(skew)) {
-            reported.extend_from_slice(&report.applied);
+            reported.extend(report.latencies_us.iter().map(|us| f64::from(*us) / 1000.0));
             send(&mut client, ClientEvent::DeliveryReport(report)).await;
             send(&mut client, sync(skew)).await;
         }
@@ -173,14 +172,14 @@ async fn a_flooding_client_is_bounded_and_its_bad_values_counted() {
     let (_broker, relay, _producer) = common::relay_and_producer().await;
     let mut client = relay.connect("mallory", Role::User).await;
     let flood = DeliveryReport {
-        applied: vec![1.0; 3000],
+        latencies_us: vec![1000; 3000],
         reconnects: Vec::new(),
     };
     // The first report counts up to its cap; the ones right after it not at all.
     for _ in 0..3 {
         send(&mut client, ClientEvent::DeliveryReport(flood.clone())).await;
     }
-    let hostile = r#"{"event":"delivery:report","data":{"applied":[-5,1e300,"x"]}}"#;
+    let hostile = r#"{"event":"delivery:report","data":{"latenciesUs":[-5,1e300,"x"]}}"#;
     client.send_text(hostile).await;
     match client.next().await {
         ServerEvent::Error(body) => assert_eq!(body.code, "invalid_data", "{}", body.message),

@@ -3,7 +3,7 @@
 //! variant, joins a snapshot sent in parts, and says what the console shows.
 
 use protocol::frames::SnapshotParts;
-use protocol::report::ClockSync;
+use protocol::report::ClockAnswer;
 use protocol::{OrderEvent, ServerEvent};
 
 use super::callbacks::OrderCallbacks;
@@ -29,10 +29,10 @@ pub enum Control {
     /// `server:draining`: move to another relay now.
     Move,
     /// The relay's answer to `clock:sync`.
-    Clock(ClockSync),
+    Clock(ClockAnswer),
     /// A live order event, sent by the relay at this time (its clock), was
     /// just applied.
-    Applied(f64),
+    Applied(u64),
 }
 
 /// Decodes one text frame and calls the callback for its kind. A frame that

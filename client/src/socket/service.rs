@@ -191,7 +191,9 @@ async fn listen(
                     }
                     Some(Control::Move) => return (Ended::Draining, true),
                     Some(Control::Clock(sync)) => clock.sample(sync, heard_at),
-                    Some(Control::Applied(sent_at)) => reports.applied(sent_at, now_ms(), &clock),
+                    Some(Control::Applied(sent_at)) => {
+                        reports.applied(sent_at as f64, now_ms(), &clock)
+                    }
                     None => {}
                 }
                 report(link, reports).await;
@@ -225,8 +227,7 @@ async fn listen(
 /// Asks the relay for its clock (`clock:sync`).
 async fn sync_clock(link: &mut impl Link) {
     let sync = ClockSync {
-        sent: now_ms(),
-        relay: None,
+        sent: now_ms() as u64,
     };
     link.send(ClientEvent::ClockSync(sync).to_json()).await;
 }

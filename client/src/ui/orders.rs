@@ -281,6 +281,8 @@ fn Filters(
                     }}
                 </select>
             </label>
+            // The relay draws the panel: no chart code in the shoppers' bundle.
+            <a class="btn filters-link" href="/admin/delivery">"Delivery"</a>
         </div>
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::order::{NotificationType, OrderItem, OrderStatus, Priority};
+use crate::report::ReconnectCause;
 use crate::time::Timestamp;
 
 fn t(text: &str) -> Timestamp {
@@ -68,6 +69,10 @@ fn every_server_event() -> Vec<ServerEvent> {
         ServerEvent::Error(ErrorBody::new(ErrorCode::BadJson, "oops")),
         ServerEvent::Pong,
         ServerEvent::Draining(Draining::new(10_000)),
+        ServerEvent::ClockSync(ClockAnswer {
+            sent: 1_700_000_000_123,
+            relay: 1_700_000_000_125.25,
+        }),
     ]
 }
 
@@ -93,9 +98,63 @@ fn every_client_frame_round_trips() {
             token: "jwt".into(),
         },
         ClientEvent::Ping,
+        ClientEvent::ClockSync(ClockSync {
+            sent: 1_700_000_000_123,
+        }),
+        ClientEvent::DeliveryReport(DeliveryReport::default()),
+        ClientEvent::DeliveryReport(DeliveryReport {
+            latencies_us: vec![0, 1250, u32::MAX],
+            reconnects: vec![ReconnectCause::Network, ReconnectCause::Silence],
+        }),
     ] {
         assert_eq!(ClientEvent::from_json(&event.to_json()).unwrap(), event);
     }
+}
+
+#[test]
+fn hand_written_report_frames_are_what_serde_writes() {
+    let report = DeliveryReport {
+        latencies_us: vec![7, 12_500],
+        reconnects: vec![ReconnectCause::GoingAway],
+    };
+    let by_serde = format!(
+        r#"{{"event":"delivery:report","data":{}}}"#,
+        serde_json::to_string(&report).unwrap()
+    );
+    assert_eq!(ClientEvent::DeliveryReport(report).to_json(), by_serde);
+    let sync = ClockSync { sent: 42 };
+    let by_serde = format!(
+        r#"{{"event":"clock:sync","data":{}}}"#,
+        serde_json::to_string(&sync).unwrap()
+    );
+    assert_eq!(ClientEvent::ClockSync(sync).to_json(), by_serde);
+}
+
+#[test]
+fn only_live_order_frames_carry_the_relays_send_time() {
+    let event = OrderEvent::Created(order());
+    let live = live_order_frame(&event, "c1", Some(1_700_000_000_000));
+    let (decoded, sent_at) = ServerEvent::from_json_timed(&live).unwrap();
+    assert_eq!(sent_at, Some(1_700_000_000_000));
+    assert_eq!(
+        decoded,
+        ServerEvent::from_json(&order_frame(&event, "c1")).unwrap()
+    );
+    assert_eq!(
+        ServerEvent::from_json_timed(&order_frame(&event, "c1"))
+            .unwrap()
+            .1,
+        None
+    );
+}
+
+#[test]
+fn a_report_from_a_newer_client_is_still_read() {
+    let text = r#"{"event":"delivery:report","data":{"latenciesUs":[5],"reconnects":["warp_drive"],"more":1}}"#;
+    let ClientEvent::DeliveryReport(report) = ClientEvent::from_json(text).unwrap() else {
+        panic!("a report")
+    };
+    assert_eq!(report.reconnects, [ReconnectCause::Other]);
 }
 
 #[test]

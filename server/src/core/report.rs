@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use protocol::report::{
-    DeliveryReport, ReconnectCause, MAX_REPORTED_MS, MAX_REPORT_RECONNECTS, MAX_REPORT_VALUES,
+    DeliveryReport, ReconnectCause, MAX_REPORTED_US, MAX_REPORT_RECONNECTS, MAX_REPORT_VALUES,
     MIN_REPORT_INTERVAL_MS,
 };
 
@@ -28,7 +28,7 @@ pub struct Taken {
 impl ReportGate {
     /// Takes what may be counted of `report`, received at `now`.
     pub fn take(&mut self, report: DeliveryReport, now: Instant) -> Taken {
-        let all = report.applied.len() + report.reconnects.len();
+        let all = report.latencies_us.len() + report.reconnects.len();
         let soon = self.0.is_some_and(|last| {
             now.duration_since(last) < Duration::from_millis(MIN_REPORT_INTERVAL_MS)
         });
@@ -40,11 +40,11 @@ impl ReportGate {
         }
         self.0 = Some(now);
         let latencies: Vec<Duration> = report
-            .applied
+            .latencies_us
             .iter()
             .take(MAX_REPORT_VALUES)
-            .filter(|ms| ms.is_finite() && (0.0..=MAX_REPORTED_MS).contains(*ms))
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            .filter(|us| **us <= MAX_REPORTED_US)
+            .map(|us| Duration::from_micros(u64::from(*us)))
             .collect();
         let mut reconnects = report.reconnects;
         reconnects.truncate(MAX_REPORT_RECONNECTS);
@@ -60,9 +60,9 @@ impl ReportGate {
 mod tests {
     use super::*;
 
-    fn report(applied: Vec<f64>, reconnects: usize) -> DeliveryReport {
+    fn report(latencies_us: Vec<u32>, reconnects: usize) -> DeliveryReport {
         DeliveryReport {
-            applied,
+            latencies_us,
             reconnects: vec![ReconnectCause::Network; reconnects],
         }
     }
@@ -70,7 +70,7 @@ mod tests {
     #[test]
     fn a_report_becomes_durations() {
         let mut gate = ReportGate::default();
-        let taken = gate.take(report(vec![1.5, 20.0], 1), Instant::now());
+        let taken = gate.take(report(vec![1500, 20_000], 1), Instant::now());
         assert_eq!(
             taken.latencies,
             [Duration::from_micros(1500), Duration::from_millis(20)]
@@ -82,14 +82,14 @@ mod tests {
     #[test]
     fn values_out_of_range_or_past_the_cap_are_dropped() {
         let mut gate = ReportGate::default();
-        let hostile = vec![-1.0, f64::NAN, f64::INFINITY, MAX_REPORTED_MS + 1.0, 3.0];
+        let hostile = vec![u32::MAX, MAX_REPORTED_US + 1, 3000];
         let taken = gate.take(report(hostile, 40), Instant::now());
         assert_eq!(taken.latencies, [Duration::from_millis(3)]);
         assert_eq!(taken.reconnects.len(), MAX_REPORT_RECONNECTS);
-        assert_eq!(taken.dropped, 4 + 40 - MAX_REPORT_RECONNECTS);
+        assert_eq!(taken.dropped, 2 + 40 - MAX_REPORT_RECONNECTS);
 
         let mut gate = ReportGate::default();
-        let flood = gate.take(report(vec![1.0; 10_000], 0), Instant::now());
+        let flood = gate.take(report(vec![1000; 10_000], 0), Instant::now());
         assert_eq!(flood.latencies.len(), MAX_REPORT_VALUES);
         assert_eq!(flood.dropped, 10_000 - MAX_REPORT_VALUES);
     }
@@ -98,10 +98,13 @@ mod tests {
     fn a_report_too_soon_after_the_last_is_dropped_whole() {
         let mut gate = ReportGate::default();
         let start = Instant::now();
-        assert_eq!(gate.take(report(vec![1.0], 0), start).dropped, 0);
-        let soon = gate.take(report(vec![1.0, 2.0], 1), start + Duration::from_millis(10));
+        assert_eq!(gate.take(report(vec![1000], 0), start).dropped, 0);
+        let soon = gate.take(
+            report(vec![1000, 2000], 1),
+            start + Duration::from_millis(10),
+        );
         assert_eq!((soon.latencies.len(), soon.dropped), (0, 3));
         let later = start + Duration::from_millis(MIN_REPORT_INTERVAL_MS);
-        assert_eq!(gate.take(report(vec![1.0], 0), later).latencies.len(), 1);
+        assert_eq!(gate.take(report(vec![1000], 0), later).latencies.len(), 1);
     }
 }

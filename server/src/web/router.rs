@@ -23,7 +23,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/api/orders", get(orders::list).post(orders::checkout))
         .route("/api/orders/{id}/cancel", post(orders::cancel))
         .route("/api/admin/orders/{id}", patch(orders::advance))
-        .route("/api/admin/delivery", get(panel::delivery))
+        .route("/api/admin/delivery", get(panel::fragment))
         .route("/api/dev/login", post(ops::login))
         .route(
             "/api/{*rest}",
@@ -40,6 +40,9 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/admin/delivery", get(panel::page))
+        .route("/admin/delivery.js", get(panel::script))
+        .route("/admin/delivery.css", get(panel::style))
         .route("/ws", get(ws::endpoint))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)

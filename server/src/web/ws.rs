@@ -23,7 +23,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use protocol::frames::{close, ConnectionInfo, Draining, ErrorBody};
-use protocol::report::ClockSync;
+use protocol::report::ClockAnswer;
 use protocol::ErrorCode;
 use protocol::{ClientEvent, ServerEvent};
 use tokio::time::{sleep_until, Instant};
@@ -522,9 +522,9 @@ async fn on_text(
         }
         Ok(ClientEvent::Ping) => Step::Reply(ServerEvent::Pong.to_json()),
         Ok(ClientEvent::ClockSync(sync)) => Step::Reply(
-            ServerEvent::ClockSync(ClockSync {
+            ServerEvent::ClockSync(ClockAnswer {
                 sent: sync.sent,
-                relay: Some(relay_clock_ms()),
+                relay: relay_clock_ms(),
             })
             .to_json(),
         ),

@@ -4,7 +4,7 @@
 //! - [`error`]: `AppError` (JSON error bodies), the `Caller` and `Body` extractors.
 //! - [`orders`]: the order API: list, checkout, cancel, admin status change.
 //! - [`ops`]: health, readiness, metrics, demo login.
-//! - [`panel`]: the admin Delivery panel, charts rendered here.
+//! - [`panel`]: the admin Delivery panel: its page, and its charts drawn here.
 //! - [`assets`]: the browser client: precompressed, cached, under a CSP.
 
 pub mod assets;

@@ -1,40 +1,15 @@
-//! `GET /api/admin/delivery`: the admin Delivery panel, rendered here as
-//! an HTML fragment with inline SVG charts from the relay's own recent past
-//! ([`crate::metrics::series`]); the admin page shows it as it comes. The
-//! browser bundle carries no chart code, and no external dashboard is
-//! needed. Every text in it is the relay's own or escaped.
+//! The Delivery panel's fragment: the relay's recent past
+//! ([`crate::metrics::series`]) as HTML with inline SVG charts. Pure: a
+//! series in, text out. Every text in it is the relay's own.
 
 use std::fmt::Write;
-use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
-
-use super::error::{AppError, Caller};
-use crate::core::commands;
 use crate::metrics::series::{Point, Series, KEPT_POINTS, SAMPLE_SECS};
 use crate::metrics::Stage;
-use crate::web::context::AppState;
 
 /// Chart size, in SVG units.
 const WIDTH: f64 = 240.0;
 const HEIGHT: f64 = 48.0;
-
-pub async fn delivery(
-    State(app): State<Arc<AppState>>,
-    Caller(user): Caller,
-) -> Result<impl IntoResponse, AppError> {
-    commands::Admin::check(user.is_admin())?;
-    let html = app.metrics.with_series(render);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    ))
-}
 
 /// How each stage is named on the panel, in `Stage` order.
 fn stage_name(stage: Stage) -> &'static str {
@@ -176,7 +151,7 @@ fn rejected(out: &mut String, points: &[&Point]) {
         out.push_str("<p class=\"delivery-note\">No Kafka message rejected in this window.</p>");
         return;
     }
-    totals.sort_by(|a, b| b.1.cmp(&a.1));
+    totals.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     out.push_str("<table class=\"rejected\"><caption>Rejected Kafka messages</caption><tr><th scope=\"col\">Reason</th><th scope=\"col\">Messages</th></tr>");
     for (reason, n) in totals {
         let _ = write!(
