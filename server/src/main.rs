@@ -70,8 +70,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
             (Some(broker), brokers)
         }
     };
+    let json_logs = config.observe.log_format == LogFormat::Json;
     let running = server::app::start(config, &brokers).await?;
-    println!("relay ready on http://{}/", running.addr);
+    // Where to point a browser, on stdout; with JSON logs, stdout is only
+    // JSON lines, and the address is in the `relay listening` log line.
+    if !json_logs {
+        println!("relay ready on http://{}/", running.addr);
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     // A second signal cuts the drain short.
