@@ -77,7 +77,7 @@ async fn the_relays_lag_shows_in_kafkas_own_tool_and_in_its_metrics() {
             .send("order.created", &id, created(&id, "alice"))
             .await;
     }
-    let sample = r#"relay_kafka_partition_lag{topic="order.created",partition="0"}"#;
+    let sample = r#"relay_kafka_partition_lag{partition="0",topic="order.created"}"#;
     eventually("the relay's metrics show 4 messages behind", || async {
         metric(&relay.metrics().await, sample) == 4.0
     })
@@ -268,7 +268,7 @@ async fn partitions_added_while_the_relay_runs_are_read_and_old_cursors_stay_val
     }
     eventually("the relay reads the new partitions", || async {
         let page = relay.metrics().await;
-        page.contains(r#"relay_kafka_partition_lag{topic="order.created",partition="2"}"#)
+        page.contains(r#"relay_kafka_partition_lag{partition="2",topic="order.created"}"#)
             && relay.orders("alice", Role::User).await.orders.len() == 10
     })
     .await;
