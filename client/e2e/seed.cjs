@@ -2,13 +2,15 @@
 // driven by playwright-core, against the release bundle served by the relay
 // (demo login on, simulator off), on a real Kafka broker (Apache Kafka, one
 // KRaft node started by .ci/kafka/start-broker); then the same bundle
-// embedded in a shop (client/e2e/shop.cjs).
+// embedded in a shop (client/e2e/shop.cjs), and the admin Delivery panel
+// under the demo simulator's traffic (client/e2e/delivery.cjs).
 //
 // Needs: the debug relay (cargo build -p server; in $CARGO_TARGET_DIR if set), dist/ (trunk build
 // --release), Apache Kafka and playwright-core (bash .ci/install). Run: node client/e2e/seed.cjs
 'use strict';
 const { chromium } = require('playwright-core');
 const { shopScenarios } = require('./shop.cjs');
+const { deliveryScenarios } = require('./delivery.cjs');
 const { spawn, execFileSync } = require('child_process');
 const os = require('os');
 const fs = require('fs');
@@ -42,8 +44,8 @@ async function until(what, check, ms = 20000) {
   }
 }
 
-function start(cmd, args, env = {}) {
-  const log = fs.openSync(path.join(out, `e2e-${path.basename(cmd)}.log`), 'w');
+function start(cmd, args, env = {}, name = path.basename(cmd)) {
+  const log = fs.openSync(path.join(out, `e2e-${name}.log`), 'w');
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
   children.push(child);
   return child;
@@ -303,6 +305,12 @@ async function main() {
     relayPort: Number(listen.split(':')[1]), secret: 'e2e-secret-0123456789abcdef',
     checkout: (user) => api(user, 'user', 'POST', '/api/orders',
       { items: [{ productId: 'p-mug', name: 'Stoneware mug', quantity: 1, price: 12.5 }] }),
+  });
+
+  await deliveryScenarios({
+    browser, test, shot, until, freePort, start, kafka, errors: consoleErrors,
+    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+    dist: path.join(root, 'dist'),
   });
 
   await test('the pages ran under the Content-Security-Policy with no violation or script error', async () => {

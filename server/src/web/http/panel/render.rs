@@ -67,6 +67,7 @@ pub fn render(series: &Series) -> String {
             &mut out,
             stage_name(*stage),
             &caption,
+            Unit::Seconds,
             &[("p99", &p99), ("p50", &p50)],
         );
     }
@@ -76,6 +77,7 @@ pub fn render(series: &Series) -> String {
         &mut out,
         "Connections",
         &format!("<b>{}</b> open", last.connections),
+        Unit::Count,
         &[("count", &connections)],
     );
     let reconnects: Vec<Option<f64>> = points.iter().map(|p| Some(p.reconnects as f64)).collect();
@@ -84,6 +86,7 @@ pub fn render(series: &Series) -> String {
         &mut out,
         "Reconnects",
         &format!("<b>{total}</b> reported by browsers in this window"),
+        Unit::Count,
         &[("count", &reconnects)],
     );
     let lag: Vec<Option<f64>> = points.iter().map(|p| Some(p.lag as f64)).collect();
@@ -91,6 +94,7 @@ pub fn render(series: &Series) -> String {
         &mut out,
         "Consumer lag",
         &format!("<b>{}</b> messages behind", last.lag),
+        Unit::Count,
         &[("count", &lag)],
     );
     out.push_str("</div>");
@@ -99,43 +103,87 @@ pub fn render(series: &Series) -> String {
     out
 }
 
-/// One small chart: a caption, then one line per series (gaps where a
-/// point has no value).
-fn chart(out: &mut String, title: &str, caption: &str, lines: &[(&str, &[Option<f64>])]) {
+/// How a chart's values read: a duration in seconds, or a count.
+#[derive(Clone, Copy)]
+enum Unit {
+    Seconds,
+    Count,
+}
+
+impl Unit {
+    fn show(self, value: f64) -> String {
+        match self {
+            Unit::Seconds => duration(value),
+            Unit::Count => format!("{value:.0}"),
+        }
+    }
+}
+
+/// One small chart: a caption, the scale, then one line per series over the
+/// points kept so far, oldest at the left, newest at the right edge; a gap
+/// where a point has no value, a dot for a value alone between gaps.
+fn chart(
+    out: &mut String,
+    title: &str,
+    caption: &str,
+    unit: Unit,
+    lines: &[(&str, &[Option<f64>])],
+) {
     let top = lines
         .iter()
         .flat_map(|(_, values)| values.iter().flatten())
         .fold(0.0f64, |a, b| a.max(*b));
+    let points = lines.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    let since = points as u64 * SAMPLE_SECS;
+    let span = if since >= 120 {
+        format!("{} min", since / 60)
+    } else {
+        format!("{since} s")
+    };
     let _ = write!(
         out,
         "<figure class=\"chart\"><figcaption><span>{title}</span> {caption}</figcaption>\
-         <svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" preserveAspectRatio=\"none\" aria-hidden=\"true\">"
+         <svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" preserveAspectRatio=\"none\" aria-hidden=\"true\">\
+         <line class=\"axis\" x1=\"0\" y1=\"{base}\" x2=\"{WIDTH}\" y2=\"{base}\"/>",
+        base = HEIGHT - 1.0
     );
+    let step = if points > 1 {
+        WIDTH / (points - 1) as f64
+    } else {
+        0.0
+    };
     for (class, values) in lines {
-        let step = WIDTH / (KEPT_POINTS.max(2) - 1) as f64;
-        // Right-aligned: the newest point at the right edge.
-        let first = KEPT_POINTS.saturating_sub(values.len());
-        let mut path = String::new();
-        let mut pen_down = false;
-        for (i, value) in values.iter().enumerate() {
-            let Some(value) = value else {
-                pen_down = false;
-                continue;
-            };
-            let x = (first + i) as f64 * step;
+        let at = |i: usize| -> Option<(f64, f64)> {
+            let value = (*values.get(i)?)?;
+            let x = if points > 1 { i as f64 * step } else { WIDTH };
             let y = if top > 0.0 {
                 HEIGHT - 2.0 - (value / top) * (HEIGHT - 4.0)
             } else {
                 HEIGHT - 2.0
             };
-            let _ = write!(path, "{}{x:.1},{y:.1}", if pen_down { " L" } else { " M" });
-            pen_down = true;
+            Some((x, y))
+        };
+        let mut path = String::new();
+        for i in 0..values.len() {
+            let Some((x, y)) = at(i) else { continue };
+            let joined = i > 0 && at(i - 1).is_some();
+            let alone = !joined && at(i + 1).is_none();
+            let _ = match (joined, alone) {
+                (true, _) => write!(path, " L{x:.1},{y:.1}"),
+                // A round cap on a tiny stroke: a dot.
+                (false, true) => write!(path, " M{x:.1},{y:.1} h0.1"),
+                (false, false) => write!(path, " M{x:.1},{y:.1}"),
+            };
         }
         if !path.is_empty() {
             let _ = write!(out, "<path class=\"{class}\" d=\"{}\"/>", path.trim_start());
         }
     }
-    out.push_str("</svg></figure>");
+    let _ = write!(
+        out,
+        "</svg><p class=\"scale\">last {span} · top {}</p></figure>",
+        unit.show(top)
+    );
 }
 
 /// The rejected Kafka messages of the window, by reason.
