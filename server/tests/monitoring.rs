@@ -3,7 +3,8 @@
 //! delivery p99 query returns a number, every query of the Grafana
 //! dashboard (deploy/grafana) runs, and promtool checks and unit-tests the
 //! rules. Then the logs: a reconnect storm of 10,000 sockets against the
-//! relay binary writes a bounded number of `info` lines, each one JSON.
+//! relay binary writes a bounded number of `info` lines, each one JSON, and
+//! the access log names the client a trusted proxy forwarded.
 
 mod common;
 
@@ -261,6 +262,8 @@ async fn a_reconnect_storm_writes_a_few_info_lines_all_json() {
         .env("LOG_FORMAT", "json")
         .env("LOG_SUMMARY_SECS", "1")
         .env("RUST_LOG", "info,rdkafka=warn")
+        // The test is the proxy: what it says in X-Forwarded-For is believed.
+        .env("TRUSTED_PROXIES", "127.0.0.1")
         .stdout(log.reopen().unwrap())
         .spawn()
         .expect("relay binary");
@@ -284,6 +287,17 @@ async fn a_reconnect_storm_writes_a_few_info_lines_all_json() {
         drop(opened);
     }
     let storm = started.elapsed();
+    // Two API requests through "the proxy": one names its client.
+    let token = keys.issue("shopper", Role::User, Duration::from_secs(600));
+    for forwarded in [Some("6.6.6.6, 198.51.100.7"), None] {
+        let mut request = reqwest::Client::new()
+            .get(format!("http://{listen}/api/orders"))
+            .bearer_auth(&token);
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        assert!(request.send().await.unwrap().status().is_success());
+    }
     // Wait for a summary line that saw every socket close.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     drop(relay);
@@ -301,6 +315,24 @@ async fn a_reconnect_storm_writes_a_few_info_lines_all_json() {
             }
         }
     }
+    // The access log names each client: the address the trusted proxy saw
+    // (not the one the client wrote before it), else the peer's.
+    let clients: Vec<String> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["target"] == "access")
+        .map(|entry| {
+            entry["fields"]["client"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        clients,
+        ["198.51.100.7", "127.0.0.1"],
+        "access lines: {clients:?}"
+    );
     let storm_lines = text.lines().count() - lines_before;
     println!(
         "reconnect storm: {SOCKETS} sockets in {:.1} s wrote {storm_lines} log lines ({info} info in the whole log)",
