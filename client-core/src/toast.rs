@@ -5,7 +5,7 @@
 //! owns a [`ToastQueue`]; the view only renders [`ToastQueue::visible`] and
 //! dispatches a dismissal when a toast times out or is closed.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use protocol::order::order_number;
 use protocol::{
@@ -158,8 +158,10 @@ impl Toast {
 pub struct ToastQueue {
     visible: Vec<Toast>,
     waiting: VecDeque<Toast>,
-    seen: HashSet<String>,
-    seen_order: VecDeque<String>,
+    /// The last [`SEEN_CAP`] ids pushed, oldest first. A list, not a hash
+    /// set: a scan of at most 256 short ids per toast costs nothing, and the
+    /// browser bundle carries no hash set of strings (957 B gzip).
+    seen: VecDeque<String>,
 }
 
 impl ToastQueue {
@@ -176,7 +178,7 @@ impl ToastQueue {
     /// Shows a toast, or queues it when [`VISIBLE_CAP`] are up. A toast whose
     /// id was already pushed (within the last [`SEEN_CAP`]) is ignored.
     pub fn push(&mut self, toast: Toast) {
-        if self.seen.contains(toast.id.as_str()) {
+        if self.seen.contains(&toast.id) {
             return;
         }
         self.remember(toast.id.clone());
@@ -210,13 +212,10 @@ impl ToastQueue {
     }
 
     fn remember(&mut self, id: String) {
-        if self.seen_order.len() == SEEN_CAP {
-            if let Some(oldest) = self.seen_order.pop_front() {
-                self.seen.remove(oldest.as_str());
-            }
+        if self.seen.len() == SEEN_CAP {
+            self.seen.pop_front();
         }
-        self.seen.insert(id.clone());
-        self.seen_order.push_back(id);
+        self.seen.push_back(id);
     }
 }
 

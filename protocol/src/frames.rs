@@ -413,6 +413,11 @@ struct RefreshData {
 #[derive(Serialize)]
 struct Empty {}
 
+/// `text` as a JSON string, quoted and escaped.
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("strings always serialise")
+}
+
 impl ClientEvent {
     pub fn name(&self) -> &'static str {
         match self {
@@ -425,26 +430,21 @@ impl ClientEvent {
         }
     }
 
+    /// Every client frame is written by hand: a browser's bundle then
+    /// carries no serializer for them, only serde_json's string escaping
+    /// (the tests check the text is what serde would write).
     pub fn to_json(&self) -> String {
         let name = self.name();
         match self {
-            ClientEvent::SubscribeOrders { cursor } => frame(
-                name,
-                &SubscribeData {
-                    cursor: cursor.clone(),
-                },
-                None,
-            ),
-            ClientEvent::AuthRefresh { token } | ClientEvent::Auth { token } => frame(
-                name,
-                &RefreshData {
-                    token: token.clone(),
-                },
-                None,
-            ),
-            ClientEvent::Ping => frame(name, &Empty {}, None),
-            // Written by hand: a browser's bundle then carries no serializer
-            // for them (the tests check the text is what serde would write).
+            ClientEvent::SubscribeOrders { cursor } => {
+                let cursor = cursor.as_deref().map_or_else(|| "null".into(), json_string);
+                format!(r#"{{"event":"{name}","data":{{"cursor":{cursor}}}}}"#)
+            }
+            ClientEvent::AuthRefresh { token } | ClientEvent::Auth { token } => {
+                let token = json_string(token);
+                format!(r#"{{"event":"{name}","data":{{"token":{token}}}}}"#)
+            }
+            ClientEvent::Ping => format!(r#"{{"event":"{name}","data":{{}}}}"#),
             ClientEvent::ClockSync(data) => {
                 format!(r#"{{"event":"{name}","data":{{"sent":{}}}}}"#, data.sent)
             }

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use client_core::format;
 use client_core::state::{Action, AppState, Renewal, Session};
 use futures::future::LocalBoxFuture;
+use leptos::either::Either;
 use leptos::prelude::*;
 use protocol::Role;
 
@@ -151,9 +152,9 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
         <div class="app">
             {move || {
                 if signed_in.get() {
-                    view! { <Shell /> }.into_any()
+                    Either::Left(view! { <Shell /> })
                 } else {
-                    view! { <SignIn /> }.into_any()
+                    Either::Right(view! { <SignIn /> })
                 }
             }}
             <Toaster />

@@ -8,6 +8,7 @@
 
 use client_core::format;
 use client_core::state::Connection;
+use leptos::either::{Either, EitherOf4};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::http::{CheckoutItem, CheckoutRequest};
@@ -53,9 +54,9 @@ pub fn OrdersPage() -> impl IntoView {
                 <h1>{move || if admin.get() { "All orders" } else { "Your orders" }}</h1>
                 {move || {
                     if admin.get() {
-                        view! { <Filters status=status_filter buyer=buyer_filter /> }.into_any()
+                        Either::Left(view! { <Filters status=status_filter buyer=buyer_filter /> })
                     } else {
-                        view! { <DemoCheckout /> }.into_any()
+                        Either::Right(view! { <DemoCheckout /> })
                     }
                 }}
             </div>
@@ -78,20 +79,18 @@ fn OrderList(visible: Memo<Vec<String>>, admin: bool) -> impl IntoView {
     move || {
         if !loaded.get() {
             return match connection.get() {
-                Connection::Reconnecting { in_secs } => view! {
+                Connection::Reconnecting { in_secs } => EitherOf4::A(view! {
                     <div class="state state-error" role="alert">
                         <strong>"Can't reach the order service."</strong>
                         <span>{format!(" Retrying in {in_secs} s…")}</span>
                     </div>
-                }
-                .into_any(),
-                _ => view! {
+                }),
+                _ => EitherOf4::B(view! {
                     <div class="state state-loading" aria-busy="true">
                         <span class="spinner" aria-hidden="true"></span>
                         "Loading orders…"
                     </div>
-                }
-                .into_any(),
+                }),
             };
         }
         if empty.get() {
@@ -102,9 +101,9 @@ fn OrderList(visible: Memo<Vec<String>>, admin: bool) -> impl IntoView {
             } else {
                 "No orders yet. Place one to see it appear here in real time."
             };
-            return view! { <div class="state state-empty">{text}</div> }.into_any();
+            return EitherOf4::C(view! { <div class="state state-empty">{text}</div> });
         }
-        view! {
+        EitherOf4::D(view! {
             <div class=if admin { "orders orders-admin" } else { "orders" } role="table">
                 <div class="order order-head" role="row">
                     <span role="columnheader">"Order"</span>
@@ -123,8 +122,7 @@ fn OrderList(visible: Memo<Vec<String>>, admin: bool) -> impl IntoView {
                     }
                 />
             </div>
-        }
-        .into_any()
+        })
     }
 }
 

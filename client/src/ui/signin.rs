@@ -118,10 +118,11 @@ fn DemoSignIn() -> impl IntoView {
                 </div>
                 <p class="muted">"Follow your orders as they move, live."</p>
                 {move || notice.get().map(|text| view! { <p class="notice" role="alert">{text}</p> })}
-                <Show
-                    when=move || !demo_off.get()
-                    fallback=|| {
-                        view! {
+                // A closure, not `<Show>`: the same two views, without the
+                // component's boxed children and memo in the bundle.
+                {move || {
+                    if demo_off.get() {
+                        Either::Right(view! {
                             <p class="notice" role="alert">
                                 "Demo login is off on this server. A shop's page signs its shoppers in through "
                                 <code>"window.orderRelayToken()"</code>
@@ -129,38 +130,40 @@ fn DemoSignIn() -> impl IntoView {
                                 <code>"?token=<JWT>"</code>
                                 " or paste a token below."
                             </p>
-                        }
+                        })
+                    } else {
+                        Either::Left(view! {
+                            <h2>"Sign in as"</h2>
+                            <ul class="accounts">
+                                {DEMO_USERS
+                                    .into_iter()
+                                    .map(|(user, role, blurb)| {
+                                        view! {
+                                            <li>
+                                                <button
+                                                    class="account"
+                                                    disabled=move || busy.get().is_some()
+                                                    on:click=move |_| sign_in(user, role)
+                                                >
+                                                    <span class="avatar" aria-hidden="true">
+                                                        {user[..1].to_ascii_uppercase()}
+                                                    </span>
+                                                    <span class="account-text">
+                                                        <strong>{user}</strong>
+                                                        <small>{blurb}</small>
+                                                    </span>
+                                                    <span class="account-go" aria-hidden="true">
+                                                        {move || if busy.get() == Some(user) { "…" } else { "→" }}
+                                                    </span>
+                                                </button>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        })
                     }
-                >
-                    <h2>"Sign in as"</h2>
-                    <ul class="accounts">
-                        {DEMO_USERS
-                            .into_iter()
-                            .map(|(user, role, blurb)| {
-                                view! {
-                                    <li>
-                                        <button
-                                            class="account"
-                                            disabled=move || busy.get().is_some()
-                                            on:click=move |_| sign_in(user, role)
-                                        >
-                                            <span class="avatar" aria-hidden="true">
-                                                {user[..1].to_ascii_uppercase()}
-                                            </span>
-                                            <span class="account-text">
-                                                <strong>{user}</strong>
-                                                <small>{blurb}</small>
-                                            </span>
-                                            <span class="account-go" aria-hidden="true">
-                                                {move || if busy.get() == Some(user) { "…" } else { "→" }}
-                                            </span>
-                                        </button>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
-                </Show>
+                }}
                 {move || view! { <PasteToken open=demo_off.get() /> }}
             </div>
         </div>

@@ -131,6 +131,36 @@ fn hand_written_report_frames_are_what_serde_writes() {
 }
 
 #[test]
+fn hand_written_client_frames_are_what_serde_writes() {
+    let odd = "a\"b\\c\u{1}é";
+    for cursor in [None, Some("c9"), Some(odd)] {
+        let event = ClientEvent::SubscribeOrders {
+            cursor: cursor.map(str::to_owned),
+        };
+        let data = SubscribeData {
+            cursor: cursor.map(str::to_owned),
+        };
+        assert_eq!(event.to_json(), frame(event.name(), &data, None));
+    }
+    for token in ["jwt", odd] {
+        for event in [
+            ClientEvent::Auth {
+                token: token.into(),
+            },
+            ClientEvent::AuthRefresh {
+                token: token.into(),
+            },
+        ] {
+            let data = RefreshData {
+                token: token.into(),
+            };
+            assert_eq!(event.to_json(), frame(event.name(), &data, None));
+        }
+    }
+    assert_eq!(ClientEvent::Ping.to_json(), frame("ping", &Empty {}, None));
+}
+
+#[test]
 fn only_live_order_frames_carry_the_relays_send_time() {
     let event = OrderEvent::Created(order());
     let live = live_order_frame(&event, "c1", Some(1_700_000_000_000));
