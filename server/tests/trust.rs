@@ -319,7 +319,8 @@ async fn ids_with_a_newline_cannot_forge_a_log_line() {
         .env("JWT_SECRET", common::SECRET)
         .env("LISTEN_ADDR", &listen)
         .env("TOPIC_PARTITIONS", "1")
-        .env("RUST_LOG", "info")
+        // Per-event and per-socket lines are debug: the ones ids reach.
+        .env("RUST_LOG", "info,server=debug")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("relay binary");
