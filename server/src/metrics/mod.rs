@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use protocol::kafka::{RejectReason, TopicKind};
 use protocol::report::ReconnectCause;
@@ -25,7 +24,9 @@ use crate::core::model::RefusedReason;
 use crate::core::relay_state::RefusedCheckpointReason;
 
 pub mod series;
-use series::{Buckets, Reading, Series};
+mod stages;
+use series::{Reading, Series};
+pub use stages::Stages;
 
 /// Kinds of resume, for `relay_resumes_total{kind}`.
 #[derive(Debug, Clone, Copy, PartialEq, strum::VariantArray, strum::IntoStaticStr)]
@@ -179,19 +180,6 @@ impl<L: Label> ByLabel<L> {
     }
 }
 
-impl<L: Label> ByLabel<L, Histogram> {
-    pub fn observe(&self, label: L, took: Duration) {
-        if let Some(histogram) = self.series(label) {
-            histogram.observe(took.as_secs_f64());
-        }
-    }
-
-    /// How many observations `label` has (tests).
-    pub fn count(&self, label: L) -> u64 {
-        self.series(label).map_or(0, Histogram::get_sample_count)
-    }
-}
-
 /// Running totals, read for the periodic summary line (see
 /// [`Metrics::activity`]); `since` turns two readings into the interval's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -291,7 +279,7 @@ pub struct Metrics {
     partition_lag: IntGaugeVec,
     http: HistogramVec,
     /// How long each stage of an event's way to a browser took.
-    pub delivery: ByLabel<Stage, Histogram>,
+    pub delivery: Stages,
     /// How connections ended, by reason.
     pub closes: ByLabel<Closed>,
     /// Events sent by replays (`relay_resumes_total{kind="replay"}` counts
@@ -394,15 +382,11 @@ impl Metrics {
                 &["route", "method", "status"],
                 &HTTP_BUCKETS,
             ),
-            delivery: ByLabel::of(
-                &r.histogram_vec(
-                    "relay_delivery_seconds",
-                    "How long each stage of an event's way to a browser took: kafka_to_relay (the message's Kafka timestamp to the relay reading it, live messages only), relay_to_socket (read to written on each socket), relay_to_browser (sent to applied in a browser's store, clock difference removed, as browsers report it).",
-                    &["stage"],
-                    &DELIVERY_BUCKETS,
-                ),
-                |v: Stage| label(v.into()),
-            ),
+            delivery: r.register(Stages::new(
+                "relay_delivery_seconds",
+                "How long each stage of an event's way to a browser took: kafka_to_relay (the message's Kafka timestamp to the relay reading it, live messages only), relay_to_socket (read to written on each socket), relay_to_browser (sent to applied in a browser's store, clock difference removed, as browsers report it).",
+                &DELIVERY_BUCKETS,
+            )),
             closes: r.by(
                 "relay_ws_closes_total",
                 "WebSocket connections ended, by reason (client: closed by the browser or the network; heartbeat: no answer to pings).",
@@ -564,23 +548,9 @@ impl Metrics {
     /// Adds the interval since the last call to the recent past (every
     /// [`series::SAMPLE_SECS`], from a task; `at_ms` is the wall clock).
     pub fn sample(&self, at_ms: i64) {
-        let stages = self
-            .delivery
-            .series
+        let stages = <Stage as strum::VariantArray>::VARIANTS
             .iter()
-            .map(|histogram| {
-                let metric = prometheus::core::Metric::metric(histogram);
-                let read = metric.get_histogram();
-                Buckets {
-                    bounds: read.get_bucket().iter().map(|b| b.upper_bound()).collect(),
-                    cumulative: read
-                        .get_bucket()
-                        .iter()
-                        .map(|b| b.cumulative_count())
-                        .collect(),
-                    count: read.get_sample_count(),
-                }
-            })
+            .map(|stage| self.delivery.buckets(*stage))
             .collect();
         let rejected = <RejectReason as strum::VariantArray>::VARIANTS
             .iter()
