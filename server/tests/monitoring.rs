@@ -214,38 +214,24 @@ async fn prometheus_scrapes_the_relay_with_the_alert_rules_and_the_dashboard_que
 
 #[test]
 fn promtool_checks_and_unit_tests_the_alert_rules() {
-    let rules = deploy().join("prometheus");
-    let check = tool("promtool")
-        .args(["check", "rules", "alerts.yml"])
-        .current_dir(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
-    let test = tool("promtool")
-        .args(["test", "rules", "alerts_test.yml"])
-        .current_dir(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        test.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&test.stdout),
-        String::from_utf8_lossy(&test.stderr)
-    );
-    let config = tool("promtool")
-        .args(["check", "config", "prometheus.yml"])
-        .current_dir(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        config.status.success(),
-        "{}",
-        String::from_utf8_lossy(&config.stdout)
-    );
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts_test.yml"],
+        ["check", "config", "prometheus.yml"],
+    ] {
+        let run = tool("promtool")
+            .args(args)
+            .current_dir(deploy().join("prometheus"))
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
