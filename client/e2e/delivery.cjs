@@ -50,6 +50,12 @@ async function deliveryScenarios(h) {
       const browser = captions.find((c) => c.startsWith('Relay → browser'));
       return captions.length >= 6 && browser && /p99 [\d.]+ (µs|ms|s)/.test(browser);
     }, 45000);
+    // Three points or more: lines, not dots, in the screenshot.
+    await h.until('three samples charted', async () => {
+      const scale = await panel.locator('.chart .scale').first().innerText();
+      const secs = Number((scale.match(/last (\d+) s/) || [])[1] || (scale.includes(' min') ? 999 : 0));
+      return secs >= 30;
+    }, 45000);
     const text = await panel.locator('.delivery').innerText();
     for (const title of ['Kafka → relay', 'Relay → socket', 'Relay → browser', 'Connections', 'Reconnects', 'Consumer lag']) {
       if (!text.includes(title)) throw new Error(`the panel lacks ${title}:\n${text}`);

@@ -163,20 +163,26 @@ fn chart(
             };
             Some((x, y))
         };
-        let mut path = String::new();
+        let (mut path, mut dots) = (String::new(), String::new());
         for i in 0..values.len() {
             let Some((x, y)) = at(i) else { continue };
             let joined = i > 0 && at(i - 1).is_some();
             let alone = !joined && at(i + 1).is_none();
             let _ = match (joined, alone) {
                 (true, _) => write!(path, " L{x:.1},{y:.1}"),
-                // A round cap on a tiny stroke: a dot.
-                (false, true) => write!(path, " M{x:.1},{y:.1} h0.1"),
+                // A round cap on a tiny, thick stroke: a dot.
+                (false, true) => write!(dots, " M{x:.1},{y:.1} h0.1"),
                 (false, false) => write!(path, " M{x:.1},{y:.1}"),
             };
         }
-        if !path.is_empty() {
-            let _ = write!(out, "<path class=\"{class}\" d=\"{}\"/>", path.trim_start());
+        for (d, extra) in [(path, ""), (dots, " dot")] {
+            if !d.is_empty() {
+                let _ = write!(
+                    out,
+                    "<path class=\"{class}{extra}\" d=\"{}\"/>",
+                    d.trim_start()
+                );
+            }
         }
     }
     let _ = write!(
