@@ -54,7 +54,14 @@ pub fn time(at: Timestamp) -> String {
 }
 
 /// The connection chip's words.
-pub fn connection(connection: Connection) -> String {
+///
+/// Orders shown from this browser's cache (saved at `cached_at`, ms since
+/// the epoch) while the relay does not answer say so, and how old they are,
+/// instead of a countdown.
+pub fn connection(connection: Connection, cached_at: Option<f64>) -> String {
+    if let (Some(saved), false) = (cached_at, connection == Connection::Connected) {
+        return format!("Offline · last updated {}", time(Timestamp(saved as i64)));
+    }
     match connection {
         Connection::Connected => "Connected".to_owned(),
         Connection::Connecting => "Connecting…".to_owned(),
@@ -64,7 +71,10 @@ pub fn connection(connection: Connection) -> String {
 }
 
 /// The connection chip's CSS modifier.
-pub fn connection_class(connection: Connection) -> &'static str {
+pub fn connection_class(connection: Connection, cached_at: Option<f64>) -> &'static str {
+    if cached_at.is_some() && connection != Connection::Connected {
+        return "chip chip-offline";
+    }
     match connection {
         Connection::Connected => "chip chip-connected",
         Connection::Connecting => "chip chip-connecting",
@@ -148,9 +158,25 @@ mod tests {
         ];
         for (state, text, class) in cases {
             assert_eq!(
-                (connection(state).as_str(), connection_class(state)),
+                (
+                    connection(state, None).as_str(),
+                    connection_class(state, None)
+                ),
                 (text, class)
             );
         }
+    }
+
+    #[test]
+    fn cached_orders_say_how_old_they_are_until_connected() {
+        // 2025-11-12T10:30:00Z
+        let saved = Some(1_762_943_400_000.0);
+        let offline = Connection::Reconnecting { in_secs: 7 };
+        assert_eq!(
+            connection(offline, saved),
+            "Offline · last updated 12 Nov 2025, 10:30 UTC"
+        );
+        assert_eq!(connection_class(offline, saved), "chip chip-offline");
+        assert_eq!(connection(Connection::Connected, saved), "Connected");
     }
 }

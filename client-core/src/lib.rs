@@ -20,6 +20,9 @@
 //!   with jitter, the reconnect countdown, the heartbeat window.
 //! - [`report`]: delivery measurements: the relay's clock estimated from
 //!   `clock:sync`, each live event's latency, batched `delivery:report`s.
+//! - [`tabs`]: one socket per browser: the messages between a user's tabs
+//!   and the frame log that rebuilds a tab's orders (the offline cache's
+//!   content too).
 //! - [`sort`]: the one string sort (one copy in the bundle).
 //! - `fixtures`: builders for tests (this crate's own, and the client's with
 //!   the `test-support` feature).
@@ -39,6 +42,7 @@ pub mod reduce;
 pub mod report;
 pub mod sort;
 pub mod state;
+pub mod tabs;
 pub mod toast;
 pub mod token;
 

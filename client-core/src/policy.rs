@@ -62,6 +62,10 @@ impl Default for SocketConfig {
     }
 }
 
+/// The close code a follower tab's link reports when the leader tab's
+/// socket went down (a code no relay sends): wait and join again.
+pub const LEADER_DOWN: u16 = 4999;
+
 /// How one connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
@@ -72,6 +76,9 @@ pub enum Ended {
     /// The relay is draining (`server:draining`): the link still delivers
     /// for a while, and the client moves to another relay now.
     Draining,
+    /// This tab became the leader of its user's tabs: it opens the relay's
+    /// socket now, from the last cursor it applied.
+    Lead,
 }
 
 /// What the loop does next.
@@ -99,7 +106,7 @@ pub fn next_step(ended: &Ended) -> Next {
         Ended::Closed { code, .. } if *code == close::RESYNC => Next::ReconnectNow,
         // Moving off a draining relay: at once, to another relay (the
         // proxy's choice), with the cursor; the old link closes after.
-        Ended::Draining => Next::ReconnectNow,
+        Ended::Draining | Ended::Lead => Next::ReconnectNow,
         _ => Next::Backoff,
     }
 }

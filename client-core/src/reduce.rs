@@ -54,6 +54,9 @@ pub fn reduce(state: &mut AppState, action: Action) {
             } else {
                 Connection::Offline
             };
+            if state.connection == Connection::Connected {
+                state.cached_at = None;
+            }
         }
         Action::OrdersLoaded(snapshot) => {
             if state.session.is_none() {
@@ -72,6 +75,12 @@ pub fn reduce(state: &mut AppState, action: Action) {
         }
         Action::PushToast(toast) => state.toasts.push(toast),
         Action::DismissToast(id) => state.toasts.dismiss(&id),
+        Action::Attention(attention) => state.toasts.attend(attention),
+        Action::CacheShown(saved_at) => {
+            if state.session.is_some() && state.connection != Connection::Connected {
+                state.cached_at = Some(saved_at);
+            }
+        }
     }
 }
 

@@ -48,10 +48,13 @@ impl ClockOffset {
     }
 }
 
-/// Why a connection ended, as a reconnect cause to report.
-pub fn cause(ended: &Ended) -> ReconnectCause {
+/// Why a connection ended, as a reconnect cause to report; `None` for the
+/// end of a link to the leader tab, which is no connection to a relay.
+pub fn cause(ended: &Ended) -> Option<ReconnectCause> {
     use protocol::frames::close;
-    match ended {
+    Some(match ended {
+        Ended::Closed { code, .. } if *code == crate::policy::LEADER_DOWN => return None,
+        Ended::Lead => return None,
         Ended::Closed { code, .. } => match *code {
             close::RESYNC => ReconnectCause::Resync,
             close::GOING_AWAY => ReconnectCause::GoingAway,
@@ -60,7 +63,7 @@ pub fn cause(ended: &Ended) -> ReconnectCause {
         },
         Ended::Silent => ReconnectCause::Silence,
         Ended::Draining => ReconnectCause::Draining,
-    }
+    })
 }
 
 /// Measurements waiting to be reported.
@@ -95,8 +98,9 @@ impl Reports {
 
     /// The last connection ended this way; reported with the next values.
     pub fn reconnected(&mut self, ended: &Ended, now: f64) {
+        let Some(cause) = cause(ended) else { return };
         if self.pending.reconnects.len() < MAX_REPORT_RECONNECTS {
-            self.pending.reconnects.push(cause(ended));
+            self.pending.reconnects.push(cause);
             self.since.get_or_insert(now);
         }
     }

@@ -8,7 +8,7 @@ use protocol::frames::{ConnectionInfo, OrdersSnapshot};
 use protocol::{Order, OrderEvent, Role};
 
 use crate::orders::Orders;
-use crate::toast::{Toast, ToastQueue};
+use crate::toast::{Attention, Toast, ToastQueue};
 
 /// Who is signed in. The token is all the relay needs; the user id and role
 /// are known at sign-in for demo logins, and otherwise learnt from the
@@ -114,6 +114,9 @@ pub struct AppState {
     pub cursor: Option<String>,
     pub connection: Connection,
     pub toasts: ToastQueue,
+    /// When the orders on screen came from this browser's cache: the time
+    /// they were saved (ms since the epoch), until the relay answers.
+    pub cached_at: Option<f64>,
 }
 
 impl AppState {
@@ -163,6 +166,11 @@ pub enum Action {
     },
     PushToast(Toast),
     DismissToast(String),
+    /// The user looks at this tab, at none, or at another tab of theirs.
+    Attention(Attention),
+    /// Orders from this browser's cache, saved at this time (ms since the
+    /// epoch), are on screen: the relay has not answered yet.
+    CacheShown(f64),
 }
 
 impl Action {
@@ -182,6 +190,8 @@ impl Action {
             self,
             Action::PushToast(_)
                 | Action::DismissToast(_)
+                | Action::Attention(_)
+                | Action::CacheShown(_)
                 | Action::ConnectionChanged(_)
                 | Action::Identified(_)
                 | Action::TokenRefreshed(_)

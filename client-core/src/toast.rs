@@ -162,7 +162,29 @@ pub struct ToastQueue {
     /// set: a scan of at most 256 short ids per toast costs nothing, and the
     /// browser bundle carries no hash set of strings (957 B gzip).
     seen: VecDeque<String>,
+    /// Whether the user is looking at this tab, and the toasts kept for
+    /// when they do.
+    attention: Attention,
+    held: Vec<Toast>,
 }
+
+/// Where the user's eyes are, as far as this tab knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attention {
+    /// At this tab: toasts show.
+    #[default]
+    Looking,
+    /// Nowhere this tab can see (it is hidden): toasts wait here until the
+    /// user comes back ([`HELD_CAP`] at most).
+    Away,
+    /// At another tab of the same user, which shows the toasts: they are
+    /// dropped here.
+    Elsewhere,
+}
+
+/// How many toasts wait for a hidden tab; more than [`VISIBLE_CAP`] of them
+/// come back as one summary.
+pub const HELD_CAP: usize = 50;
 
 impl ToastQueue {
     /// The toasts on screen, oldest first.
@@ -177,11 +199,58 @@ impl ToastQueue {
 
     /// Shows a toast, or queues it when [`VISIBLE_CAP`] are up. A toast whose
     /// id was already pushed (within the last [`SEEN_CAP`]) is ignored.
+    ///
+    /// While the user looks elsewhere, the toasts of events wait (a hidden
+    /// tab) or are left to the tab they look at; an error, which answers
+    /// something done in this tab, always shows.
     pub fn push(&mut self, toast: Toast) {
         if self.seen.contains(&toast.id) {
             return;
         }
         self.remember(toast.id.clone());
+        match self.attention {
+            _ if toast.kind == ToastKind::Error => {}
+            Attention::Looking => {}
+            Attention::Away => {
+                if self.held.len() < HELD_CAP {
+                    self.held.push(toast);
+                }
+                return;
+            }
+            Attention::Elsewhere => return,
+        }
+        self.show(toast);
+    }
+
+    /// The user's eyes moved. Coming back shows what waited: each toast
+    /// when there are at most [`VISIBLE_CAP`], else one that counts them.
+    pub fn attend(&mut self, attention: Attention) {
+        self.attention = attention;
+        match attention {
+            Attention::Looking => {
+                let held = std::mem::take(&mut self.held);
+                if held.len() > VISIBLE_CAP {
+                    let first = &held[0].id;
+                    self.show(Toast::new(
+                        format!("away:{first}"),
+                        ToastKind::Info,
+                        format!("{} order updates while you were away", held.len()),
+                    ));
+                } else {
+                    held.into_iter().for_each(|toast| self.show(toast));
+                }
+            }
+            Attention::Away => {}
+            Attention::Elsewhere => self.held.clear(),
+        }
+    }
+
+    /// The toasts waiting for the user to look at this tab.
+    pub fn held(&self) -> &[Toast] {
+        &self.held
+    }
+
+    fn show(&mut self, toast: Toast) {
         if self.visible.len() < VISIBLE_CAP {
             self.visible.push(toast);
         } else {

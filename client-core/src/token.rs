@@ -10,15 +10,26 @@ use serde::Deserialize;
 /// Refresh at the latest this long before the token expires.
 pub const REFRESH_LEAD_MS: u64 = 60_000;
 
-/// The one claim the client reads.
+/// The claims the client reads.
 #[derive(Deserialize)]
 struct Claims {
-    exp: u64,
+    exp: Option<u64>,
+    sub: Option<String>,
 }
 
 /// The `exp` claim (seconds since the epoch) of a JWT, or `None` when the
 /// token is not a JWT or has no numeric `exp`.
 pub fn jwt_exp(token: &str) -> Option<u64> {
+    claims(token)?.exp
+}
+
+/// The `sub` claim (the user) of a JWT: whose tabs and cache a session
+/// shares before the relay has said who it is.
+pub fn jwt_sub(token: &str) -> Option<String> {
+    claims(token)?.sub
+}
+
+fn claims(token: &str) -> Option<Claims> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -28,7 +39,7 @@ pub fn jwt_exp(token: &str) -> Option<u64> {
     // `from_str`, like every other decode in the client: one copy of the
     // parser in the bundle instead of two.
     let json = String::from_utf8(json).ok()?;
-    serde_json::from_str::<Claims>(&json).ok().map(|c| c.exp)
+    serde_json::from_str::<Claims>(&json).ok()
 }
 
 /// How long to wait, from `now_ms`, before refreshing a token that expires
@@ -143,6 +154,14 @@ mod tests {
         for (payload, exp) in cases {
             assert_eq!(jwt_exp(&jwt(payload)), *exp, "{payload}");
         }
+    }
+
+    #[test]
+    fn sub_names_the_user_whose_tabs_and_cache_a_session_shares() {
+        let token = jwt(r#"{"sub":"alice","role":"user","exp":1762943460}"#);
+        assert_eq!(jwt_sub(&token).as_deref(), Some("alice"));
+        assert_eq!(jwt_sub(&jwt(r#"{"exp":5}"#)), None);
+        assert_eq!(jwt_sub("opaque"), None);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 // driven by playwright-core, against the release bundle served by the relay
 // (demo login on, simulator off), on a real Kafka broker (Apache Kafka, one
 // KRaft node started by .ci/kafka/start-broker); then the same bundle
-// embedded in a shop (client/e2e/shop.cjs), and the admin Delivery panel
-// under the demo simulator's traffic (client/e2e/delivery.cjs).
+// embedded in a shop (client/e2e/shop.cjs), the admin Delivery panel
+// under the demo simulator's traffic (client/e2e/delivery.cjs), and one
+// socket per browser and the offline page (client/e2e/tabs.cjs).
 //
 // Needs: the debug relay (cargo build -p server; in $CARGO_TARGET_DIR if set), dist/ (trunk build
 // --release), Apache Kafka and playwright-core (bash .ci/install). Run: node client/e2e/seed.cjs
@@ -11,6 +12,7 @@
 const { chromium } = require('playwright-core');
 const { shopScenarios } = require('./shop.cjs');
 const { deliveryScenarios } = require('./delivery.cjs');
+const { tabScenarios } = require('./tabs.cjs');
 const { spawn, execFileSync } = require('child_process');
 const os = require('os');
 const fs = require('fs');
@@ -309,6 +311,12 @@ async function main() {
 
   await deliveryScenarios({
     browser, test, shot, until, freePort, start, kafka, errors: consoleErrors,
+    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+    dist: path.join(root, 'dist'),
+  });
+
+  await tabScenarios({
+    browser, test, shot, until, freePort, start, kafka, root, errors: consoleErrors,
     relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
     dist: path.join(root, 'dist'),
   });

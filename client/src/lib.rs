@@ -19,6 +19,10 @@
 //!   `sessionStorage`) and where it is kept; [`host`]: the host page's hook
 //!   (`window.orderRelayToken()`) that signs a shopper in and renews the
 //!   token.
+//! - [`tabs`]: one socket per browser: the tabs of a user elect a leader
+//!   that alone holds the socket (`socket::Shared`); [`cache`]: the offline
+//!   cache of the orders in IndexedDB. Their browser side is
+//!   `client/js/tabs.js`; the service worker is `client/js/sw.js`.
 //! - [`store`]: the reducer behind `dispatch`, projected into signals (one
 //!   per order row) for the view; provided by context.
 //! - [`ui`]: the components: app shell, sign-in, orders page, toasts.
@@ -30,10 +34,12 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cache;
 pub mod host;
 pub mod session;
 pub mod socket;
 pub mod store;
+pub mod tabs;
 mod time;
 pub mod ui;
 

@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use client_core::state::{Action, Connection};
+use client_core::tabs::Kept;
 use client_core::toast::Toast;
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
 use protocol::{Notification, Order, OrderCancellation, OrderEvent, OrderUpdate};
@@ -39,6 +40,12 @@ pub struct OrderCallbacks {
     pub on_token: Box<dyn Fn(String)>,
     /// Read at every (re)connect: where `subscribe:orders` resumes.
     pub cursor: Box<dyn Fn() -> Option<String>>,
+    /// An order event another tab or the cache already showed: applied
+    /// without a toast.
+    pub on_history: Box<dyn Fn(OrderEvent, String)>,
+    /// Every snapshot part and order event frame, as it came, once decoded:
+    /// the tab keeps them for other tabs and the cache.
+    pub on_kept: Box<dyn Fn(&str, Kept)>,
 }
 
 /// The notice on the sign-in screen after a 4001 close.
@@ -76,6 +83,8 @@ impl OrderCallbacks {
         let on_identified = Box::new(move |info| d(Action::Identified(info)));
         let d = dispatch.clone();
         let on_token = Box::new(move |token| d(Action::TokenRefreshed(token)));
+        let d = dispatch.clone();
+        let on_history = Box::new(move |event, cursor| d(Action::Order { event, cursor }));
         let on_connection = Box::new(move |event| {
             dispatch(match event {
                 ConnectionEvent::Connecting => Action::ConnectionChanged(Connection::Connecting),
@@ -98,6 +107,16 @@ impl OrderCallbacks {
             on_connection,
             on_token,
             cursor: Box::new(cursor),
+            on_history,
+            on_kept: Box::new(|_, _| {}),
+        }
+    }
+
+    /// Hands every kept frame ([`Kept`]) to `keep` as well.
+    pub fn keeping(self, keep: impl Fn(&str, Kept) + 'static) -> Self {
+        OrderCallbacks {
+            on_kept: Box::new(keep),
+            ..self
         }
     }
 }

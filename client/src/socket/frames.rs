@@ -2,6 +2,7 @@
 //! (`ServerEvent::from_json`); this module picks the callback for each
 //! variant, joins a snapshot sent in parts, and says what the console shows.
 
+use client_core::tabs::{self, Kept};
 use protocol::frames::SnapshotParts;
 use protocol::report::ClockAnswer;
 use protocol::{OrderEvent, ServerEvent};
@@ -46,6 +47,25 @@ pub fn handle_frame(
     callbacks: &OrderCallbacks,
     parts: &mut SnapshotParts,
 ) -> Option<Control> {
+    apply(text, callbacks, parts, false)
+}
+
+/// Applies frames another tab (or this browser's cache) already applied,
+/// one per line: as [`handle_frame`] does, but quietly (their toasts were
+/// shown when they were new).
+pub fn handle_history(lines: &str, callbacks: &OrderCallbacks) {
+    let mut parts = SnapshotParts::default();
+    for frame in tabs::frames(lines) {
+        apply(frame, callbacks, &mut parts, true);
+    }
+}
+
+fn apply(
+    text: &str,
+    callbacks: &OrderCallbacks,
+    parts: &mut SnapshotParts,
+    quiet: bool,
+) -> Option<Control> {
     let (event, sent_at) = match ServerEvent::from_json_timed(text) {
         Ok(decoded) => decoded,
         Err(error) => {
@@ -66,6 +86,8 @@ pub fn handle_frame(
             return heartbeat.map(Control::Heartbeat);
         }
         ServerEvent::OrdersSnapshot(part) => {
+            let last = !part.more;
+            (callbacks.on_kept)(text, Kept::SnapshotPart { last });
             if let Some(snapshot) = parts.add(part) {
                 log(&format!(
                     "[WebSocket] Orders snapshot: {} orders",
@@ -75,6 +97,11 @@ pub fn handle_frame(
             }
         }
         ServerEvent::Order { event, cursor } => {
+            (callbacks.on_kept)(text, Kept::Event);
+            if quiet {
+                (callbacks.on_history)(event, cursor);
+                return None;
+            }
             match event {
                 OrderEvent::Created(order) => {
                     log(&format!(

@@ -50,7 +50,16 @@ pub trait Link {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
     Frame(String),
-    Closed { code: u16, reason: String },
+    /// Frames, one per line, that another tab already applied (its log):
+    /// applied quietly, before what follows.
+    History(String),
+    Closed {
+        code: u16,
+        reason: String,
+    },
+    /// This tab became the leader of its user's tabs: the link to the
+    /// leader ends, and the socket to the relay opens at once.
+    Lead,
 }
 
 /// The close code a browser reports when a socket failed without a close
@@ -94,7 +103,7 @@ impl Transport for LiveTransport {
         let mut link = LiveLink(ws);
         match link.next().await {
             Incoming::Closed { code, reason } => Err(closed(code, reason)),
-            Incoming::Frame(_) => Err(closed(ABNORMAL, "socket did not open")),
+            _ => Err(closed(ABNORMAL, "socket did not open")),
         }
     }
 

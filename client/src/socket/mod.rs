@@ -14,6 +14,9 @@
 //!   login's) is renewed before it expires and sent on the link as
 //!   `auth:refresh`; reconnects use the newest token, renewed first if it
 //!   expired while the link was down.
+//! - `shared`: [`Shared`], one socket per browser as a transport: the
+//!   leader tab's link to the relay passes every frame on to the other
+//!   tabs; theirs is the tab channel ([`crate::tabs`]).
 //! - `link`: the [`Transport`] and [`Link`] traits and the live WebSocket
 //!   ([`LiveTransport`]); `test_link`: `TestTransport`, a channel fed by the
 //!   test, only with the `test-support` feature.
@@ -34,6 +37,7 @@ mod link;
 mod log;
 mod renew;
 mod service;
+mod shared;
 #[cfg(any(test, feature = "test-support"))]
 mod test_link;
 #[cfg(test)]
@@ -42,10 +46,11 @@ mod tests;
 pub use client_core::policy;
 
 pub use callbacks::{ConnectionEvent, OrderCallbacks, EXPIRED_NOTICE};
-pub use frames::handle_frame;
+pub use frames::{handle_frame, handle_history};
 pub use link::{Incoming, Link, LiveTransport, Transport};
 pub(crate) use log::warn;
 pub use renew::{Renew, Tokens};
 pub use service::{subscribe_to_orders, Subscription};
+pub use shared::{Shared, SharedLink};
 #[cfg(any(test, feature = "test-support"))]
 pub use test_link::{TestServer, TestTransport, TestWire};

@@ -10,7 +10,7 @@ use protocol::report::ClockSync;
 use protocol::ClientEvent;
 
 use super::callbacks::{ConnectionEvent, OrderCallbacks};
-use super::frames::{handle_frame, Control};
+use super::frames::{handle_frame, handle_history, Control};
 use super::link::{Incoming, Link, Transport};
 use super::log::{log, warn};
 use super::policy::{countdown, next_step, Ended, Next, SocketConfig};
@@ -93,6 +93,7 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
             }
             Ended::Silent => warn("[WebSocket] Nothing heard for too long; reconnecting"),
             Ended::Draining => {}
+            Ended::Lead => log("[WebSocket] This tab holds the socket for the others now"),
         }
         if heard {
             attempt = 0;
@@ -105,7 +106,7 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
             }
             // A resync is immediate only after a connection that worked, so a
             // relay that keeps answering 4002 cannot make the client spin.
-            Next::ReconnectNow if heard => continue,
+            Next::ReconnectNow if heard || ended == Ended::Lead => continue,
             Next::ReconnectNow | Next::Backoff => {}
         }
         // A browser cannot see why an upgrade was refused, and behind a proxy
@@ -198,9 +199,15 @@ async fn listen(
                 }
                 report(link, reports).await;
             }
+            Woke::Link(Incoming::History(lines)) => {
+                heard = true;
+                heard_at = now_ms();
+                handle_history(&lines, cb);
+            }
             Woke::Link(Incoming::Closed { code, reason }) => {
                 return (Ended::Closed { code, reason }, heard);
             }
+            Woke::Link(Incoming::Lead) => return (Ended::Lead, heard),
             Woke::Heartbeat => {
                 let now = now_ms();
                 if now - heard_at >= window {

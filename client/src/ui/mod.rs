@@ -13,19 +13,23 @@ use std::rc::Rc;
 
 use client_core::format;
 use client_core::state::{Action, AppState, Renewal, Session};
+use client_core::toast::Attention;
 use futures::future::LocalBoxFuture;
 use leptos::either::Either;
 use leptos::prelude::*;
 use protocol::Role;
 
 use crate::api;
+use crate::cache;
 use crate::host;
 use crate::session;
 use crate::socket::policy::SocketConfig;
 use crate::socket::{
-    subscribe_to_orders, LiveTransport, OrderCallbacks, Subscription, Tokens, Transport,
+    handle_history, subscribe_to_orders, LiveTransport, OrderCallbacks, Shared, Subscription,
+    Tokens, Transport,
 };
 use crate::store::Store;
+use crate::tabs::{self, Tab, TabEvent};
 
 pub use orders::OrdersPage;
 pub use signin::SignIn;
@@ -102,6 +106,18 @@ impl AppConfig<LiveTransport> {
     }
 }
 
+/// The sign-in screen's notice after a sign-out in another tab.
+pub const SIGNED_OUT_ELSEWHERE: &str = "You signed out in another tab.";
+
+/// Whose tabs and cache a session shares: the user it names, or the one
+/// its token names.
+fn user_key(session: &Session) -> Option<String> {
+    session
+        .user_id
+        .clone()
+        .or_else(|| client_core::token::jwt_sub(&session.token))
+}
+
 /// The whole app.
 #[component]
 pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
@@ -119,6 +135,13 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             .with(|s| s.as_ref().map(|s| s.token.clone()))
     });
     let subscription = StoredValue::new_local(None::<Subscription>);
+    // This tab among the user's tabs (none without tab support or a known
+    // user), and which subscription is current: a cache read in flight for
+    // a session that ended must not start a socket.
+    let tab = StoredValue::new_local(None::<Tab>);
+    let started = StoredValue::new(0u32);
+    provide_context(tab);
+    let looking = StoredValue::new(true);
     let (transport, socket) = (config.transport, config.socket);
     let demo_login = config.demo_login;
     Effect::new(move |_| {
@@ -128,21 +151,75 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             return;
         }
         subscription.set_value(None);
-        let Some(tokens) = store
-            .session()
-            .with_untracked(|s| s.as_ref().map(|s| tokens_for(s, &demo_login)))
-        else {
+        tab.set_value(None);
+        started.update_value(|n| *n += 1);
+        let Some((tokens, user)) = store.session().with_untracked(|s| {
+            s.as_ref()
+                .map(|s| (tokens_for(s, &demo_login), user_key(s)))
+        }) else {
             return;
         };
-        let callbacks = OrderCallbacks::dispatching(
+        let joined = user.and_then(|user| {
+            Tab::join(&user, move |event| match event {
+                TabEvent::SignedOut => store.dispatch(Action::SignedOut {
+                    notice: Some(SIGNED_OUT_ELSEWHERE.to_owned()),
+                }),
+                TabEvent::Elsewhere => store.dispatch(Action::Attention(Attention::Elsewhere)),
+            })
+        });
+        if let Some(joined) = joined.as_ref().filter(|_| looking.get_value()) {
+            joined.looking();
+        }
+        tab.set_value(joined.clone());
+        let mut callbacks = OrderCallbacks::dispatching(
             move |action| store.dispatch(action),
             move || store.cursor(),
         );
-        let running = subscribe_to_orders(transport.clone(), tokens, socket, callbacks);
-        subscription.set_value(Some(running));
+        if let Some(joined) = joined.clone() {
+            callbacks = callbacks.keeping(move |text, kept| joined.keep(text, kept));
+        }
+        let transport = Shared {
+            inner: transport.clone(),
+            tab: joined.clone(),
+        };
+        let this = started.get_value();
+        leptos::task::spawn_local(async move {
+            // The orders this browser saved show at once, before any
+            // network; the socket then resumes from their cursor.
+            if let Some(joined) = joined {
+                if let Some((saved_at, lines)) = cache::load(joined.key()).await {
+                    if started.try_get_value() != Some(this) {
+                        return;
+                    }
+                    handle_history(&lines, &callbacks);
+                    store.dispatch(Action::CacheShown(saved_at));
+                }
+            }
+            if started.try_get_value() == Some(this) {
+                let running = subscribe_to_orders(transport, tokens, socket, callbacks);
+                subscription.set_value(Some(running));
+            }
+        });
     });
-    // Unmounting the app closes its socket.
-    on_cleanup(move || subscription.set_value(None));
+    // Toasts show in the tab the user looks at (client_core::toast).
+    let watching = tabs::watch_attention(move |visible| {
+        looking.set_value(visible);
+        if visible {
+            store.dispatch(Action::Attention(Attention::Looking));
+            tab.with_value(|t| t.as_ref().map(Tab::looking));
+        } else {
+            store.dispatch(Action::Attention(Attention::Away));
+        }
+    });
+    if watching == Some(false) {
+        looking.set_value(false);
+        store.dispatch(Action::Attention(Attention::Away));
+    }
+    // Unmounting the app closes its socket and leaves the user's tabs.
+    on_cleanup(move || {
+        subscription.set_value(None);
+        tab.set_value(None);
+    });
     if config.persist {
         Effect::new(move |_| store.session().with(|s| session::save(s.as_ref())));
     }
@@ -174,7 +251,13 @@ fn Shell() -> impl IntoView {
             })
         })
     });
-    let sign_out = move |_| store.dispatch(Action::SignedOut { notice: None });
+    let tab = expect_context::<StoredValue<Option<Tab>, LocalStorage>>();
+    // Signing out here signs out every tab of this user, and clears the
+    // offline cache.
+    let sign_out = move |_| {
+        tab.with_value(|t| t.as_ref().map(Tab::sign_out));
+        store.dispatch(Action::SignedOut { notice: None });
+    };
     // The shop signs a host page's shopper out, on its own page: a button
     // here would sign them straight back in. (A session keeps its renewal
     // while signed in: read once.)
@@ -215,11 +298,15 @@ fn Shell() -> impl IntoView {
 /// Connected / connecting / reconnecting in N s / offline.
 #[component]
 pub fn ConnectionChip() -> impl IntoView {
-    let connection = expect_context::<Store>().connection();
+    let store = expect_context::<Store>();
+    let (connection, cached_at) = (store.connection(), store.cached_at());
     view! {
-        <span class=move || format::connection_class(connection.get()) role="status">
+        <span
+            class=move || format::connection_class(connection.get(), cached_at.get())
+            role="status"
+        >
             <span class="chip-dot" aria-hidden="true"></span>
-            {move || format::connection(connection.get())}
+            {move || format::connection(connection.get(), cached_at.get())}
         </span>
     }
 }
