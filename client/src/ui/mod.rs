@@ -9,6 +9,7 @@ mod orders;
 mod signin;
 mod toasts;
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use client_core::format;
@@ -139,11 +140,11 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
     // user), and which subscription is current: a cache read in flight for
     // a session that ended must not start a socket.
     let tab = StoredValue::new_local(None::<Tab>);
-    let started = StoredValue::new(0u32);
-    provide_context(tab);
-    let looking = StoredValue::new(true);
+    let started = Rc::new(Cell::new(0u32));
+    let looking = Rc::new(Cell::new(true));
     let (transport, socket) = (config.transport, config.socket);
     let demo_login = config.demo_login;
+    let (starts, looks) = (started.clone(), looking.clone());
     Effect::new(move |_| {
         let token = token.get();
         let running = subscription.with_value(|s| s.as_ref().map(Subscription::token));
@@ -151,8 +152,16 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             return;
         }
         subscription.set_value(None);
-        tab.set_value(None);
-        started.update_value(|n| *n += 1);
+        // Signing out by choice (no notice) signs out every tab of this
+        // user and clears the offline cache; an expired token or a sign-out
+        // from another tab does not.
+        let by_choice = token.is_none() && store.notice().with_untracked(Option::is_none);
+        if let Some(left) = tab.try_update_value(Option::take).flatten() {
+            if by_choice {
+                left.sign_out();
+            }
+        }
+        starts.set(starts.get() + 1);
         let Some((tokens, user)) = store.session().with_untracked(|s| {
             s.as_ref()
                 .map(|s| (tokens_for(s, &demo_login), user_key(s)))
@@ -167,7 +176,7 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
                 TabEvent::Elsewhere => store.dispatch(Action::Attention(Attention::Elsewhere)),
             })
         });
-        if let Some(joined) = joined.as_ref().filter(|_| looking.get_value()) {
+        if let Some(joined) = joined.as_ref().filter(|_| looks.get()) {
             joined.looking();
         }
         tab.set_value(joined.clone());
@@ -182,28 +191,30 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             inner: transport.clone(),
             tab: joined.clone(),
         };
-        let this = started.get_value();
+        let this = starts.get();
+        let starts = starts.clone();
         leptos::task::spawn_local(async move {
             // The orders this browser saved show at once, before any
             // network; the socket then resumes from their cursor.
             if let Some(joined) = joined {
                 if let Some((saved_at, lines)) = cache::load(joined.key()).await {
-                    if started.try_get_value() != Some(this) {
+                    if starts.get() != this {
                         return;
                     }
                     handle_history(&lines, &callbacks);
                     store.dispatch(Action::CacheShown(saved_at));
                 }
             }
-            if started.try_get_value() == Some(this) {
+            if starts.get() == this {
                 let running = subscribe_to_orders(transport, tokens, socket, callbacks);
                 subscription.set_value(Some(running));
             }
         });
     });
     // Toasts show in the tab the user looks at (client_core::toast).
+    let looks = looking.clone();
     let watching = tabs::watch_attention(move |visible| {
-        looking.set_value(visible);
+        looks.set(visible);
         if visible {
             store.dispatch(Action::Attention(Attention::Looking));
             tab.with_value(|t| t.as_ref().map(Tab::looking));
@@ -212,7 +223,7 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
         }
     });
     if watching == Some(false) {
-        looking.set_value(false);
+        looking.set(false);
         store.dispatch(Action::Attention(Attention::Away));
     }
     // Unmounting the app closes its socket and leaves the user's tabs.
@@ -251,13 +262,7 @@ fn Shell() -> impl IntoView {
             })
         })
     });
-    let tab = expect_context::<StoredValue<Option<Tab>, LocalStorage>>();
-    // Signing out here signs out every tab of this user, and clears the
-    // offline cache.
-    let sign_out = move |_| {
-        tab.with_value(|t| t.as_ref().map(Tab::sign_out));
-        store.dispatch(Action::SignedOut { notice: None });
-    };
+    let sign_out = move |_| store.dispatch(Action::SignedOut { notice: None });
     // The shop signs a host page's shopper out, on its own page: a button
     // here would sign them straight back in. (A session keeps its renewal
     // while signed in: read once.)
