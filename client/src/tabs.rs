@@ -182,7 +182,7 @@ impl Tab {
 
     /// A follower link starts: asks the leader for its log. What the link
     /// hears comes on the returned channel, the log first.
-    pub(crate) fn listen(&self) -> mpsc::UnboundedReceiver<Heard> {
+    pub fn listen(&self) -> mpsc::UnboundedReceiver<Heard> {
         let (tx, rx) = mpsc::unbounded();
         self.0.joined.set(false);
         *self.0.link.borrow_mut() = Some(tx);
@@ -195,26 +195,26 @@ impl Tab {
     }
 
     /// The leader's socket opened: tabs waiting for it get the log.
-    pub(crate) fn socket_up(&self) {
+    pub fn socket_up(&self) {
         *self.0.link.borrow_mut() = None;
         self.0.up.set(true);
         self.post_log();
     }
 
     /// The leader read a frame from the relay: every other tab gets it.
-    pub(crate) fn forward(&self, text: &str) {
+    pub fn forward(&self, text: &str) {
         self.post(TabMessage::Frame(text.to_owned()));
     }
 
     /// The leader's socket closed.
-    pub(crate) fn socket_down(&self) {
+    pub fn socket_down(&self) {
         if self.0.up.replace(false) {
             self.post(TabMessage::Down);
         }
     }
 
     /// Whether the leader should ask the relay for a fresh snapshot.
-    pub(crate) fn wants_rebase(&self) -> bool {
+    pub fn wants_rebase(&self) -> bool {
         self.0.log.borrow_mut().wants_rebase()
     }
 
@@ -224,7 +224,7 @@ impl Tab {
         self.0.log.borrow_mut().keep(text, kept);
         if self.is_leader() && !self.0.saving.replace(true) {
             let me = Rc::downgrade(&self.0);
-            leptos::task::spawn_local(async move {
+            wasm_bindgen_futures::spawn_local(async move {
                 sleep(500).await;
                 let Some(me) = me.upgrade() else { return };
                 me.saving.set(false);
@@ -240,7 +240,7 @@ impl Tab {
         self.post(TabMessage::SignedOut);
         self.0.log.borrow_mut().clear();
         let key = self.0.key.clone();
-        leptos::task::spawn_local(async move { cache::clear(&key).await });
+        wasm_bindgen_futures::spawn_local(async move { cache::clear(&key).await });
     }
 
     /// The user is looking at this tab: the others leave toasts to it.

@@ -554,3 +554,77 @@ async fn one_status_update_on_a_page_of_5000_orders() {
         resync_ms / keyed_ms.max(0.001),
     );
 }
+
+/// One socket per browser: what the leader tab pays to pass each frame on,
+/// and how fast 4 follower tabs receive them. All five tabs run in this one
+/// page (real tabs have a thread each, so this is the worst case: every
+/// post and every delivery shares one event loop). Beside it, the same
+/// frames applied through the socket path in one tab, the work every tab
+/// does anyway.
+#[wasm_bindgen_test]
+async fn tab_channel_throughput() {
+    use client::tabs::{Heard, Tab};
+    use futures::StreamExt;
+
+    const FOLLOWERS: usize = 4;
+    js_sys::Function::new_no_args(include_str!("../js/tabs.js"))
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let frames: Vec<String> = events()
+        .into_iter()
+        .take(10_000)
+        .map(|(event, cursor)| ServerEvent::Order { event, cursor }.to_json())
+        .collect();
+    let count = frames.len();
+
+    let leader = Tab::join("bench", |_| {}).unwrap();
+    page::until("the lead", || leader.is_leader()).await;
+    leader.socket_up();
+    let followers: Vec<Tab> = (0..FOLLOWERS)
+        .map(|_| Tab::join("bench", |_| {}).unwrap())
+        .collect();
+    let mut links = Vec::new();
+    for follower in &followers {
+        let mut heard = follower.listen();
+        assert!(matches!(heard.next().await, Some(Heard::Log(_))));
+        links.push(heard);
+    }
+    let received = Rc::new(RefCell::new(vec![0usize; FOLLOWERS]));
+    for (i, mut heard) in links.into_iter().enumerate() {
+        let received = received.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            while let Some(Heard::Frame(_)) = heard.next().await {
+                received.borrow_mut()[i] += 1;
+            }
+        });
+    }
+
+    let start = now();
+    let post_ms = timed(frames.iter(), |frame| leader.forward(frame)).await;
+    while received.borrow().iter().any(|&n| n < count) {
+        yield_to_browser().await;
+    }
+    let all_ms = now() - start;
+    assert_eq!(*received.borrow(), vec![count; FOLLOWERS]);
+
+    let owner = Owner::new();
+    let store = owner.with(|| Store::new(signed_in()));
+    let callbacks =
+        OrderCallbacks::dispatching(move |action| store.dispatch(action), move || store.cursor());
+    let apply_ms = timed(frames.iter(), |frame| {
+        handle_frame(frame, &callbacks, &mut SnapshotParts::default());
+    })
+    .await;
+    drop(owner);
+    console_log!(
+        "bench tabs: the leader passed {count} frames on in {post_ms:.1} ms ({:.1} µs each, \
+         {:.2}× applying one); {FOLLOWERS} followers had all of them after {all_ms:.1} ms \
+         ({:.0} events/s to each); applying them in one tab: {apply_ms:.1} ms",
+        post_ms * 1000.0 / count as f64,
+        post_ms / apply_ms,
+        count as f64 / all_ms * 1000.0,
+    );
+    drop(followers);
+    drop(leader);
+    let _ = Reflect::delete_property(&js_sys::global().into(), &"orderRelay".into());
+}

@@ -140,3 +140,43 @@ fn a_snapshot_marks_the_orders_loaded() {
     assert!(run([snapshot(vec![])]).loaded);
     assert!(!run([created("a", 1)]).loaded);
 }
+
+#[test]
+fn cached_orders_are_marked_until_the_relay_answers() {
+    let shown = Action::CacheShown(1_000.0);
+    let cases: Vec<(&str, Vec<Action>, Option<f64>)> = vec![
+        ("shown from the cache", vec![shown.clone()], Some(1_000.0)),
+        (
+            "still while reconnecting",
+            vec![
+                shown.clone(),
+                Action::ConnectionChanged(Connection::Reconnecting { in_secs: 3 }),
+            ],
+            Some(1_000.0),
+        ),
+        (
+            "connected: the relay answers from here",
+            vec![
+                shown.clone(),
+                Action::ConnectionChanged(Connection::Connected),
+            ],
+            None,
+        ),
+        (
+            "a cache read that ends after the socket connected says nothing",
+            vec![
+                Action::ConnectionChanged(Connection::Connected),
+                shown.clone(),
+            ],
+            None,
+        ),
+        (
+            "signed out",
+            vec![shown, Action::SignedOut { notice: None }],
+            None,
+        ),
+    ];
+    for (name, actions, want) in cases {
+        assert_eq!(run(actions).cached_at, want, "{name}");
+    }
+}

@@ -85,3 +85,95 @@ fn the_seen_set_is_bounded_and_the_queue_is_capped() {
         Some("t0")
     );
 }
+
+#[test]
+fn toasts_show_where_the_user_looks() {
+    use super::{Attention, HELD_CAP};
+    let toast = |id: &str| Action::PushToast(Toast::new(id, ToastKind::Info, id));
+    let error = |id: &str| Action::PushToast(Toast::new(id, ToastKind::Error, id));
+    let look = |a: Attention| Action::Attention(a);
+    // (name, actions, visible texts, held ids)
+    type Case = (
+        &'static str,
+        Vec<Action>,
+        Vec<&'static str>,
+        Vec<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "a hidden tab holds toasts",
+            vec![look(Attention::Away), toast("a")],
+            vec![],
+            vec!["a"],
+        ),
+        (
+            "coming back shows them",
+            vec![
+                look(Attention::Away),
+                toast("a"),
+                toast("b"),
+                look(Attention::Looking),
+            ],
+            vec!["a", "b"],
+            vec![],
+        ),
+        (
+            "many come back as one summary",
+            vec![
+                look(Attention::Away),
+                toast("a"),
+                toast("b"),
+                toast("c"),
+                toast("d"),
+                look(Attention::Looking),
+            ],
+            vec!["4 order updates while you were away"],
+            vec![],
+        ),
+        (
+            "another tab looked at shows them: dropped here",
+            vec![
+                look(Attention::Away),
+                toast("a"),
+                look(Attention::Elsewhere),
+                toast("b"),
+            ],
+            vec![],
+            vec![],
+        ),
+        (
+            "an error answers this tab's own command: it shows anyway",
+            vec![look(Attention::Elsewhere), error("e")],
+            vec!["e"],
+            vec![],
+        ),
+        (
+            "a held toast is not held twice",
+            vec![look(Attention::Away), toast("a"), toast("a")],
+            vec![],
+            vec!["a"],
+        ),
+    ];
+    for (name, actions, visible, held) in cases {
+        let state = run(actions);
+        let texts: Vec<_> = state
+            .toasts
+            .visible()
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(texts, visible, "{name}");
+        let ids: Vec<_> = state.toasts.held().iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, held, "{name}");
+    }
+
+    let mut state = run(vec![look(Attention::Away)]);
+    for i in 0..HELD_CAP + 10 {
+        reduce(&mut state, toast(&format!("t{i}")));
+    }
+    assert_eq!(
+        state.toasts.held().len(),
+        HELD_CAP,
+        "held toasts are bounded"
+    );
+}

@@ -10,6 +10,7 @@ mod heartbeat;
 mod host;
 mod page;
 mod refresh;
+mod tabs;
 
 use protocol::frames::close;
 use protocol::{ClientEvent, OrderStatus, Role};

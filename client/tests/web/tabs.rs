@@ -1,0 +1,239 @@
+//! One socket per browser and the offline cache in the browser: the tabs of
+//! one user ([`client::tabs::Tab`], over the page's real Web Locks and
+//! BroadcastChannel) and the IndexedDB store ([`client::cache`]), through
+//! `client/js/tabs.js` as the release page loads it. Two `Tab`s in one page
+//! are two members of the group, as two tabs are: their channels hear each
+//! other and their lock requests queue.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use client::cache;
+use client::tabs::{Heard, Tab, TabEvent};
+use client_core::tabs::Kept;
+use futures::StreamExt;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use crate::page::{tick, until, until_within};
+
+/// `client/js/tabs.js`, loaded fresh for one test and removed after it, so
+/// the other browser tests keep their one-socket-per-app setup.
+struct Script;
+
+impl Script {
+    fn load() -> Script {
+        js_sys::Function::new_no_args(include_str!("../../js/tabs.js"))
+            .call0(&JsValue::NULL)
+            .expect("tabs.js runs");
+        Script
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = js_sys::Reflect::delete_property(&js_sys::global().into(), &"orderRelay".into());
+    }
+}
+
+fn events() -> (Rc<RefCell<Vec<TabEvent>>>, impl Fn(TabEvent) + 'static) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    (seen, move |event| log.borrow_mut().push(event))
+}
+
+#[wasm_bindgen_test]
+async fn the_first_tab_leads_and_another_takes_over_within_a_second_when_it_closes() {
+    let _script = Script::load();
+    let first = Tab::join("lead", |_| {}).expect("tab support");
+    until("the first tab leading", || first.is_leader()).await;
+    let second = Tab::join("lead", |_| {}).unwrap();
+    let third = Tab::join("lead", |_| {}).unwrap();
+    tick().await;
+    assert!(!second.is_leader() && !third.is_leader(), "one leader");
+
+    let closed = js_sys::Date::now();
+    drop(first);
+    until_within("a new leader", 1_000.0, || {
+        second.is_leader() || third.is_leader()
+    })
+    .await;
+    let took = js_sys::Date::now() - closed;
+    tick().await;
+    assert!(second.is_leader() != third.is_leader(), "still one leader");
+    assert!(took < 1_000.0, "took {took} ms");
+}
+
+#[wasm_bindgen_test]
+async fn a_joining_tab_gets_the_leaders_log_then_its_frames_then_its_socket_going_down() {
+    let _script = Script::load();
+    let leader = Tab::join("log", |_| {}).unwrap();
+    until("the lead", || leader.is_leader()).await;
+    leader.keep(
+        r#"{"event":"orders:snapshot","data":{"orders":[],"cursor":"c1"}}"#,
+        Kept::SnapshotPart { last: true },
+    );
+    leader.keep(r#"{"event":"order:updated","cursor":"c2"}"#, Kept::Event);
+    leader.socket_up();
+
+    let follower = Tab::join("log", |_| {}).unwrap();
+    let mut heard = follower.listen();
+    let log = heard.next().await.unwrap();
+    assert_eq!(
+        log,
+        Heard::Log(
+            "{\"event\":\"orders:snapshot\",\"data\":{\"orders\":[],\"cursor\":\"c1\"}}\n\
+             {\"event\":\"order:updated\",\"cursor\":\"c2\"}\n"
+                .to_owned()
+        )
+    );
+    leader.forward(r#"{"event":"pong"}"#);
+    assert_eq!(
+        heard.next().await.unwrap(),
+        Heard::Frame(r#"{"event":"pong"}"#.to_owned())
+    );
+    leader.socket_down();
+    assert_eq!(heard.next().await.unwrap(), Heard::Down);
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_that_joins_before_the_leaders_socket_opens_waits_for_it() {
+    let _script = Script::load();
+    let leader = Tab::join("wait", |_| {}).unwrap();
+    until("the lead", || leader.is_leader()).await;
+    let follower = Tab::join("wait", |_| {}).unwrap();
+    let mut heard = follower.listen();
+    tick().await;
+    // The leader's socket is not open: it answers no hello.
+    leader.socket_up();
+    assert_eq!(heard.next().await.unwrap(), Heard::Log(String::new()));
+}
+
+#[wasm_bindgen_test]
+async fn sign_out_and_attention_reach_the_other_tabs_of_the_user_only() {
+    let _script = Script::load();
+    let (alice_seen, on_alice) = events();
+    let (bob_seen, on_bob) = events();
+    let alice = Tab::join("alice-signout", |_| {}).unwrap();
+    let _alice2 = Tab::join("alice-signout", on_alice).unwrap();
+    let _bob = Tab::join("bob-signout", on_bob).unwrap();
+    cache::save(alice.key(), 1.0, "frame\n").await;
+
+    alice.looking();
+    alice.sign_out();
+    until("both messages", || alice_seen.borrow().len() == 2).await;
+    assert_eq!(
+        *alice_seen.borrow(),
+        [TabEvent::Elsewhere, TabEvent::SignedOut]
+    );
+    tick().await;
+    assert!(
+        bob_seen.borrow().is_empty(),
+        "another user's tabs hear nothing"
+    );
+    until("the cache cleared", || true).await;
+    assert_eq!(
+        cache::load(alice.key()).await,
+        None,
+        "sign-out clears the cache"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_cache_keeps_one_record_per_user_and_drops_another_schemas() {
+    let _script = Script::load();
+    cache::save("order-relay:carol", 1234.0, "a\nb\n").await;
+    assert_eq!(
+        cache::load("order-relay:carol").await,
+        Some((1234.0, "a\nb\n".to_owned()))
+    );
+    assert_eq!(
+        cache::load("order-relay:dave").await,
+        None,
+        "another user's key"
+    );
+    cache::save("order-relay:carol", 1300.0, "c\n").await;
+    assert_eq!(
+        cache::load("order-relay:carol").await,
+        Some((1300.0, "c\n".to_owned()))
+    );
+
+    // A record written by an older page (schema 0) is ignored and dropped.
+    let relay = js_sys::Reflect::get(&js_sys::global(), &"orderRelay".into()).unwrap();
+    let save: js_sys::Function = js_sys::Reflect::get(&relay, &"cacheSave".into())
+        .unwrap()
+        .into();
+    let args = js_sys::Array::of4(
+        &"order-relay:erin".into(),
+        &0.into(),
+        &5.0.into(),
+        &"old\n".into(),
+    );
+    JsFuture::from(js_sys::Promise::from(save.apply(&relay, &args).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache::load("order-relay:erin").await,
+        None,
+        "an older schema"
+    );
+    let load: js_sys::Function = js_sys::Reflect::get(&relay, &"cacheLoad".into())
+        .unwrap()
+        .into();
+    let old = load
+        .call2(&relay, &"order-relay:erin".into(), &0.into())
+        .unwrap();
+    assert!(
+        JsFuture::from(js_sys::Promise::from(old))
+            .await
+            .unwrap()
+            .is_null(),
+        "and dropped"
+    );
+
+    // Nothing to keep clears the record.
+    cache::save("order-relay:carol", 1400.0, "").await;
+    assert_eq!(cache::load("order-relay:carol").await, None);
+    cache::clear("order-relay:nobody").await;
+}
+
+/// Replaces `indexedDB` for one test (private modes have none; a full disk
+/// refuses writes), and puts it back after.
+struct NoIndexedDb;
+
+impl NoIndexedDb {
+    fn install(body: &str) -> NoIndexedDb {
+        js_sys::Function::new_no_args(&format!(
+            "Object.defineProperty(globalThis, 'indexedDB', {{ configurable: true, value: {body} }});"
+        ))
+        .call0(&JsValue::NULL)
+        .unwrap();
+        NoIndexedDb
+    }
+}
+
+impl Drop for NoIndexedDb {
+    fn drop(&mut self) {
+        let _ = js_sys::Reflect::delete_property(&js_sys::global().into(), &"indexedDB".into());
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_quota_error_or_no_indexeddb_leaves_the_page_without_a_cache_not_broken() {
+    let cases = [
+        "undefined",
+        "{ open() { throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); } }",
+        // The database opens, but every request fails as a full disk does.
+        "{ open() { const r = {}; setTimeout(() => { r.result = { transaction() { return { objectStore() { \
+           const fail = () => { const q = {}; setTimeout(() => { q.error = new DOMException('full', 'QuotaExceededError'); q.onerror(); }); return q; }; \
+           return { get: fail, put: fail, delete: fail }; } }; } }; r.onsuccess(); }); return r; } }",
+    ];
+    for body in cases {
+        let _script = Script::load();
+        let _stub = NoIndexedDb::install(body);
+        cache::save("order-relay:frank", 1.0, "a\n").await;
+        assert_eq!(cache::load("order-relay:frank").await, None, "{body}");
+        cache::clear("order-relay:frank").await;
+    }
+}
