@@ -626,5 +626,5 @@ async fn tab_channel_throughput() {
     );
     drop(followers);
     drop(leader);
-    let _ = Reflect::delete_property(&js_sys::global().into(), &"orderRelay".into());
+    let _ = Reflect::delete_property(&js_sys::global(), &"orderRelay".into());
 }

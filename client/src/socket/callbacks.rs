@@ -26,6 +26,9 @@ pub enum ConnectionEvent {
     TokenExpired,
 }
 
+/// Keeps a decoded frame's text (`client::tabs::Tab::keep`).
+pub type KeepFrame = Box<dyn Fn(&str, Kept)>;
+
 /// One callback per kind of server frame, plus the socket's own state and
 /// the cursor to resume from.
 pub struct OrderCallbacks {
@@ -45,7 +48,7 @@ pub struct OrderCallbacks {
     pub on_history: Box<dyn Fn(OrderEvent, String)>,
     /// Every snapshot part and order event frame, as it came, once decoded:
     /// the tab keeps them for other tabs and the cache.
-    pub on_kept: Box<dyn Fn(&str, Kept)>,
+    pub on_kept: KeepFrame,
 }
 
 /// The notice on the sign-in screen after a 4001 close.

@@ -33,7 +33,7 @@ impl Script {
 
 impl Drop for Script {
     fn drop(&mut self) {
-        let _ = js_sys::Reflect::delete_property(&js_sys::global().into(), &"orderRelay".into());
+        let _ = js_sys::Reflect::delete_property(&js_sys::global(), &"orderRelay".into());
     }
 }
 
@@ -215,7 +215,7 @@ impl NoIndexedDb {
 
 impl Drop for NoIndexedDb {
     fn drop(&mut self) {
-        let _ = js_sys::Reflect::delete_property(&js_sys::global().into(), &"indexedDB".into());
+        let _ = js_sys::Reflect::delete_property(&js_sys::global(), &"indexedDB".into());
     }
 }
 
