@@ -19,8 +19,9 @@ async function tabScenarios(h) {
   const topics = ['--topic-order-created', 'tabs.created', '--topic-order-updated', 'tabs.updated',
     '--topic-order-cancelled', 'tabs.cancelled', '--topic-notifications', 'tabs.notifications',
     '--topic-state', 'tabs.state'];
+  let dist = h.dist;
   const startRelay = () => h.start(h.relayBinary, ['--demo', '--listen', listen, '--kafka-brokers', h.kafka,
-    '--static-dir', h.dist, '--simulator-rate', '0', '--ping-interval-secs', '2', ...topics],
+    '--static-dir', dist, '--simulator-rate', '0', '--ping-interval-secs', '2', ...topics],
   { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-tabs-secret-0123456789abcd' }, 'relay-tabs');
   let relay = startRelay();
   await h.until('the tabs relay ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
@@ -109,6 +110,13 @@ async function tabScenarios(h) {
     if (rows.some((n) => n !== expected)) throw new Error(`rows per tab ${rows.join(', ')}, want ${expected}`);
   });
 
+  await h.test('a command from a follower tab works, and its result shows in every tab', async () => {
+    const order = (await aliceOrders()).find((o) => o.status === 'pending');
+    const follower = tabs[2];
+    await follower.locator(`.order[data-order-id="${order.orderId}"]`).getByText('Cancel Order').click();
+    for (const page of tabs.slice(1)) await h.until('the cancel in both tabs', () => hasBadge(page, order.orderId, 'cancelled'), 10000);
+  });
+
   await h.test('sign-out in one tab signs out the others', async () => {
     await tabs[1].click('button:has-text("Sign out")');
     await tabs[2].getByText('You signed out in another tab.').waitFor({ timeout: 5000 });
@@ -159,9 +167,68 @@ async function tabScenarios(h) {
     if (replays < 1 || snapshots !== 0) throw new Error(`resumes on the restarted relay: ${replays} replays, ${snapshots} snapshots`);
     await page.getByText(`Order #${number(order.orderId)}`).first().waitFor({ timeout: 5000 }).catch(() => {});
     await h.shot(page, '18-caught-up');
+
+    // A new release: the next online visit gets it, and the worker's cache
+    // then holds that release's files only.
+    const release = (name) => page.evaluate(async (name) => {
+      const sheet = document.querySelector('link[rel=stylesheet]').getAttribute('href');
+      const keys = (await caches.keys()).filter((k) => k.startsWith('order-relay-'));
+      const cached = keys.length === 1 ? (await (await caches.open(keys[0])).keys()).map((r) => new URL(r.url).pathname) : [];
+      return { name, sheet, keys, cached };
+    }, name);
+    const before = await release('A');
+    dist = makeRelease(h.dist);
+    relay.kill('SIGKILL');
+    await h.until('the relay gone', async () => { try { await fetch(`${base}/readyz`); return false; } catch { return true; } });
+    relay = startRelay();
+    await h.until('the tabs relay back', async () => (await fetch(`${base}/readyz`)).ok, 60000);
+    await page.reload();
+    await page.waitForSelector('.order[data-order-id]', { timeout: 20000 });
+    const online = await release('B online');
+    if (online.sheet === before.sheet) throw new Error(`an online visit kept the old release: ${JSON.stringify(online)}`);
+    const installed = await h.until('the new worker and its cache', async () => {
+      const now = await release('B cached');
+      return now.keys.length === 1 && now.keys[0] !== before.keys[0] && now.cached.includes(online.sheet) && now;
+    }, 20000);
+    if (installed.cached.includes(before.sheet)) throw new Error(`release A's file in B's cache: ${JSON.stringify(installed)}`);
+    relay.kill('SIGKILL');
+    await h.until('the relay gone', async () => { try { await fetch(`${base}/readyz`); return false; } catch { return true; } });
+    await page.reload();
+    await page.waitForSelector('.order[data-order-id]', { timeout: 10000 });
+    const offlineB = await release('B offline');
+    if (offlineB.sheet !== online.sheet) throw new Error(`offline, the page is not release B's: ${JSON.stringify(offlineB)}`);
+    console.log(`  release A ${before.keys[0]} -> B ${installed.keys[0]}: ${installed.cached.length} files cached, none of A's`);
+    relay = startRelay();
+    await h.until('the tabs relay back', async () => (await fetch(`${base}/readyz`)).ok, 60000);
     await offline.close();
   });
   relay.kill();
+}
+
+/// A copy of the release bundle in `dist` as the next release would be:
+/// its stylesheet renamed (another content hash), index.html pointing at
+/// it, the service worker written for it. Returns its directory.
+function makeRelease(dist) {
+  const fs = require('fs');
+  const os = require('os');
+  const { execFileSync } = require('child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-release-b-'));
+  for (const name of fs.readdirSync(dist)) {
+    if (!/\.(br|gz)$/.test(name) && name !== 'sw.js') fs.copyFileSync(path.join(dist, name), path.join(dir, name));
+  }
+  const sheet = fs.readdirSync(dir).find((n) => /^main-[0-9a-f]{16}\.css$/.test(n));
+  const next = 'main-00000000000000b2.css';
+  fs.writeFileSync(path.join(dir, next), `${fs.readFileSync(path.join(dir, sheet))}\n/* release B */\n`);
+  fs.rmSync(path.join(dir, sheet));
+  const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8')
+    .replace(`/${sheet}`, `/${next}`)
+    .replace(/(<link href=\/main-00000000000000b2\.css) integrity=[^ >]+/, '$1')
+    .replace(/<meta name=order-relay-sw content=\/sw\.js>/g, '');
+  fs.writeFileSync(path.join(dir, 'index.html'), html);
+  const root = path.resolve(__dirname, '../..');
+  execFileSync('bash', [path.join(root, '.ci/service-worker'), dir]);
+  execFileSync('bash', [path.join(root, '.ci/precompress'), dir]);
+  return dir;
 }
 
 module.exports = { tabScenarios };
