@@ -98,6 +98,11 @@ pub struct Applied {
     /// right before it (to admins and the owner). Re-sending is harmless:
     /// applying an event twice changes nothing.
     pub released: Vec<u64>,
+    /// Early statuses the created event confirmed that came from a
+    /// checkpoint: they have no history entry (their event was consumed
+    /// before the relay restarted), so the caller delivers them as status
+    /// events of their own, before the `released` ones.
+    pub restored: Vec<StatusAt>,
     /// Early events the created event showed to name another buyer: refused
     /// now, delivered to nobody, for the caller to log and count.
     pub refused: Vec<(u64, Refused)>,
@@ -214,6 +219,7 @@ impl ReadModel {
             return Ok(Applied {
                 route,
                 released: Vec::new(),
+                restored: Vec::new(),
                 refused: Vec::new(),
             });
         };
@@ -225,6 +231,7 @@ impl ReadModel {
         Ok(Applied {
             route: Route::Owner(owner),
             released: Vec::new(),
+            restored: Vec::new(),
             refused: Vec::new(),
         })
     }
@@ -243,6 +250,7 @@ impl ReadModel {
             None => Vec::new(),
         };
         let mut released = Vec::new();
+        let mut restored = Vec::new();
         let mut refused = Vec::new();
         let mut confirmed = Vec::new();
         for early in early {
@@ -256,7 +264,11 @@ impl ReadModel {
                 )),
                 _ => {
                     confirmed.push(early.status);
-                    released.push(early.seq);
+                    if early.seq == RESTORED {
+                        restored.push(early.status);
+                    } else {
+                        released.push(early.seq);
+                    }
                 }
             }
         }
@@ -271,6 +283,7 @@ impl ReadModel {
         Applied {
             route: Route::Owner(owner),
             released,
+            restored,
             refused,
         }
     }

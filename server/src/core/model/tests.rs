@@ -23,6 +23,7 @@ fn owned_by(buyer: &str, released: Vec<u64>) -> Applied {
     Applied {
         route: Route::Owner(buyer.into()),
         released,
+        restored: vec![],
         refused: vec![],
     }
 }
@@ -51,6 +52,7 @@ fn an_update_before_its_created_goes_to_admins_and_is_released_to_the_buyer_late
         Ok(Applied {
             route: Route::Admins,
             released: vec![],
+            restored: vec![],
             refused: vec![],
         })
     );

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::frames::{live_order_frame, order_frame, snapshot_frames, OrdersSnapshot};
-use protocol::{Order, OrderEvent, StatusAt, Timestamp};
+use protocol::{
+    Order, OrderCancellation, OrderEvent, OrderStatus, OrderUpdate, StatusAt, Timestamp,
+};
 
 use crate::core::cursor::{Cursor, PartitionId, Pos};
 use crate::core::delivery::{Collapse, Delivery, Frame, Frames};
@@ -243,8 +245,24 @@ impl RelayState {
         // Released events carry the cursor from before this event: a client
         // that gets them but not the created event after them must still be
         // owed both on resume.
-        let before = (!applied.released.is_empty()).then(|| self.position.to_string());
+        let releases = !applied.released.is_empty() || !applied.restored.is_empty();
+        let before = releases.then(|| self.position.to_string());
         self.position.advance(pos);
+        // Early statuses restored from a checkpoint have no history entry
+        // (their events were consumed before the relay restarted): each
+        // gets one now, as a status event of its own, placed just before the
+        // created event with a position the cursor from before it covers, so
+        // a live delivery and a later replay both carry it.
+        let owner = match &applied.route {
+            Route::Owner(buyer) => Some(buyer.as_str()),
+            _ => None,
+        };
+        let mut released = Vec::with_capacity(applied.restored.len() + applied.released.len());
+        for status in &applied.restored {
+            let earlier = status_event(event.order_id(), owner, *status);
+            released.push(self.history.push(just_before(pos), Arc::new(earlier)));
+        }
+        released.extend(&applied.released);
         let event = Arc::new(event);
         self.history.push(pos, Arc::clone(&event));
         let buyer = match applied.route {
@@ -261,7 +279,7 @@ impl RelayState {
         // Stamped with the relay's clock: browsers time their delivery from it.
         let sent_at = Some(now.millis());
         let frame = Frame::from(live_order_frame(&event, &cursor, sent_at));
-        let delivery = if applied.released.is_empty() {
+        let delivery = if !releases {
             let collapse = match &*event {
                 OrderEvent::Created(_) => None,
                 _ => Some(Collapse {
@@ -282,12 +300,11 @@ impl RelayState {
             // again now that the order is visible (see
             // `model::Applied::released`), in one batch *before* the created
             // event: its cursor is the one that marks them as received.
-            let mut batch: Vec<Frame> = applied
-                .released
+            let mut batch: Vec<Frame> = released
                 .iter()
                 .filter_map(|seq| self.history.get(*seq))
-                .map(|entry| {
-                    let mut earlier = (*entry.event).clone();
+                .map(|entry| (*entry.event).clone())
+                .map(|mut earlier| {
                     if let Some(buyer) = &buyer {
                         earlier.set_buyer_id(buyer);
                     }
@@ -374,3 +391,35 @@ mod saved;
 mod tests;
 
 pub use saved::{LogEnds, RefusedCheckpoint, RefusedCheckpointReason, Saved};
+
+/// A position before `pos` in its partition: covered by any cursor that
+/// does not cover `pos` yet.
+fn just_before(pos: Pos) -> Pos {
+    Pos {
+        part: pos.part,
+        offset: pos.offset - 1,
+    }
+}
+
+/// An order event that says only `status` at its time: an early status the
+/// checkpoint kept without its event.
+fn status_event(order_id: &str, buyer: Option<&str>, status: StatusAt) -> OrderEvent {
+    let buyer_id = buyer.map(str::to_owned);
+    if status.status == OrderStatus::Cancelled {
+        OrderEvent::Cancelled(OrderCancellation {
+            order_id: order_id.to_owned(),
+            buyer_id,
+            reason: None,
+            cancelled_at: status.at,
+        })
+    } else {
+        OrderEvent::Updated(OrderUpdate {
+            order_id: order_id.to_owned(),
+            buyer_id,
+            status: status.status,
+            previous_status: None,
+            updated_at: status.at,
+            message: None,
+        })
+    }
+}

@@ -374,3 +374,69 @@ fn a_checkpoint_ahead_of_the_log_or_inconsistent_is_refused() {
         Err(RefusedCheckpoint::Inconsistent(_))
     ));
 }
+
+/// An early status whose event is no longer in the checkpoint's history
+/// (the history keeps a bounded window) is still delivered when its order's
+/// created event comes after the restart: live, just before the created
+/// event, and in a replay from a cursor before it. (The chaos test found an
+/// early cancellation lost this way: the relay's state had it, no client
+/// did.)
+#[test]
+fn an_early_status_restored_without_its_event_still_reaches_clients() {
+    let mut saved_from = RelayState::new(Retention::new(100, KEEP));
+    let early = OrderEvent::Cancelled(protocol::OrderCancellation {
+        order_id: "x".into(),
+        buyer_id: Some("alice".into()),
+        reason: None,
+        cancelled_at: Timestamp(9_000),
+    });
+    assert!(
+        saved_from
+            .apply(early, pos(2, 0), ANY_TIME, T)
+            .fanout
+            .is_none(),
+        "held"
+    );
+    let mut saved = saved_from.save();
+    saved.history.clear();
+    saved.history_from = saved.position.clone();
+    let mut state = RelayState::new(Retention::new(100, KEEP));
+    state.restore(saved);
+    let before = state.position().to_string();
+
+    let step = state.apply(created("x", "alice", 1), pos(0, 0), ANY_TIME, T);
+    let Frames::Batch(live) = step.fanout.expect("delivered").delivery.frames else {
+        panic!("the early status and the created event in one batch")
+    };
+    assert_eq!(live.len(), 2);
+    assert!(
+        live[0].as_str().contains(r#""event":"order:cancelled""#),
+        "{}",
+        live[0].as_str()
+    );
+    assert!(live[0].as_str().contains(r#""buyerId":"alice""#));
+    assert!(live[1].as_str().contains(r#""event":"order:created""#));
+
+    let (frames, answer) = state.answer(&alice(), Cursor::parse(&before).as_ref(), 100);
+    assert_eq!(answer, Subscribed::Replayed(2));
+    let Frames::Batch(replayed) = frames else {
+        panic!("a replay is a batch")
+    };
+    assert!(replayed[0]
+        .as_str()
+        .contains(r#""event":"order:cancelled""#));
+    // Its cursor is the one from before the created event: a client that
+    // got it and not the created event is still owed the created event.
+    let cursor = replayed[0].as_str().split(r#""cursor":""#).nth(1).unwrap();
+    let cursor = Cursor::parse(cursor.split('"').next().unwrap()).unwrap();
+    assert!(
+        !cursor.covers(pos(0, 0)),
+        "{cursor} covers the created event"
+    );
+    let snapshot = state.snapshot(&alice(), 100);
+    assert_eq!(
+        snapshot.orders[0].status,
+        OrderStatus::Cancelled,
+        "the relay agrees"
+    );
+}
