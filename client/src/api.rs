@@ -145,12 +145,17 @@ async fn send_with(
     })
 }
 
-fn json<T: serde::Serialize>(body: &T) -> Option<String> {
-    serde_json::to_string(body).ok()
+/// A number's JSON text as JavaScript writes it (the shortest form that
+/// reads back as the same number): the bundle carries no float formatter.
+fn js_number(value: f64) -> String {
+    js_sys::Number::from(value)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_else(|_| "null".to_owned())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, RequestError> {
-    serde_json::from_str(text).map_err(|e| RequestError::Decode(e.to_string()))
+    serde_json::from_str(text).map_err(|e| RequestError::Decode(protocol::frames::json_error(&e)))
 }
 
 fn order_path(order_id: &str) -> String {
@@ -164,7 +169,7 @@ pub async fn login(user_id: &str, role: Option<Role>) -> Result<String, RequestE
         user_id: user_id.to_owned(),
         role,
     };
-    let text = send("POST", "/api/dev/login", None, json(&body)).await?;
+    let text = send("POST", "/api/dev/login", None, Some(body.to_json())).await?;
     Ok(decode::<LoginResponse>(&text)?.token)
 }
 
@@ -174,7 +179,7 @@ pub async fn cancel_order(token: &str, order_id: &str) -> Result<(), RequestErro
     let body = CancelRequest {
         reason: Some("Cancelled from the orders page".into()),
     };
-    send("POST", &url, Some(token), json(&body)).await?;
+    send("POST", &url, Some(token), Some(body.to_json())).await?;
     Ok(())
 }
 
@@ -185,7 +190,13 @@ pub async fn advance_order(
     status: OrderStatus,
 ) -> Result<(), RequestError> {
     let url = format!("/api/admin/orders/{}", order_path(order_id));
-    send("PATCH", &url, Some(token), json(&StatusChange { status })).await?;
+    send(
+        "PATCH",
+        &url,
+        Some(token),
+        Some(StatusChange { status }.to_json()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -204,7 +215,7 @@ pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, R
             "POST",
             "/api/orders",
             Some(token),
-            json(request),
+            Some(request.to_json(js_number)),
             &[("Idempotency-Key", &key)],
         )
         .await;

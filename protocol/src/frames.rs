@@ -317,7 +317,7 @@ struct RawFrame<'a> {
 }
 
 fn raw(text: &str) -> Result<RawFrame<'_>, FrameError> {
-    serde_json::from_str(text).map_err(|e| FrameError::NotJson(e.to_string()))
+    serde_json::from_str(text).map_err(|e| FrameError::NotJson(json_error(&e)))
 }
 
 fn data<'a, T: Deserialize<'a>>(event: &str, data: Option<&'a RawValue>) -> Result<T, FrameError> {
@@ -326,7 +326,7 @@ fn data<'a, T: Deserialize<'a>>(event: &str, data: Option<&'a RawValue>) -> Resu
         message,
     };
     let data = data.ok_or_else(|| invalid("missing `data`".into()))?;
-    serde_json::from_str(data.get()).map_err(|e| invalid(e.to_string()))
+    serde_json::from_str(data.get()).map_err(|e| invalid(json_error(&e)))
 }
 
 impl ServerEvent {
@@ -413,8 +413,25 @@ struct RefreshData {
 #[derive(Serialize)]
 struct Empty {}
 
-/// `text` as a JSON string, quoted and escaped.
-fn json_string(text: &str) -> String {
+/// What is wrong with a JSON text, for an error message: serde's whole
+/// description, except in the browser's release bundle, which says only
+/// where (line and column). There serde's descriptions would bring their
+/// texts and a float printer (~4 KB gzip) to a page that shows them to
+/// nobody but a console; the relay, the tests and debug builds keep them.
+pub fn json_error(error: &serde_json::Error) -> String {
+    if cfg!(all(target_arch = "wasm32", not(debug_assertions))) {
+        format!(
+            "invalid JSON at line {}, column {}",
+            error.line(),
+            error.column()
+        )
+    } else {
+        error.to_string()
+    }
+}
+
+/// `text` as a JSON string, quoted and escaped: for JSON written by hand.
+pub fn json_string(text: &str) -> String {
     serde_json::to_string(text).expect("strings always serialise")
 }
 

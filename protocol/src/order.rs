@@ -137,6 +137,13 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The role's name on the wire (`user`, `admin`).
+    pub fn as_str(self) -> &'static str {
+        <Self as WireName>::NAMES[self as usize]
+    }
+}
+
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -22,6 +22,11 @@ impl RawJson {
         serde_json::value::to_raw_value(value).map(RawJson)
     }
 
+    /// `text` if it is one JSON value (checked by the one JSON reader).
+    pub fn parse(text: String) -> serde_json::Result<RawJson> {
+        RawValue::from_string(text).map(RawJson)
+    }
+
     /// The JSON text, exactly as received.
     pub fn get(&self) -> &str {
         self.0.get()

@@ -305,23 +305,12 @@ fn demo_cart() -> Vec<CheckoutItem> {
 
 /// The demo buyer's shipping address.
 fn demo_address(name: &str) -> RawJson {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Address<'a> {
-        name: &'a str,
-        street: &'a str,
-        city: &'a str,
-        postal_code: &'a str,
-        country: &'a str,
-    }
-    let address = Address {
-        name,
-        street: "1 Demo Street",
-        city: "Lyon",
-        postal_code: "69001",
-        country: "FR",
-    };
-    RawJson::to_raw(&address).unwrap_or_default()
+    // Written by hand, as every body the browser sends (protocol::http).
+    let name = protocol::frames::json_string(name);
+    RawJson::parse(format!(
+        r#"{{"name":{name},"street":"1 Demo Street","city":"Lyon","postalCode":"69001","country":"FR"}}"#
+    ))
+    .unwrap_or_default()
 }
 
 /// "Place a demo order": a checkout with a random cart. The order shows up
