@@ -74,8 +74,11 @@ struct Inner {
     /// The user's key: the channel, the lock and the cache record.
     key: String,
     leader: Cell<bool>,
-    /// The leader's socket is open.
-    up: Cell<bool>,
+    /// The leader's open socket (its number; 0: none), and the last number
+    /// given. Moving off a draining relay opens the next socket before the
+    /// old one closes: only the current one's close is news.
+    up: Cell<u32>,
+    sockets: Cell<u32>,
     log: RefCell<FrameLog>,
     /// The follower link waiting for the leader, and whether it has the log.
     link: RefCell<Option<mpsc::UnboundedSender<Heard>>>,
@@ -125,7 +128,8 @@ impl Tab {
                 js: join(&key, &on_message, &on_lead),
                 key,
                 leader: Cell::new(false),
-                up: Cell::new(false),
+                up: Cell::new(0),
+                sockets: Cell::new(0),
                 log: RefCell::default(),
                 link: RefCell::new(None),
                 joined: Cell::new(false),
@@ -162,7 +166,7 @@ impl Tab {
             TabMessage::Frame(text) if me.joined.get() => self.to_link(Heard::Frame(text)),
             // Frames before the log are in the log.
             TabMessage::Frame(_) => {}
-            TabMessage::Hello if me.leader.get() && me.up.get() => self.post_log(),
+            TabMessage::Hello if me.leader.get() && me.up.get() != 0 => self.post_log(),
             TabMessage::Hello => {}
             TabMessage::Log(lines) if !me.joined.get() && me.link.borrow().is_some() => {
                 me.joined.set(true);
@@ -195,10 +199,14 @@ impl Tab {
     }
 
     /// The leader's socket opened: tabs waiting for it get the log.
-    pub fn socket_up(&self) {
+    /// Returns the socket's number, for [`Tab::socket_down`].
+    pub fn socket_up(&self) -> u32 {
         *self.0.link.borrow_mut() = None;
-        self.0.up.set(true);
+        let socket = self.0.sockets.get() + 1;
+        self.0.sockets.set(socket);
+        self.0.up.set(socket);
         self.post_log();
+        socket
     }
 
     /// The leader read a frame from the relay: every other tab gets it.
@@ -206,9 +214,12 @@ impl Tab {
         self.post(TabMessage::Frame(text.to_owned()));
     }
 
-    /// The leader's socket closed.
-    pub fn socket_down(&self) {
-        if self.0.up.replace(false) {
+    /// The leader's socket `socket` closed: news for the other tabs only
+    /// when it is the current one (not the old link of a drain, closed
+    /// after the next one opened).
+    pub fn socket_down(&self, socket: u32) {
+        if self.0.up.get() == socket {
+            self.0.up.set(0);
             self.post(TabMessage::Down);
         }
     }

@@ -29,7 +29,11 @@ pub struct Shared<T> {
 /// A link of a [`Shared`] transport.
 pub enum SharedLink<L> {
     /// This tab's own link to the relay (the leader's, or a lone tab's).
-    Relay { link: L, tab: Option<Tab> },
+    Relay {
+        link: L,
+        /// The tab group and this socket's number in it.
+        tab: Option<(Tab, u32)>,
+    },
     /// What the leader passes on: its log first, then its frames.
     Follower {
         log: Option<String>,
@@ -58,9 +62,10 @@ impl<T: Transport> Transport for Shared<T> {
             tab => tab.clone(),
         };
         let link = self.inner.connect(token, subscribe).await?;
-        if let Some(tab) = &tab {
-            tab.socket_up();
-        }
+        let tab = tab.map(|tab| {
+            let socket = tab.socket_up();
+            (tab, socket)
+        });
         Ok(SharedLink::Relay { link, tab })
     }
 
@@ -82,7 +87,7 @@ impl<L: Link> Link for SharedLink<L> {
     async fn next(&mut self) -> Incoming {
         match self {
             SharedLink::Relay { link, tab } => {
-                if tab.as_ref().is_some_and(Tab::wants_rebase) {
+                if tab.as_ref().is_some_and(|(tab, _)| tab.wants_rebase()) {
                     // A long log: a fresh snapshot on this socket becomes
                     // its new base (§3.8: subscribing again restarts the
                     // stream). Every tab applies it, as any snapshot.
@@ -90,10 +95,10 @@ impl<L: Link> Link for SharedLink<L> {
                     link.send(fresh).await;
                 }
                 let incoming = link.next().await;
-                if let Some(tab) = tab {
+                if let Some((tab, socket)) = tab {
                     match &incoming {
                         Incoming::Frame(text) => tab.forward(text),
-                        _ => tab.socket_down(),
+                        _ => tab.socket_down(*socket),
                     }
                 }
                 incoming
@@ -122,8 +127,12 @@ impl<L> SharedLink<L> {
 
 impl<L> Drop for SharedLink<L> {
     fn drop(&mut self) {
-        if let SharedLink::Relay { tab: Some(tab), .. } = self {
-            tab.socket_down();
+        if let SharedLink::Relay {
+            tab: Some((tab, socket)),
+            ..
+        } = self
+        {
+            tab.socket_down(*socket);
         }
     }
 }

@@ -75,7 +75,7 @@ async fn a_joining_tab_gets_the_leaders_log_then_its_frames_then_its_socket_goin
         Kept::SnapshotPart { last: true },
     );
     leader.keep(r#"{"event":"order:updated","cursor":"c2"}"#, Kept::Event);
-    leader.socket_up();
+    let socket = leader.socket_up();
 
     let follower = Tab::join("log", |_| {}).unwrap();
     let mut heard = follower.listen();
@@ -93,7 +93,38 @@ async fn a_joining_tab_gets_the_leaders_log_then_its_frames_then_its_socket_goin
         heard.next().await.unwrap(),
         Heard::Frame(r#"{"event":"pong"}"#.to_owned())
     );
-    leader.socket_down();
+    leader.socket_down(socket);
+    assert_eq!(heard.next().await.unwrap(), Heard::Down);
+}
+
+/// Moving off a draining relay, the leader opens its next socket before
+/// the old one closes: that close is no news for the other tabs, and the
+/// leader still answers a tab that joins.
+#[wasm_bindgen_test]
+async fn the_old_socket_of_a_drain_closing_after_the_new_one_opened_is_no_news() {
+    let _script = Script::load();
+    let leader = Tab::join("drain", |_| {}).unwrap();
+    until("the lead", || leader.is_leader()).await;
+    let old = leader.socket_up();
+    let follower = Tab::join("drain", |_| {}).unwrap();
+    let mut heard = follower.listen();
+    assert!(matches!(heard.next().await, Some(Heard::Log(_))));
+
+    let new = leader.socket_up();
+    leader.socket_down(old);
+    leader.forward(r#"{"event":"pong"}"#);
+    assert_eq!(
+        heard.next().await.unwrap(),
+        Heard::Frame(r#"{"event":"pong"}"#.to_owned()),
+        "no Down in between"
+    );
+    let late = Tab::join("drain", |_| {}).unwrap();
+    let mut joined = late.listen();
+    assert!(
+        matches!(joined.next().await, Some(Heard::Log(_))),
+        "a joining tab is answered"
+    );
+    leader.socket_down(new);
     assert_eq!(heard.next().await.unwrap(), Heard::Down);
 }
 
