@@ -54,15 +54,16 @@ pub fn time(at: Timestamp) -> String {
 }
 
 /// The connection chip's words.
-///
-/// Orders shown from this browser's cache (saved at `cached_at`, ms since
-/// the epoch) while the relay does not answer say so, and how old they are,
+/// Orders shown from this browser's cache say so, and how old they are,
 /// instead of a countdown.
-pub fn connection(connection: Connection, cached_at: Option<f64>) -> String {
-    if let (Some(saved), false) = (cached_at, connection == Connection::Connected) {
-        return format!("Offline · last updated {}", time(Timestamp(saved as i64)));
-    }
+pub fn connection(connection: Connection) -> String {
     match connection {
+        Connection::Cached { saved_at } => {
+            format!(
+                "Offline · last updated {}",
+                time(Timestamp(saved_at as i64))
+            )
+        }
         Connection::Connected => "Connected".to_owned(),
         Connection::Connecting => "Connecting…".to_owned(),
         Connection::Reconnecting { in_secs } => format!("Reconnecting in {in_secs} s"),
@@ -71,15 +72,12 @@ pub fn connection(connection: Connection, cached_at: Option<f64>) -> String {
 }
 
 /// The connection chip's CSS modifier.
-pub fn connection_class(connection: Connection, cached_at: Option<f64>) -> &'static str {
-    if cached_at.is_some() && connection != Connection::Connected {
-        return "chip chip-offline";
-    }
+pub fn connection_class(connection: Connection) -> &'static str {
     match connection {
         Connection::Connected => "chip chip-connected",
         Connection::Connecting => "chip chip-connecting",
         Connection::Reconnecting { .. } => "chip chip-reconnecting",
-        Connection::Offline => "chip chip-offline",
+        Connection::Offline | Connection::Cached { .. } => "chip chip-offline",
     }
 }
 
@@ -158,25 +156,22 @@ mod tests {
         ];
         for (state, text, class) in cases {
             assert_eq!(
-                (
-                    connection(state, None).as_str(),
-                    connection_class(state, None)
-                ),
+                (connection(state).as_str(), connection_class(state)),
                 (text, class)
             );
         }
     }
 
     #[test]
-    fn cached_orders_say_how_old_they_are_until_connected() {
+    fn cached_orders_say_how_old_they_are() {
         // 2025-11-12T10:30:00Z
-        let saved = Some(1_762_943_400_000.0);
-        let offline = Connection::Reconnecting { in_secs: 7 };
+        let cached = Connection::Cached {
+            saved_at: 1_762_943_400_000,
+        };
         assert_eq!(
-            connection(offline, saved),
+            connection(cached),
             "Offline · last updated 12 Nov 2025, 10:30 UTC"
         );
-        assert_eq!(connection_class(offline, saved), "chip chip-offline");
-        assert_eq!(connection(Connection::Connected, saved), "Connected");
+        assert_eq!(connection_class(cached), "chip chip-offline");
     }
 }

@@ -49,14 +49,16 @@ pub fn reduce(state: &mut AppState, action: Action) {
         Action::ConnectionChanged(connection) => {
             // A late report from a socket that belonged to a previous session
             // must not make the sign-in screen look connected.
-            state.connection = if state.session.is_some() {
-                connection
-            } else {
-                Connection::Offline
+            state.connection = match (state.session.is_some(), state.connection) {
+                (false, _) => Connection::Offline,
+                // Cached orders stay marked as such until connected.
+                (true, cached @ Connection::Cached { .. })
+                    if connection != Connection::Connected =>
+                {
+                    cached
+                }
+                (true, _) => connection,
             };
-            if state.connection == Connection::Connected {
-                state.cached_at = None;
-            }
         }
         Action::OrdersLoaded(snapshot) => {
             if state.session.is_none() {
@@ -78,7 +80,9 @@ pub fn reduce(state: &mut AppState, action: Action) {
         Action::Attention(attention) => state.toasts.attend(attention),
         Action::CacheShown(saved_at) => {
             if state.session.is_some() && state.connection != Connection::Connected {
-                state.cached_at = Some(saved_at);
+                state.connection = Connection::Cached {
+                    saved_at: saved_at as u64,
+                };
             }
         }
     }

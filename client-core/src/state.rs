@@ -94,6 +94,10 @@ pub enum Connection {
     Connected,
     /// Waiting before the next attempt; counts down once a second.
     Reconnecting { in_secs: u32 },
+    /// Not connected, showing the orders this browser saved at `saved_at`
+    /// (ms since the epoch), until the relay answers: attempts and their
+    /// countdown go on underneath.
+    Cached { saved_at: u64 },
 }
 
 /// The whole client state.
@@ -114,9 +118,6 @@ pub struct AppState {
     pub cursor: Option<String>,
     pub connection: Connection,
     pub toasts: ToastQueue,
-    /// When the orders on screen came from this browser's cache: the time
-    /// they were saved (ms since the epoch), until the relay answers.
-    pub cached_at: Option<f64>,
 }
 
 impl AppState {

@@ -115,11 +115,19 @@ impl FrameLog {
         self.base.is_empty()
     }
 
+    /// A new link starts: parts of a snapshot the old one did not finish
+    /// will never be completed.
+    pub fn restart(&mut self) {
+        self.parts.clear();
+    }
+
     /// The frames, one per line (frames are JSON: a newline inside one is
-    /// always escaped), base first.
+    /// always escaped): the base, the events, then the parts of a snapshot
+    /// still arriving, so that a tab joining in the middle of one completes
+    /// it with the parts that follow.
     pub fn lines(&self) -> String {
         let mut out = String::new();
-        for frame in self.base.iter().chain(&self.events) {
+        for frame in self.base.iter().chain(&self.events).chain(&self.parts) {
             out.push_str(frame);
             out.push('\n');
         }
@@ -172,6 +180,19 @@ mod tests {
         );
         log.keep("s2", Kept::SnapshotPart { last: true });
         assert_eq!(log.lines(), "s2\n", "a new snapshot is the new base");
+    }
+
+    #[test]
+    fn a_snapshot_cut_by_a_new_link_is_dropped_not_mixed_with_the_next() {
+        let mut log = FrameLog::default();
+        log.keep("s1", Kept::SnapshotPart { last: true });
+        log.keep("s2a", Kept::SnapshotPart { last: false });
+        assert_eq!(log.lines(), "s1\ns2a\n", "a joining tab completes it");
+        log.restart();
+        assert_eq!(log.lines(), "s1\n", "a snapshot the old link cut is gone");
+        log.keep("s3a", Kept::SnapshotPart { last: false });
+        log.keep("s3b", Kept::SnapshotPart { last: true });
+        assert_eq!(log.lines(), "s3a\ns3b\n");
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //   when the page loads.
 'use strict';
 (function () {
-  const note = (what, error) => console.warn(`[offline] ${what}: ${error && error.message || error}; the page works without it`);
+  const note = (what, error) => console.warn(`[offline] ${what}, the page works without it:`, error);
 
   function tab(name, onMessage, onLead) {
     let channel;
@@ -27,7 +27,7 @@
       channel = new BroadcastChannel(name);
     } catch (error) {
       note('no BroadcastChannel', error);
-      onLead();
+      setTimeout(onLead);
       return { post() {}, leave() {} };
     }
     channel.onmessage = (event) => typeof event.data === 'string' && onMessage(event.data);
@@ -50,23 +50,37 @@
     };
   }
 
-  // Election without Web Locks: the leader says so every 500 ms; a tab that
-  // hears nobody for 1.5 s claims the lead, and of two claims the higher id
-  // wins. A leader that closes says goodbye, so the next one need not wait.
+  // Election without Web Locks (insecure contexts, old browsers): the
+  // leader beats every 500 ms. A tab that hears nothing for 1.5 s claims the
+  // lead and takes it one beat later unless it heard the leader or a higher
+  // claim meanwhile. A leader never steps down (its socket is live); it
+  // answers a claim with a beat, and says goodbye when its page goes.
   function elect(name, onLead) {
     const beats = new BroadcastChannel(`${name}#leader`);
     const id = Math.random();
-    let leading = false;
+    const say = (t) => beats.postMessage({ t, id });
+    let state = 'follow';
     let heard = Date.now();
+    let beaten = false;
     beats.onmessage = ({ data }) => {
-      if (data === 'bye') heard = 0;
-      else if (data > id) { heard = Date.now(); leading = false; }
+      if (!data || data.id === id) return;
+      if (state === 'lead') { if (data.t === 'claim') say('beat'); return; }
+      if (data.t === 'bye') { heard = 0; return; }
+      heard = Date.now();
+      if (data.t === 'beat' || data.id > id) beaten = true;
     };
     const timer = setInterval(() => {
-      if (leading) beats.postMessage(id);
-      else if (Date.now() - heard > 1500) { leading = true; beats.postMessage(id); onLead(); }
+      if (state === 'lead') say('beat');
+      else if (state === 'claim') {
+        state = beaten ? 'follow' : 'lead';
+        if (state === 'lead') { say('beat'); onLead(); }
+      } else if (Date.now() - heard > 1500) {
+        state = 'claim';
+        beaten = false;
+        say('claim');
+      }
     }, 500);
-    const bye = () => { if (leading) beats.postMessage('bye'); };
+    const bye = () => state === 'lead' && say('bye');
     addEventListener('pagehide', bye);
     return () => { bye(); clearInterval(timer); beats.close(); removeEventListener('pagehide', bye); };
   }
@@ -83,49 +97,59 @@
     });
     return db;
   }
+  // Resolves when the transaction commits (a quota error aborts it then).
   async function run(mode, act) {
-    const store = (await open()).transaction(STORE, mode).objectStore(STORE);
+    const tx = (await open()).transaction(STORE, mode);
     return new Promise((resolve, reject) => {
-      const request = act(store);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
+      const request = act(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(request.result);
+      tx.onabort = tx.onerror = () => reject(tx.error || request.error);
     });
   }
   let noted = false;
-  const quiet = (what) => (error) => {
-    if (!noted) note(`the offline cache could not ${what}`, error);
+  const quiet = (error) => {
+    if (!noted) note('the offline cache failed', error);
     noted = true;
     return null;
   };
 
+  // Gives up after 1 s: a database that does not open (an upgrade blocked
+  // by another tab) must not hold the page's socket back.
   async function cacheLoad(key, schema) {
     try {
-      const record = await run('readonly', (store) => store.get(key));
+      const record = await Promise.race([run('readonly', (store) => store.get(key)),
+        new Promise((resolve) => setTimeout(resolve, 1000))]);
       if (!record) return null;
-      if (record.schema !== schema || record.key !== key) {
+      if (record.schema !== schema) {
         await run('readwrite', (store) => store.delete(key));
         return null;
       }
       return [record.savedAt, record.lines];
-    } catch (error) { return quiet('be read')(error); }
+    } catch (error) { return quiet(error); }
   }
   function cacheSave(key, schema, savedAt, lines) {
-    return run('readwrite', (store) => store.put({ key, schema, savedAt, lines }, key)).catch(quiet('be written'));
+    return run('readwrite', (store) => store.put({ schema, savedAt, lines }, key)).catch(quiet);
   }
   function cacheClear(key) {
-    return run('readwrite', (store) => store.delete(key)).catch(quiet('be cleared'));
+    return run('readwrite', (store) => store.delete(key)).catch(quiet);
   }
 
   function attention(onChange) {
-    const tell = () => onChange(document.visibilityState === 'visible');
+    const tell = () => onChange(!document.hidden);
     document.addEventListener('visibilitychange', tell);
     addEventListener('focus', tell);
-    return document.visibilityState === 'visible';
+    return !document.hidden;
   }
 
   globalThis.orderRelay = { tab, cacheLoad, cacheSave, cacheClear, attention };
 
-  if ('serviceWorker' in navigator && document.querySelector('meta[name="order-relay-sw"]')) {
-    navigator.serviceWorker.register('/sw.js').catch((error) => note('no service worker', error));
+  // A page without the mark (a `trunk serve` build, or a release that
+  // drops the worker) removes a worker an earlier release installed.
+  if ('serviceWorker' in navigator) {
+    if (document.querySelector('meta[name="order-relay-sw"]')) {
+      navigator.serviceWorker.register('/sw.js').catch((error) => note('no service worker', error));
+    } else {
+      navigator.serviceWorker.getRegistrations().then((all) => all.forEach((r) => r.unregister()), () => {});
+    }
   }
 })();

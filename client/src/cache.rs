@@ -24,7 +24,8 @@ extern "C" {
     fn cache_clear(key: &str) -> js_sys::Promise;
 }
 
-/// The record of `key`: when it was saved and its frames.
+/// The record of `key`: when it was saved and its frames (`None` after 1 s
+/// without an answer).
 pub async fn load(key: &str) -> Option<(f64, String)> {
     let record = JsFuture::from(cache_load(key, SCHEMA)).await.ok()?;
     let record: &js_sys::Array = record.dyn_ref()?;

@@ -38,7 +38,6 @@ pub struct Store {
     loaded: RwSignal<bool>,
     toasts: RwSignal<Vec<Toast>>,
     connection: RwSignal<Connection>,
-    cached_at: RwSignal<Option<f64>>,
     session: RwSignal<Option<Session>>,
     notice: RwSignal<Option<String>>,
     /// Numbers error toasts, which have no natural id.
@@ -112,7 +111,6 @@ impl Store {
             loaded: RwSignal::new(false),
             toasts: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Offline),
-            cached_at: RwSignal::new(None),
             session: RwSignal::new(None),
             notice: RwSignal::new(None),
             errors: StoredValue::new(0),
@@ -145,7 +143,6 @@ impl Store {
             publish(self.loaded, &state.loaded);
             publish(self.toasts, state.toasts.visible());
             publish(self.connection, &state.connection);
-            publish(self.cached_at, &state.cached_at);
             publish(self.session, &state.session);
             publish(self.notice, &state.notice);
         });
@@ -205,12 +202,6 @@ impl Store {
 
     pub fn connection(&self) -> ReadSignal<Connection> {
         self.connection.read_only()
-    }
-
-    /// When the orders on screen were saved, while they come from this
-    /// browser's cache.
-    pub fn cached_at(&self) -> ReadSignal<Option<f64>> {
-        self.cached_at.read_only()
     }
 
     pub fn session(&self) -> ReadSignal<Option<Session>> {

@@ -175,7 +175,11 @@ impl Tab {
             TabMessage::Log(_) => {}
             TabMessage::Down => self.to_link(Heard::Down),
             TabMessage::Looking => (me.on_event)(TabEvent::Elsewhere),
-            TabMessage::SignedOut => (me.on_event)(TabEvent::SignedOut),
+            TabMessage::SignedOut => {
+                // Nothing of this user's is saved after this.
+                me.log.borrow_mut().clear();
+                (me.on_event)(TabEvent::SignedOut)
+            }
         }
     }
 
@@ -189,6 +193,7 @@ impl Tab {
     pub fn listen(&self) -> mpsc::UnboundedReceiver<Heard> {
         let (tx, rx) = mpsc::unbounded();
         self.0.joined.set(false);
+        self.0.log.borrow_mut().restart();
         *self.0.link.borrow_mut() = Some(tx);
         if self.is_leader() {
             self.to_link(Heard::Lead);
@@ -202,6 +207,7 @@ impl Tab {
     /// Returns the socket's number, for [`Tab::socket_down`].
     pub fn socket_up(&self) -> u32 {
         *self.0.link.borrow_mut() = None;
+        self.0.log.borrow_mut().restart();
         let socket = self.0.sockets.get() + 1;
         self.0.sockets.set(socket);
         self.0.up.set(socket);

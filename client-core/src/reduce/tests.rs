@@ -144,15 +144,17 @@ fn a_snapshot_marks_the_orders_loaded() {
 #[test]
 fn cached_orders_are_marked_until_the_relay_answers() {
     let shown = Action::CacheShown(1_000.0);
-    let cases: Vec<(&str, Vec<Action>, Option<f64>)> = vec![
-        ("shown from the cache", vec![shown.clone()], Some(1_000.0)),
+    let cached = Connection::Cached { saved_at: 1_000 };
+    let cases: Vec<(&str, Vec<Action>, Connection)> = vec![
+        ("shown from the cache", vec![shown.clone()], cached),
         (
             "still while reconnecting",
             vec![
                 shown.clone(),
                 Action::ConnectionChanged(Connection::Reconnecting { in_secs: 3 }),
+                Action::ConnectionChanged(Connection::Connecting),
             ],
-            Some(1_000.0),
+            cached,
         ),
         (
             "connected: the relay answers from here",
@@ -160,7 +162,7 @@ fn cached_orders_are_marked_until_the_relay_answers() {
                 shown.clone(),
                 Action::ConnectionChanged(Connection::Connected),
             ],
-            None,
+            Connection::Connected,
         ),
         (
             "a cache read that ends after the socket connected says nothing",
@@ -168,15 +170,15 @@ fn cached_orders_are_marked_until_the_relay_answers() {
                 Action::ConnectionChanged(Connection::Connected),
                 shown.clone(),
             ],
-            None,
+            Connection::Connected,
         ),
         (
             "signed out",
             vec![shown, Action::SignedOut { notice: None }],
-            None,
+            Connection::Offline,
         ),
     ];
     for (name, actions, want) in cases {
-        assert_eq!(run(actions).cached_at, want, "{name}");
+        assert_eq!(run(actions).connection, want, "{name}");
     }
 }

@@ -52,11 +52,11 @@ pub fn handle_frame(
 
 /// Applies frames another tab (or this browser's cache) already applied,
 /// one per line: as [`handle_frame`] does, but quietly (their toasts were
-/// shown when they were new).
-pub fn handle_history(lines: &str, callbacks: &OrderCallbacks) {
-    let mut parts = SnapshotParts::default();
+/// shown when they were new). A snapshot whose first parts end the lines
+/// is completed by the parts that follow on the same link (`parts`).
+pub fn handle_history(lines: &str, callbacks: &OrderCallbacks, parts: &mut SnapshotParts) {
     for frame in tabs::frames(lines) {
-        apply(frame, callbacks, &mut parts, true);
+        apply(frame, callbacks, parts, true);
     }
 }
 

@@ -202,7 +202,7 @@ async fn listen(
             Woke::Link(Incoming::History(lines)) => {
                 heard = true;
                 heard_at = now_ms();
-                handle_history(&lines, cb);
+                handle_history(&lines, cb, &mut parts);
             }
             Woke::Link(Incoming::Closed { code, reason }) => {
                 return (Ended::Closed { code, reason }, heard);

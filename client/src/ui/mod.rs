@@ -31,6 +31,8 @@ use crate::socket::{
 };
 use crate::store::Store;
 use crate::tabs::{self, Tab, TabEvent};
+use crate::time::sleep;
+use futures::future::{self, Either as Raced};
 
 pub use orders::OrdersPage;
 pub use signin::SignIn;
@@ -197,11 +199,15 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             // The orders this browser saved show at once, before any
             // network; the socket then resumes from their cursor.
             if let Some(joined) = joined {
-                if let Some((saved_at, lines)) = cache::load(joined.key()).await {
+                // A database that does not open (an upgrade blocked by
+                // another tab) must not hold the socket back: 1 s at most.
+                let load =
+                    future::select(Box::pin(cache::load(joined.key())), Box::pin(sleep(1_000)));
+                if let Raced::Left((Some((saved_at, lines)), _)) = load.await {
                     if starts.get() != this {
                         return;
                     }
-                    handle_history(&lines, &callbacks);
+                    handle_history(&lines, &callbacks, &mut Default::default());
                     store.dispatch(Action::CacheShown(saved_at));
                 }
             }
@@ -214,6 +220,11 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
     // Toasts show in the tab the user looks at (client_core::toast).
     let looks = looking.clone();
     let watching = tabs::watch_attention(move |visible| {
+        // The listener outlives an unmounted app (tests mount several),
+        // whose values are gone then.
+        if tab.try_with_value(|_| ()).is_none() {
+            return;
+        }
         looks.set(visible);
         if visible {
             store.dispatch(Action::Attention(Attention::Looking));
@@ -303,15 +314,11 @@ fn Shell() -> impl IntoView {
 /// Connected / connecting / reconnecting in N s / offline.
 #[component]
 pub fn ConnectionChip() -> impl IntoView {
-    let store = expect_context::<Store>();
-    let (connection, cached_at) = (store.connection(), store.cached_at());
+    let connection = expect_context::<Store>().connection();
     view! {
-        <span
-            class=move || format::connection_class(connection.get(), cached_at.get())
-            role="status"
-        >
+        <span class=move || format::connection_class(connection.get()) role="status">
             <span class="chip-dot" aria-hidden="true"></span>
-            {move || format::connection(connection.get(), cached_at.get())}
+            {move || format::connection(connection.get())}
         </span>
     }
 }
