@@ -255,10 +255,12 @@ async fn a_quota_error_or_no_indexeddb_leaves_the_page_without_a_cache_not_broke
     let cases = [
         "undefined",
         "{ open() { throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); } }",
-        // The database opens, but every request fails as a full disk does.
-        "{ open() { const r = {}; setTimeout(() => { r.result = { transaction() { return { objectStore() { \
-           const fail = () => { const q = {}; setTimeout(() => { q.error = new DOMException('full', 'QuotaExceededError'); q.onerror(); }); return q; }; \
-           return { get: fail, put: fail, delete: fail }; } }; } }; r.onsuccess(); }); return r; } }",
+        // The database opens, but every transaction aborts as on a full
+        // disk: the request fails, then the transaction.
+        "{ open() { const r = {}; setTimeout(() => { r.result = { transaction() { const tx = { objectStore() { \
+           const fail = () => { const q = {}; setTimeout(() => { q.error = tx.error = new DOMException('full', 'QuotaExceededError'); \
+           if (q.onerror) q.onerror(); tx.onabort(); }); return q; }; \
+           return { get: fail, put: fail, delete: fail }; } }; return tx; } }; r.onsuccess(); }); return r; } }",
     ];
     for body in cases {
         let _script = Script::load();
@@ -267,4 +269,39 @@ async fn a_quota_error_or_no_indexeddb_leaves_the_page_without_a_cache_not_broke
         assert_eq!(cache::load("order-relay:frank").await, None, "{body}");
         cache::clear("order-relay:frank").await;
     }
+}
+
+/// Without Web Locks (an insecure context, an old browser) the tabs elect
+/// by heartbeat over a BroadcastChannel: one leader, kept while it lives,
+/// and another once it closes.
+#[wasm_bindgen_test]
+async fn without_web_locks_the_heartbeat_elects_one_leader_and_a_successor() {
+    let _script = Script::load();
+    js_sys::Function::new_no_args(
+        "Object.defineProperty(navigator, 'locks', { configurable: true, value: undefined });",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let tabs: Vec<Tab> = (0..3)
+        .map(|_| Tab::join("beats", |_| {}).unwrap())
+        .collect();
+    let leaders = |tabs: &[Tab]| tabs.iter().filter(|t| t.is_leader()).count();
+    until_within("a leader", 4_000.0, || leaders(&tabs) == 1).await;
+    // Held for a while: nobody else claims it.
+    let start = js_sys::Date::now();
+    while js_sys::Date::now() - start < 2_500.0 {
+        assert_eq!(leaders(&tabs), 1, "one leader at a time");
+        tick().await;
+    }
+    let (mut gone, rest): (Vec<Tab>, Vec<Tab>) = tabs.into_iter().partition(Tab::is_leader);
+    drop(gone.pop());
+    until_within("a successor", 4_000.0, || leaders(&rest) == 1).await;
+    let start = js_sys::Date::now();
+    while js_sys::Date::now() - start < 1_500.0 {
+        assert_eq!(leaders(&rest), 1, "one successor");
+        tick().await;
+    }
+    js_sys::Function::new_no_args("delete navigator.locks;")
+        .call0(&JsValue::NULL)
+        .unwrap();
 }
