@@ -18,6 +18,9 @@ use super::link::{closed, Incoming, Link, Transport};
 use super::policy::{Ended, LEADER_DOWN};
 use crate::tabs::{Heard, Tab};
 
+/// Why a follower's link ended when the leader's socket did.
+const LEADER_LOST: &str = "the leader tab lost its connection";
+
 /// A transport shared by the tabs of one user (or, without a [`Tab`], the
 /// inner transport alone).
 #[derive(Clone)]
@@ -56,7 +59,7 @@ impl<T: Transport> Transport for Shared<T> {
                         heard,
                     }),
                     Some(Heard::Lead) => Err(Ended::Lead),
-                    _ => Err(closed(LEADER_DOWN, "the leader tab lost its connection")),
+                    _ => Err(closed(LEADER_DOWN, LEADER_LOST)),
                 };
             }
             tab => tab.clone(),
@@ -119,7 +122,7 @@ impl<L> SharedLink<L> {
             Some(Heard::Lead) => Incoming::Lead,
             Some(Heard::Down) | None => Incoming::Closed {
                 code: LEADER_DOWN,
-                reason: "the leader tab lost its connection".to_owned(),
+                reason: LEADER_LOST.to_owned(),
             },
         }
     }

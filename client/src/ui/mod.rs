@@ -31,8 +31,6 @@ use crate::socket::{
 };
 use crate::store::Store;
 use crate::tabs::{self, Tab, TabEvent};
-use crate::time::sleep;
-use futures::future::{self, Either as Raced};
 
 pub use orders::OrdersPage;
 pub use signin::SignIn;
@@ -199,11 +197,9 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             // The orders this browser saved show at once, before any
             // network; the socket then resumes from their cursor.
             if let Some(joined) = joined {
-                // A database that does not open (an upgrade blocked by
-                // another tab) must not hold the socket back: 1 s at most.
-                let load =
-                    future::select(Box::pin(cache::load(joined.key())), Box::pin(sleep(1_000)));
-                if let Raced::Left((Some((saved_at, lines)), _)) = load.await {
+                // `cache::load` gives up after 1 s: a database that does not
+                // open must not hold the socket back.
+                if let Some((saved_at, lines)) = cache::load(joined.key()).await {
                     if starts.get() != this {
                         return;
                     }

@@ -37,6 +37,13 @@ impl Drop for Script {
     }
 }
 
+/// A tab of `name`'s group that has taken the lead.
+async fn leader_of(name: &str) -> Tab {
+    let leader = Tab::join(name, |_| {}).expect("tab support");
+    until("the lead", || leader.is_leader()).await;
+    leader
+}
+
 fn events() -> (Rc<RefCell<Vec<TabEvent>>>, impl Fn(TabEvent) + 'static) {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let log = seen.clone();
@@ -68,8 +75,7 @@ async fn the_first_tab_leads_and_another_takes_over_within_a_second_when_it_clos
 #[wasm_bindgen_test]
 async fn a_joining_tab_gets_the_leaders_log_then_its_frames_then_its_socket_going_down() {
     let _script = Script::load();
-    let leader = Tab::join("log", |_| {}).unwrap();
-    until("the lead", || leader.is_leader()).await;
+    let leader = leader_of("log").await;
     leader.keep(
         r#"{"event":"orders:snapshot","data":{"orders":[],"cursor":"c1"}}"#,
         Kept::SnapshotPart { last: true },
@@ -103,8 +109,7 @@ async fn a_joining_tab_gets_the_leaders_log_then_its_frames_then_its_socket_goin
 #[wasm_bindgen_test]
 async fn the_old_socket_of_a_drain_closing_after_the_new_one_opened_is_no_news() {
     let _script = Script::load();
-    let leader = Tab::join("drain", |_| {}).unwrap();
-    until("the lead", || leader.is_leader()).await;
+    let leader = leader_of("drain").await;
     let old = leader.socket_up();
     let follower = Tab::join("drain", |_| {}).unwrap();
     let mut heard = follower.listen();
@@ -131,8 +136,7 @@ async fn the_old_socket_of_a_drain_closing_after_the_new_one_opened_is_no_news()
 #[wasm_bindgen_test]
 async fn a_tab_that_joins_before_the_leaders_socket_opens_waits_for_it() {
     let _script = Script::load();
-    let leader = Tab::join("wait", |_| {}).unwrap();
-    until("the lead", || leader.is_leader()).await;
+    let leader = leader_of("wait").await;
     let follower = Tab::join("wait", |_| {}).unwrap();
     let mut heard = follower.listen();
     tick().await;
