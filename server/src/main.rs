@@ -59,6 +59,10 @@ fn invalid_setting(what: &str) -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    // Signals are caught from the first instant: a SIGTERM that arrives
+    // while the relay is still starting (its port already open) must stop
+    // it cleanly, not kill it with the default action.
+    let mut signals = Signals::install()?;
     // The embedded broker must outlive the relay: keep it on this stack.
     let (embedded, brokers) = match &config.kafka_brokers {
         Some(brokers) => (None, brokers.clone()),
@@ -77,19 +81,34 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if !json_logs {
         println!("relay ready on http://{}/", running.addr);
     }
-    shutdown_signal().await;
+    signals.next().await;
     tracing::info!("shutting down");
     // A second signal cuts the drain short.
-    running.drain_and_stop(shutdown_signal()).await?;
+    running.drain_and_stop(signals.next()).await?;
     drop(embedded);
     Ok(())
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// SIGTERM and SIGINT, each a stream: a second signal is caught too.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
