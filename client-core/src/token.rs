@@ -29,6 +29,18 @@ pub fn jwt_sub(token: &str) -> Option<String> {
     claims(token)?.sub
 }
 
+/// Who signed a JWT, as far as the page can tell: its header as sent (the
+/// algorithm and the key's `kid`; the relay names its secret there). The
+/// offline cache is marked with it, so orders cached under another relay
+/// secret or provider key are not shown as this session's. `""` for a token
+/// that is not a JWT.
+pub fn jwt_signer(token: &str) -> &str {
+    match token.split_once('.') {
+        Some((header, _)) => header,
+        None => "",
+    }
+}
+
 fn claims(token: &str) -> Option<Claims> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
@@ -162,6 +174,14 @@ mod tests {
         assert_eq!(jwt_sub(&token).as_deref(), Some("alice"));
         assert_eq!(jwt_sub(&jwt(r#"{"exp":5}"#)), None);
         assert_eq!(jwt_sub("opaque"), None);
+    }
+
+    #[test]
+    fn the_signer_is_the_header_as_sent() {
+        let token = jwt(r#"{"sub":"alice"}"#);
+        assert_eq!(jwt_signer(&token), token.split('.').next().unwrap());
+        assert_eq!(jwt_signer("h.p.s"), "h");
+        assert_eq!(jwt_signer("opaque"), "");
     }
 
     #[test]

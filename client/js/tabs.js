@@ -11,7 +11,8 @@
 //   waiting tab gets it at once). Where Web Locks are missing, the tabs elect
 //   by heartbeat over a second channel instead.
 // - cacheLoad / cacheSave / cacheClear: one IndexedDB record per user. A
-//   record of another schema is ignored and dropped. Without IndexedDB
+//   record of another schema or signer (the token's header) is ignored and
+//   dropped. Without IndexedDB
 //   (private modes) or on a quota error the calls resolve empty, with one
 //   console note: the page then works as it did without a cache.
 // - attention(onChange): whether the user is looking at this tab.
@@ -115,20 +116,20 @@
 
   // Gives up after 1 s: a database that does not open (an upgrade blocked
   // by another tab) must not hold the page's socket back.
-  async function cacheLoad(key, schema) {
+  async function cacheLoad(key, schema, signer) {
     try {
       const record = await Promise.race([run('readonly', (store) => store.get(key)),
         new Promise((resolve) => setTimeout(resolve, 1000))]);
       if (!record) return null;
-      if (record.schema !== schema) {
+      if (record.schema !== schema || record.signer !== signer) {
         await run('readwrite', (store) => store.delete(key));
         return null;
       }
       return [record.savedAt, record.lines];
     } catch (error) { return quiet(error); }
   }
-  function cacheSave(key, schema, savedAt, lines) {
-    return run('readwrite', (store) => store.put({ schema, savedAt, lines }, key)).catch(quiet);
+  function cacheSave(key, schema, signer, savedAt, lines) {
+    return run('readwrite', (store) => store.put({ schema, signer, savedAt, lines }, key)).catch(quiet);
   }
   function cacheClear(key) {
     return run('readwrite', (store) => store.delete(key)).catch(quiet);

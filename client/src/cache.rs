@@ -3,8 +3,10 @@
 //! `client/js/tabs.js`). Opening the page shows it before any network; the
 //! socket then resumes from its last cursor.
 //!
-//! A record of another user is another key; one of an older [`SCHEMA`] is
-//! ignored and dropped. Without IndexedDB, or when a write fails (quota),
+//! A record of another user is another key. One of an older [`SCHEMA`], or
+//! marked with another signer (the session token's header: another relay
+//! secret or provider key, see `client_core::token::jwt_signer`), is ignored
+//! and dropped. Without IndexedDB, or when a write fails (quota),
 //! the calls do nothing but leave one note on the console: the page works
 //! as it does without a cache.
 
@@ -17,27 +19,33 @@ pub const SCHEMA: u32 = 1;
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = orderRelay, js_name = cacheLoad)]
-    fn cache_load(key: &str, schema: u32) -> js_sys::Promise;
+    fn cache_load(key: &str, schema: u32, signer: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_namespace = orderRelay, js_name = cacheSave)]
-    fn cache_save(key: &str, schema: u32, saved_at: f64, lines: &str) -> js_sys::Promise;
+    fn cache_save(
+        key: &str,
+        schema: u32,
+        signer: &str,
+        saved_at: f64,
+        lines: &str,
+    ) -> js_sys::Promise;
     #[wasm_bindgen(js_namespace = orderRelay, js_name = cacheClear)]
     fn cache_clear(key: &str) -> js_sys::Promise;
 }
 
-/// The record of `key`: when it was saved and its frames (`None` after 1 s
-/// without an answer).
-pub async fn load(key: &str) -> Option<(f64, String)> {
-    let record = JsFuture::from(cache_load(key, SCHEMA)).await.ok()?;
+/// The record of `key` written under `signer`: when it was saved and its
+/// frames (`None` after 1 s without an answer).
+pub async fn load(key: &str, signer: &str) -> Option<(f64, String)> {
+    let record = JsFuture::from(cache_load(key, SCHEMA, signer)).await.ok()?;
     let record: &js_sys::Array = record.dyn_ref()?;
     Some((record.get(0).as_f64()?, record.get(1).as_string()?))
 }
 
-/// Saves the frames of `key` (nothing to save clears it).
-pub async fn save(key: &str, saved_at: f64, lines: &str) {
+/// Saves the frames of `key` under `signer` (nothing to save clears it).
+pub async fn save(key: &str, signer: &str, saved_at: f64, lines: &str) {
     let done = if lines.is_empty() {
         cache_clear(key)
     } else {
-        cache_save(key, SCHEMA, saved_at, lines)
+        cache_save(key, SCHEMA, signer, saved_at, lines)
     };
     let _ = JsFuture::from(done).await;
 }

@@ -73,6 +73,8 @@ struct Inner {
     js: JsTab,
     /// The user's key: the channel, the lock and the cache record.
     key: String,
+    /// Who signed the session's token: the cache record's mark.
+    signer: String,
     leader: Cell<bool>,
     /// The leader's open socket (its number; 0: none), and the last number
     /// given. Moving off a draining relay opens the next socket before the
@@ -101,9 +103,9 @@ fn callback<A: wasm_bindgen::convert::FromWasmAbi + 'static>(
 }
 
 impl Tab {
-    /// Joins the tabs of `user` (signed in on this origin), or `None` when
-    /// the page has no tab support.
-    pub fn join(user: &str, on_event: impl Fn(TabEvent) + 'static) -> Option<Tab> {
+    /// Joins the tabs of `user` (signed in on this origin with a token from
+    /// `signer`), or `None` when the page has no tab support.
+    pub fn join(user: &str, signer: &str, on_event: impl Fn(TabEvent) + 'static) -> Option<Tab> {
         if !available() {
             return None;
         }
@@ -127,6 +129,7 @@ impl Tab {
             Inner {
                 js: join(&key, &on_message, &on_lead),
                 key,
+                signer: signer.to_owned(),
                 leader: Cell::new(false),
                 up: Cell::new(0),
                 sockets: Cell::new(0),
@@ -148,6 +151,11 @@ impl Tab {
     /// The key of this user's cache record.
     pub fn key(&self) -> &str {
         &self.0.key
+    }
+
+    /// The mark of this session's cache record.
+    pub fn signer(&self) -> &str {
+        &self.0.signer
     }
 
     fn post(&self, message: TabMessage) {
@@ -246,7 +254,7 @@ impl Tab {
                 let Some(me) = me.upgrade() else { return };
                 me.saving.set(false);
                 let lines = me.log.borrow().lines();
-                cache::save(&me.key, now_ms(), &lines).await;
+                cache::save(&me.key, &me.signer, now_ms(), &lines).await;
             });
         }
     }

@@ -577,11 +577,11 @@ async fn tab_channel_throughput() {
         .collect();
     let count = frames.len();
 
-    let leader = Tab::join("bench", |_| {}).unwrap();
+    let leader = Tab::join("bench", "signer", |_| {}).unwrap();
     page::until("the lead", || leader.is_leader()).await;
     leader.socket_up();
     let followers: Vec<Tab> = (0..FOLLOWERS)
-        .map(|_| Tab::join("bench", |_| {}).unwrap())
+        .map(|_| Tab::join("bench", "signer", |_| {}).unwrap())
         .collect();
     let mut links = Vec::new();
     for follower in &followers {

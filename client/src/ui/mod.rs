@@ -162,14 +162,16 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             }
         }
         starts.set(starts.get() + 1);
-        let Some((tokens, user)) = store.session().with_untracked(|s| {
-            s.as_ref()
-                .map(|s| (tokens_for(s, &demo_login), user_key(s)))
+        let Some((tokens, user, signer)) = store.session().with_untracked(|s| {
+            s.as_ref().map(|s| {
+                let signer = client_core::token::jwt_signer(&s.token).to_owned();
+                (tokens_for(s, &demo_login), user_key(s), signer)
+            })
         }) else {
             return;
         };
         let joined = user.and_then(|user| {
-            Tab::join(&user, move |event| match event {
+            Tab::join(&user, &signer, move |event| match event {
                 TabEvent::SignedOut => store.dispatch(Action::SignedOut {
                     notice: Some(SIGNED_OUT_ELSEWHERE.to_owned()),
                 }),
@@ -199,7 +201,7 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             if let Some(joined) = joined {
                 // `cache::load` gives up after 1 s: a database that does not
                 // open must not hold the socket back.
-                if let Some((saved_at, lines)) = cache::load(joined.key()).await {
+                if let Some((saved_at, lines)) = cache::load(joined.key(), joined.signer()).await {
                     if starts.get() != this {
                         return;
                     }

@@ -39,7 +39,7 @@ impl Drop for Script {
 
 /// A tab of `name`'s group that has taken the lead.
 async fn leader_of(name: &str) -> Tab {
-    let leader = Tab::join(name, |_| {}).expect("tab support");
+    let leader = Tab::join(name, "signer", |_| {}).expect("tab support");
     until("the lead", || leader.is_leader()).await;
     leader
 }
@@ -53,10 +53,10 @@ fn events() -> (Rc<RefCell<Vec<TabEvent>>>, impl Fn(TabEvent) + 'static) {
 #[wasm_bindgen_test]
 async fn the_first_tab_leads_and_another_takes_over_within_a_second_when_it_closes() {
     let _script = Script::load();
-    let first = Tab::join("lead", |_| {}).expect("tab support");
+    let first = Tab::join("lead", "signer", |_| {}).expect("tab support");
     until("the first tab leading", || first.is_leader()).await;
-    let second = Tab::join("lead", |_| {}).unwrap();
-    let third = Tab::join("lead", |_| {}).unwrap();
+    let second = Tab::join("lead", "signer", |_| {}).unwrap();
+    let third = Tab::join("lead", "signer", |_| {}).unwrap();
     tick().await;
     assert!(!second.is_leader() && !third.is_leader(), "one leader");
 
@@ -83,7 +83,7 @@ async fn a_joining_tab_gets_the_leaders_log_then_its_frames_then_its_socket_goin
     leader.keep(r#"{"event":"order:updated","cursor":"c2"}"#, Kept::Event);
     let socket = leader.socket_up();
 
-    let follower = Tab::join("log", |_| {}).unwrap();
+    let follower = Tab::join("log", "signer", |_| {}).unwrap();
     let mut heard = follower.listen();
     let log = heard.next().await.unwrap();
     assert_eq!(
@@ -111,7 +111,7 @@ async fn the_old_socket_of_a_drain_closing_after_the_new_one_opened_is_no_news()
     let _script = Script::load();
     let leader = leader_of("drain").await;
     let old = leader.socket_up();
-    let follower = Tab::join("drain", |_| {}).unwrap();
+    let follower = Tab::join("drain", "signer", |_| {}).unwrap();
     let mut heard = follower.listen();
     assert!(matches!(heard.next().await, Some(Heard::Log(_))));
 
@@ -123,7 +123,7 @@ async fn the_old_socket_of_a_drain_closing_after_the_new_one_opened_is_no_news()
         Heard::Frame(r#"{"event":"pong"}"#.to_owned()),
         "no Down in between"
     );
-    let late = Tab::join("drain", |_| {}).unwrap();
+    let late = Tab::join("drain", "signer", |_| {}).unwrap();
     let mut joined = late.listen();
     assert!(
         matches!(joined.next().await, Some(Heard::Log(_))),
@@ -137,7 +137,7 @@ async fn the_old_socket_of_a_drain_closing_after_the_new_one_opened_is_no_news()
 async fn a_tab_that_joins_before_the_leaders_socket_opens_waits_for_it() {
     let _script = Script::load();
     let leader = leader_of("wait").await;
-    let follower = Tab::join("wait", |_| {}).unwrap();
+    let follower = Tab::join("wait", "signer", |_| {}).unwrap();
     let mut heard = follower.listen();
     tick().await;
     // The leader's socket is not open: it answers no hello.
@@ -150,10 +150,10 @@ async fn sign_out_and_attention_reach_the_other_tabs_of_the_user_only() {
     let _script = Script::load();
     let (alice_seen, on_alice) = events();
     let (bob_seen, on_bob) = events();
-    let alice = Tab::join("alice-signout", |_| {}).unwrap();
-    let _alice2 = Tab::join("alice-signout", on_alice).unwrap();
-    let _bob = Tab::join("bob-signout", on_bob).unwrap();
-    cache::save(alice.key(), 1.0, "frame\n").await;
+    let alice = Tab::join("alice-signout", "signer", |_| {}).unwrap();
+    let _alice2 = Tab::join("alice-signout", "signer", on_alice).unwrap();
+    let _bob = Tab::join("bob-signout", "signer", on_bob).unwrap();
+    cache::save(alice.key(), alice.signer(), 1.0, "frame\n").await;
 
     alice.looking();
     alice.sign_out();
@@ -169,28 +169,28 @@ async fn sign_out_and_attention_reach_the_other_tabs_of_the_user_only() {
     );
     until("the cache cleared", || true).await;
     assert_eq!(
-        cache::load(alice.key()).await,
+        cache::load(alice.key(), alice.signer()).await,
         None,
         "sign-out clears the cache"
     );
 }
 
 #[wasm_bindgen_test]
-async fn the_cache_keeps_one_record_per_user_and_drops_another_schemas() {
+async fn the_cache_keeps_one_record_per_user_and_drops_another_schemas_or_signers() {
     let _script = Script::load();
-    cache::save("order-relay:carol", 1234.0, "a\nb\n").await;
+    cache::save("order-relay:carol", "A", 1234.0, "a\nb\n").await;
     assert_eq!(
-        cache::load("order-relay:carol").await,
+        cache::load("order-relay:carol", "A").await,
         Some((1234.0, "a\nb\n".to_owned()))
     );
     assert_eq!(
-        cache::load("order-relay:dave").await,
+        cache::load("order-relay:dave", "A").await,
         None,
         "another user's key"
     );
-    cache::save("order-relay:carol", 1300.0, "c\n").await;
+    cache::save("order-relay:carol", "A", 1300.0, "c\n").await;
     assert_eq!(
-        cache::load("order-relay:carol").await,
+        cache::load("order-relay:carol", "A").await,
         Some((1300.0, "c\n".to_owned()))
     );
 
@@ -199,9 +199,10 @@ async fn the_cache_keeps_one_record_per_user_and_drops_another_schemas() {
     let save: js_sys::Function = js_sys::Reflect::get(&relay, &"cacheSave".into())
         .unwrap()
         .into();
-    let args = js_sys::Array::of4(
+    let args = js_sys::Array::of5(
         &"order-relay:erin".into(),
         &0.into(),
+        &"A".into(),
         &5.0.into(),
         &"old\n".into(),
     );
@@ -209,7 +210,7 @@ async fn the_cache_keeps_one_record_per_user_and_drops_another_schemas() {
         .await
         .unwrap();
     assert_eq!(
-        cache::load("order-relay:erin").await,
+        cache::load("order-relay:erin", "A").await,
         None,
         "an older schema"
     );
@@ -217,7 +218,7 @@ async fn the_cache_keeps_one_record_per_user_and_drops_another_schemas() {
         .unwrap()
         .into();
     let old = load
-        .call2(&relay, &"order-relay:erin".into(), &0.into())
+        .call3(&relay, &"order-relay:erin".into(), &0.into(), &"A".into())
         .unwrap();
     assert!(
         JsFuture::from(js_sys::Promise::from(old))
@@ -227,9 +228,24 @@ async fn the_cache_keeps_one_record_per_user_and_drops_another_schemas() {
         "and dropped"
     );
 
+    // A record written under another signer (the token of another relay
+    // secret) is ignored and dropped: signed in again under the old one,
+    // it is gone.
+    cache::save("order-relay:grace", "A", 1.0, "secret A's orders\n").await;
+    assert_eq!(
+        cache::load("order-relay:grace", "B").await,
+        None,
+        "another signer"
+    );
+    assert_eq!(
+        cache::load("order-relay:grace", "A").await,
+        None,
+        "and dropped"
+    );
+
     // Nothing to keep clears the record.
-    cache::save("order-relay:carol", 1400.0, "").await;
-    assert_eq!(cache::load("order-relay:carol").await, None);
+    cache::save("order-relay:carol", "A", 1400.0, "").await;
+    assert_eq!(cache::load("order-relay:carol", "A").await, None);
     cache::clear("order-relay:nobody").await;
 }
 
@@ -269,8 +285,8 @@ async fn a_quota_error_or_no_indexeddb_leaves_the_page_without_a_cache_not_broke
     for body in cases {
         let _script = Script::load();
         let _stub = NoIndexedDb::install(body);
-        cache::save("order-relay:frank", 1.0, "a\n").await;
-        assert_eq!(cache::load("order-relay:frank").await, None, "{body}");
+        cache::save("order-relay:frank", "A", 1.0, "a\n").await;
+        assert_eq!(cache::load("order-relay:frank", "A").await, None, "{body}");
         cache::clear("order-relay:frank").await;
     }
 }
@@ -287,7 +303,7 @@ async fn without_web_locks_the_heartbeat_elects_one_leader_and_a_successor() {
     .call0(&JsValue::NULL)
     .unwrap();
     let tabs: Vec<Tab> = (0..3)
-        .map(|_| Tab::join("beats", |_| {}).unwrap())
+        .map(|_| Tab::join("beats", "signer", |_| {}).unwrap())
         .collect();
     let leaders = |tabs: &[Tab]| tabs.iter().filter(|t| t.is_leader()).count();
     until_within("a leader", 4_000.0, || leaders(&tabs) == 1).await;

@@ -2,6 +2,13 @@
 //! (§2 of the contract), signed with `--jwt-secret` and verified with it or
 //! any `--jwt-previous-secret` (a rotation: tokens signed with the old
 //! secret keep working until they expire).
+//!
+//! Every token it signs names its secret in the header's `kid`: a digest
+//! of the secret ([`key_id`]), never the secret. The browser marks its
+//! offline cache with the token's header, so orders cached under another
+//! relay secret (another deployment, or one before a rotation) are not shown
+//! as this one's. Verifying ignores the `kid`: tokens signed elsewhere with
+//! the secret, without one, keep working.
 
 use std::time::Duration;
 
@@ -24,6 +31,8 @@ struct Claims<'a> {
 #[derive(Clone)]
 pub struct Keys {
     encoding: EncodingKey,
+    /// The signing secret's [`key_id`].
+    kid: String,
     /// The current secret first.
     decoding: Vec<DecodingKey>,
 }
@@ -32,6 +41,7 @@ impl Keys {
     pub fn new(secret: &[u8]) -> Keys {
         Keys {
             encoding: EncodingKey::from_secret(secret),
+            kid: key_id(secret),
             decoding: vec![DecodingKey::from_secret(secret)],
         }
     }
@@ -79,7 +89,24 @@ impl Keys {
             role,
             exp,
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail")
+        let header = Header {
+            kid: Some(self.kid.clone()),
+            ..Header::new(Algorithm::HS256)
+        };
+        encode(&header, &claims, &self.encoding).expect("HS256 signing cannot fail")
     }
+}
+
+/// The `kid` of tokens signed with `secret`: `hs-` and 16 hex digits of a
+/// labelled SHA-256 of it. It tells secrets apart without revealing one: the
+/// digest is no easier to search than the token's own HMAC, which anyone
+/// holding a token can already test guesses against.
+pub fn key_id(secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"order-relay token key id\0")
+        .chain_update(secret)
+        .finalize();
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("hs-{hex}")
 }

@@ -179,6 +179,32 @@ async fn every_kind_of_bad_shared_secret_token_is_refused() {
 }
 
 #[tokio::test]
+async fn the_relays_tokens_name_their_secret_by_a_digest_and_verify_without_it() {
+    let header = |token: &str| jsonwebtoken::decode_header(token).unwrap();
+    let alice =
+        |secret: &[u8]| Keys::new(secret).issue("alice", Role::User, Duration::from_secs(60));
+    let (a, b) = (alice(SECRET), alice(b"another-secret-0123456789"));
+    let kid = header(&a).kid.unwrap();
+    assert_eq!(kid, super::hs256::key_id(SECRET));
+    assert_eq!((kid.len(), &kid[..3]), (19, "hs-"));
+    // The same secret: the same header, token after token (the browser's
+    // cache mark); another secret: another.
+    let a_again = alice(SECRET);
+    assert_eq!(a.split('.').next(), a_again.split('.').next());
+    assert_ne!(a.split('.').next(), b.split('.').next());
+    assert!(!kid.contains(std::str::from_utf8(SECRET).unwrap()));
+    // A token that names another kid, or none, verifies by its signature.
+    let verifier = Verifier::hs256(Keys::new(SECRET));
+    let mut renamed = Header::new(Algorithm::HS256);
+    renamed.kid = Some("hs-0000000000000000".into());
+    let claims = json!({"sub": "alice", "exp": now_secs() + 60});
+    let renamed = encode(&renamed, &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+    assert_eq!(verifier.verify(&renamed).await.unwrap().id, "alice");
+    assert_eq!(verifier.verify(&a).await.unwrap().id, "alice");
+    assert!(verifier.verify(&b).await.is_err());
+}
+
+#[tokio::test]
 async fn during_a_secret_rotation_both_secrets_verify_and_only_the_new_one_signs() {
     let old = Keys::new(b"the-old-secret-0123456789");
     let rotated =
