@@ -4,7 +4,8 @@
 // KRaft node started by .ci/kafka/start-broker); then the same bundle
 // embedded in a shop (client/e2e/shop.cjs), the admin Delivery panel
 // under the demo simulator's traffic (client/e2e/delivery.cjs), and one
-// socket per browser and the offline page (client/e2e/tabs.cjs).
+// socket per browser and the offline page (client/e2e/tabs.cjs); then the
+// seed's own Socket.IO client against /socket.io/ (client/e2e/socketio.cjs).
 //
 // Needs: the debug relay (cargo build -p server; in $CARGO_TARGET_DIR if set), dist/ (trunk build
 // --release), Apache Kafka and playwright-core (bash .ci/install). Run: node client/e2e/seed.cjs
@@ -13,6 +14,7 @@ const { chromium } = require('playwright-core');
 const { shopScenarios } = require('./shop.cjs');
 const { deliveryScenarios } = require('./delivery.cjs');
 const { tabScenarios } = require('./tabs.cjs');
+const { socketioScenarios } = require('./socketio.cjs');
 const { spawn, execFileSync } = require('child_process');
 const os = require('os');
 const fs = require('fs');
@@ -319,6 +321,11 @@ async function main() {
     browser, test, shot, until, freePort, start, kafka, root, errors: consoleErrors,
     relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
     dist: path.join(root, 'dist'),
+  });
+
+  await socketioScenarios({
+    test, until, freePort, start, kafka,
+    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
   });
 
   await test('the pages ran under the Content-Security-Policy with no violation or script error', async () => {

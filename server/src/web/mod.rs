@@ -2,7 +2,9 @@
 //!
 //! - [`access`]: the access log, request times and the client's address.
 //! - [`http`]: routes, JSON errors, the order API, ops routes, the client's files.
-//! - [`ws`]: the WebSocket endpoint, one task per connection.
+//! - [`ws`]: the WebSocket endpoint (`/ws`).
+//! - [`socketio`]: the Socket.IO v4 endpoint (`/socket.io/`), for the seed's clients.
+//! - [`session`]: one connection's task, whatever link carries it.
 //! - [`auth`]: JWT verification and issuing; the only reader of tokens.
 //! - [`drain`]: the SIGTERM drain flag and signal.
 //! - [`router`]: every route, in one table.
@@ -16,4 +18,6 @@ pub(crate) mod drain;
 pub(crate) mod http;
 pub(crate) mod router;
 pub(crate) mod serve;
+pub(crate) mod session;
+pub(crate) mod socketio;
 pub(crate) mod ws;

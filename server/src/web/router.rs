@@ -1,5 +1,6 @@
 //! Every route of the relay, in one table: the HTTP API and ops routes
-//! ([`super::http`]) and the WebSocket endpoint ([`super::ws`]).
+//! ([`super::http`]), the WebSocket endpoint ([`super::ws`]) and the
+//! Socket.IO one ([`super::socketio`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::access;
 use super::context::AppState;
 use super::http::{assets, ops, orders, panel, AppError};
-use super::ws;
+use super::{socketio, ws};
 
 /// Every route of the relay.
 pub fn router(app: Arc<AppState>) -> Router {
@@ -56,6 +57,10 @@ pub fn router(app: Arc<AppState>) -> Router {
     }
     router
         .layer(axum::middleware::from_fn(assets::security_headers))
+        // `/socket.io/` is answered here, outside the request timeout (a
+        // long-poll waits longer than a request may) and inside the access
+        // log (which gives it the client's address).
+        .layer(socketio::layer(Arc::clone(&app)))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&app),
             access::access,
