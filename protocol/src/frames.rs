@@ -497,5 +497,32 @@ impl ClientEvent {
     }
 }
 
+/// A server frame taken apart, for a link with its own framing (the
+/// relay's Socket.IO endpoint: the event `event` with the arguments `data`,
+/// `cursor`). `data` is the frame's text, not parsed again.
+#[derive(Debug, Deserialize)]
+pub struct FrameParts<'a> {
+    #[serde(borrow)]
+    pub event: &'a str,
+    #[serde(borrow)]
+    pub data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub cursor: Option<&'a str>,
+}
+
+impl<'a> FrameParts<'a> {
+    /// `None` if `frame` is not a frame (`{"event": …}` JSON).
+    pub fn of(frame: &'a str) -> Option<FrameParts<'a>> {
+        serde_json::from_str(frame).ok()
+    }
+}
+
+/// The client frame `{"event": event, "data": data}` of an event that came
+/// in another framing (a Socket.IO client's `emit(event, data)`), for
+/// [`ClientEvent::from_json`].
+pub fn client_frame(event: &str, data: &serde_json::Value) -> String {
+    serde_json::json!({ "event": event, "data": data }).to_string()
+}
+
 #[cfg(test)]
 mod tests;

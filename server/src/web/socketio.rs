@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use protocol::frames::{client_frame, FrameParts};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -163,7 +164,7 @@ fn start(socket: SocketRef, app: Arc<AppState>) {
         .map(|ClientAddr(ip)| *ip);
     let (sender, incoming) = mpsc::channel(INCOMING);
     // Subscribed at once: the session's first client frame.
-    let subscribe = frame_text("subscribe:orders", serde_json::json!({ "cursor": cursor }));
+    let subscribe = client_frame("subscribe:orders", &serde_json::json!({ "cursor": cursor }));
     let _ = sender.try_send(Heard::Text(subscribe.into()));
     let heard = sender.clone();
     socket.on_fallback(move |Event(event): Event, TryData(data): TryData<Value>| {
@@ -175,7 +176,7 @@ fn start(socket: SocketRef, app: Arc<AppState>) {
                 return;
             }
             // Full: the client floods; dropped like frames over the rate.
-            let _ = heard.try_send(Heard::Text(frame_text(&event, data).into()));
+            let _ = heard.try_send(Heard::Text(client_frame(&event, &data).into()));
         }
     });
     socket.on_disconnect(move |_: DisconnectReason| {
@@ -186,23 +187,6 @@ fn start(socket: SocketRef, app: Arc<AppState>) {
     });
     let peer = SocketIoPeer { socket, incoming };
     drop(tokio::spawn(connection(peer, user, client, app, slot)));
-}
-
-/// A client event as the frame `/ws` would have carried.
-fn frame_text(event: &str, data: Value) -> String {
-    serde_json::json!({ "event": event, "data": data }).to_string()
-}
-
-/// A frame the session sends, read just enough to emit it: its `data` is
-/// passed on as written.
-#[derive(Deserialize)]
-struct Outgoing<'a> {
-    #[serde(borrow)]
-    event: &'a str,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow)]
-    cursor: Option<&'a str>,
 }
 
 /// A Socket.IO socket as the session's link.
@@ -216,7 +200,7 @@ impl SocketIoPeer {
     /// session's queue holds and bounds what waits), at most
     /// [`SEND_TIMEOUT`].
     async fn emit(&self, frame: &str) -> Result<(), ()> {
-        let Ok(out) = serde_json::from_str::<Outgoing>(frame) else {
+        let Some(out) = FrameParts::of(frame) else {
             tracing::error!(frame, "a frame the relay made is not JSON: not sent");
             return Ok(());
         };
@@ -284,32 +268,38 @@ impl Peer for SocketIoPeer {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use protocol::frames::{client_frame, FrameParts};
+    use protocol::ClientEvent;
+    use serde_json::json;
 
     #[test]
     fn a_client_event_becomes_the_frame_ws_would_carry() {
-        let text = frame_text("subscribe:orders", serde_json::json!({"cursor": null}));
+        let text = client_frame("subscribe:orders", &json!({"cursor": "v1.0-0-3"}));
         assert_eq!(
-            protocol::ClientEvent::from_json(&text).unwrap(),
-            protocol::ClientEvent::SubscribeOrders { cursor: None }
+            ClientEvent::from_json(&text).unwrap(),
+            ClientEvent::SubscribeOrders {
+                cursor: Some("v1.0-0-3".into())
+            }
         );
-        // The seed's `emit('subscribe:orders')`: no argument.
-        let text = frame_text("subscribe:orders", Value::Null);
+        let text = client_frame("auth:refresh", &json!({"token": "t"}));
         assert!(matches!(
-            protocol::ClientEvent::from_json(&text),
-            Ok(protocol::ClientEvent::SubscribeOrders { cursor: None })
+            ClientEvent::from_json(&text),
+            Ok(ClientEvent::AuthRefresh { .. })
         ));
+        // An event the relay does not take is the same error as on /ws.
+        assert!(ClientEvent::from_json(&client_frame("hello", &json!(1))).is_err());
     }
 
     #[test]
     fn an_outgoing_frame_is_read_without_copying_its_data() {
         let frame = r#"{"event":"order:updated","data":{"orderId":"o1","status":"shipped"},"cursor":"v1.0-0-3","sentAt":5}"#;
-        let out: Outgoing = serde_json::from_str(frame).unwrap();
+        let out = FrameParts::of(frame).unwrap();
         assert_eq!(out.event, "order:updated");
         assert_eq!(
             out.data.unwrap().get(),
             r#"{"orderId":"o1","status":"shipped"}"#
         );
         assert_eq!(out.cursor, Some("v1.0-0-3"));
+        assert!(FrameParts::of("not json").is_none());
     }
 }
