@@ -7,11 +7,16 @@
 #   bash bench/run.sh --smoke   # seconds-long, debug builds: CI keeps it from rotting
 #   bash bench/run.sh --only idle   # one kind of step (idle, load or resume), both relays
 #   BROKER=tansu bash bench/run.sh  # on tansu instead of Apache Kafka (both relays)
+#   bash bench/run.sh --socketio    # Socket.IO: ours on /ws and on /socket.io/, and the
+#                                   # Node Socket.IO server the seed runs (idle, 20k and 50k
+#                                   # deliveries/s); writes bench/results/socketio.{jsonl,md}
+#   bash bench/run.sh --socketio --smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
 
-smoke=false; only=""
+smoke=false; only=""; socketio=false
+[ "${1:-}" = "--socketio" ] && { socketio=true; shift; }
 [ "${1:-}" = "--smoke" ] && smoke=true
 # --only idle|load|resume: one kind of step (both relays), e.g. after a change
 # that can only move that figure.
@@ -31,6 +36,7 @@ fetch_wait="${FETCH_WAIT_MS:-1}"
 out=bench/results
 mkdir -p "$out"
 results="$out/latest.jsonl"
+$socketio && results="$out/socketio.jsonl"
 : >"$results"
 ulimit -n "$(ulimit -Hn)"
 export JWT_SECRET=bench-secret-0123456789abcdef RUST_BACKTRACE=0
@@ -57,12 +63,13 @@ start_stack() { # label: sets kport, relay_port, relay_pid, broker_pid
   start_broker "$broker"
   pids+=("$broker_pid")
   case $label in
-    rust)
+    rust|rust-sio)
       RUST_LOG=warn "$TARGET_DIR/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
         --history-limit 50000 --kafka-fetch-wait-ms "$fetch_wait" >>"$out/$label.log" 2>&1 &
       relay_pid=$! ;;
-    node)
-      KAFKA_BROKERS="127.0.0.1:$kport" PORT=$relay_port FETCH_WAIT_MS=$fetch_wait \
+    node|node-sio)
+      [ "$label" = node-sio ] && transport=socketio || transport=ws
+      TRANSPORT=$transport KAFKA_BROKERS="127.0.0.1:$kport" PORT=$relay_port FETCH_WAIT_MS=$fetch_wait \
         node bench/baseline-node/server.mjs >>"$out/$label.log" 2>&1 &
       relay_pid=$! ;;
   esac
@@ -80,7 +87,9 @@ step() { # label scenario [args...]: one measurement on a fresh stack
   local label=$1 scenario=$2
   shift 2
   start_stack "$label"
-  "$loadgen" --relay "127.0.0.1:$relay_port" --kafka "127.0.0.1:$kport" --pid "$relay_pid" --label "$label" \
+  local framing=ws
+  case $label in *-sio) framing=socketio ;; esac
+  "$loadgen" --framing "$framing" --relay "127.0.0.1:$relay_port" --kafka "127.0.0.1:$kport" --pid "$relay_pid" --label "$label" \
     "$scenario" "$@" >>"$results" \
     || echo "{\"scenario\":\"$scenario\",\"label\":\"$label\",\"failed\":true,\"rate\":${rate:-0},\"args\":\"$*\"}" >>"$results"
   stop_stack
@@ -88,7 +97,12 @@ step() { # label scenario [args...]: one measurement on a fresh stack
 
 labels=(rust)
 [ -f bench/baseline-node/server.mjs ] && labels+=(node)
-: >"$out/rust.log"; : >"$out/node.log"
+if $socketio; then
+  # 20k and 50k deliveries/s: each event goes to $per_user connections.
+  labels=(rust rust-sio node-sio)
+  $smoke && rates="100" || rates="2000 5000"
+fi
+for label in "${labels[@]}"; do : >"$out/$label.log"; done
 # The two relays take turns at each step, so a drift of the machine's load
 # during the run hits both alike.
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
@@ -102,8 +116,12 @@ want load && for rate in $rates; do
     step "$label" load --connections "$conns" --per-user "$per_user" --rate "$rate" --seconds "$seconds"
   done
 done
-want resume && for label in "${labels[@]}"; do
+! $socketio && want resume && for label in "${labels[@]}"; do
   echo "== $label: resume after $missed missed events" >&2
   step "$label" resume --missed "$missed"
 done
-python3 bench/report.py "$results" "$out/latest"
+if $socketio; then
+  python3 bench/socketio_report.py "$results" "$out/socketio"
+else
+  python3 bench/report.py "$results" "$out/latest"
+fi

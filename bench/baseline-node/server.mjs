@@ -2,11 +2,16 @@
 // with per-user rooms. It mirrors the architecture of the original NestJS
 // realtime service (no read model, no replay) so the Rust relay can be
 // benchmarked against it. See README.md for how it differs from the relay.
+//
+// With TRANSPORT=socketio it serves Socket.IO 4 at /socket.io/ instead, as
+// the seed's NestJS gateway does: the same Kafka side, per-user rooms of
+// socket.io, events `io.to(rooms).emit(event, data, cursor)`.
 
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { WebSocketServer } from 'ws';
+import { Server as SocketIoServer } from 'socket.io';
 
 // ---------------------------------------------------------------- settings
 
@@ -42,6 +47,7 @@ const NUM_PARTITIONS = intSetting(process.env.NUM_PARTITIONS, 3, 'NUM_PARTITIONS
 const PING_INTERVAL_MS = intSetting(process.env.PING_INTERVAL_MS, 15000, 'PING_INTERVAL_MS');
 const MAX_FRAME_BYTES = intSetting(process.env.MAX_FRAME_BYTES, 64 * 1024, 'MAX_FRAME_BYTES');
 const BUYER_CACHE_MAX = intSetting(process.env.BUYER_CACHE_MAX, 1_000_000, 'BUYER_CACHE_MAX');
+const SOCKET_IO = process.env.TRANSPORT === 'socketio';
 
 const TOPICS = ['order.created', 'order.updated', 'order.cancelled'];
 const EVENT_BY_TOPIC = {
@@ -163,7 +169,8 @@ function refuse(socket, status, text) {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n`);
 }
 
-server.on('upgrade', (req, socket, head) => {
+// Socket.IO (TRANSPORT=socketio) handles its own upgrades.
+if (!SOCKET_IO) server.on('upgrade', (req, socket, head) => {
   socket.on('error', () => {});
   const url = new URL(req.url, 'http://localhost');
   if (url.pathname !== '/ws') return refuse(socket, 404, 'Not Found');
@@ -248,6 +255,38 @@ const heartbeat = setInterval(() => {
 }, PING_INTERVAL_MS);
 heartbeat.unref();
 
+// ---------------------------------------------------------------- Socket.IO
+
+// TRANSPORT=socketio: the seed's own stack, Socket.IO 4 with per-user rooms.
+const io = SOCKET_IO ? new SocketIoServer(server, {
+  pingInterval: PING_INTERVAL_MS,
+  pingTimeout: 2 * PING_INTERVAL_MS,
+  serveClient: false,
+}) : null;
+if (io) {
+  io.use((socket, next) => {
+    const claims = verifyJwt(socket.handshake.auth && socket.handshake.auth.token);
+    if (!claims) {
+      stats.authRejected++;
+      return next(new Error('invalid_token'));
+    }
+    socket.data.claims = claims;
+    return next();
+  });
+  io.on('connection', (socket) => {
+    const { claims } = socket.data;
+    stats.connections++;
+    socket.join(`user:${claims.sub}`);
+    if (claims.role === 'admin') socket.join('admins');
+    socket.emit('connection:success', { userId: claims.sub, socketId: socket.id, role: claims.role });
+    // Subscribed at connect, as the relay's Socket.IO endpoint is.
+    socket.emit('orders:snapshot', { orders: [], cursor: '0' });
+    socket.on('subscribe:orders', () => socket.emit('orders:snapshot', { orders: [], cursor: '0' }));
+    socket.on('ping', () => socket.emit('pong', {}));
+    socket.on('disconnect', () => { stats.connections--; });
+  });
+}
+
 // ---------------------------------------------------------------- Kafka
 
 const kafka = new Kafka({
@@ -289,13 +328,21 @@ function handleMessage(topic, partition, message) {
     data = { ...payload, buyerId };
     if (topic === 'order.cancelled') data.status = 'cancelled';
   }
+  stats.delivered++;
+  if (io) {
+    // One broadcast to the buyer's room and the admins' (socket.io encodes
+    // it once for all of them).
+    const cursor = `${topic}:${partition}:${message.offset}`;
+    if (!buyerId) stats.unroutable++;
+    io.to(buyerId ? [`user:${buyerId}`, 'admins'] : 'admins').emit(EVENT_BY_TOPIC[topic], data, cursor);
+    return;
+  }
   // Serialize once; the same bytes go to every recipient.
   const frame = Buffer.from(JSON.stringify({
     event: EVENT_BY_TOPIC[topic],
     data,
     cursor: `${topic}:${partition}:${message.offset}`,
   }));
-  stats.delivered++;
   if (buyerId) emitTo(`user:${buyerId}`, frame);
   else stats.unroutable++;
   emitTo('admins', frame);
@@ -433,6 +480,7 @@ async function shutdown(signal) {
   log(`${signal}: shutting down`);
   ready = false;
   for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+  if (io) io.close();
   server.close();
   try {
     await consumer.disconnect();

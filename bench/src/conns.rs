@@ -1,5 +1,8 @@
 //! Many authenticated, subscribed WebSocket connections, each read by its
 //! own task that counts deliveries and records publish → receive latency.
+//! They speak the relay's `/ws` frames or Socket.IO v4 over WebSocket
+//! ([`Framing`]): Engine.IO's open packet, a CONNECT with the token, pings
+//! answered, events as `42[name, data, cursor]`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -24,6 +27,28 @@ type Ws = WebSocketStream<TcpStream>;
 /// Loopback source addresses to spread connections over, past the
 /// ephemeral-port limit of one address.
 const SOURCES: u8 = 16;
+
+/// Engine.IO's heartbeat: the server's ping, the client's answer.
+const ENGINE_PING: &str = "2";
+const ENGINE_PONG: &str = "3";
+
+/// How a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Framing {
+    /// `/ws`: one JSON frame per event.
+    Ws,
+    /// `/socket.io/`, Engine.IO 4 over WebSocket.
+    Socketio,
+}
+
+impl Framing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Framing::Ws => "ws",
+            Framing::Socketio => "socketio",
+        }
+    }
+}
 
 /// One delivery: when it was published (seconds since the connections
 /// opened) and how long it took to arrive (µs).
@@ -63,6 +88,7 @@ async fn connect(
     role: Role,
     source: u8,
     cursor: Option<String>,
+    framing: Framing,
 ) -> anyhow::Result<Ws> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(
@@ -77,14 +103,43 @@ async fn connect(
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
-    let url = format!("ws://{relay}/ws?token={token}");
+    let url = match framing {
+        Framing::Ws => format!("ws://{relay}/ws?token={token}"),
+        Framing::Socketio => format!("ws://{relay}/socket.io/?EIO=4&transport=websocket"),
+    };
     let (mut ws, _) =
         tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
-    ws.send(Message::text(
-        ClientEvent::SubscribeOrders { cursor }.to_json(),
-    ))
-    .await?;
+    match framing {
+        Framing::Ws => {
+            ws.send(Message::text(
+                ClientEvent::SubscribeOrders { cursor }.to_json(),
+            ))
+            .await?;
+        }
+        Framing::Socketio => {
+            // Engine.IO's open packet, then Socket.IO's CONNECT with the
+            // token (ours subscribes at connect; the Node server too).
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(text))) if text.starts_with('0') => break,
+                    Some(Ok(_)) => {}
+                    other => bail!("no Engine.IO open packet: {other:?}"),
+                }
+            }
+            let auth = serde_json::json!({ "token": token, "cursor": cursor });
+            ws.send(Message::text(format!("40{auth}"))).await?;
+        }
+    }
     Ok(ws)
+}
+
+/// The cursor of an `orders:snapshot` in either framing.
+fn snapshot_cursor(text: &str) -> anyhow::Result<Option<String>> {
+    let cursor = match text.strip_prefix("42") {
+        Some(packet) => serde_json::from_str::<serde_json::Value>(packet)?[1]["cursor"].clone(),
+        None => serde_json::from_str::<serde_json::Value>(text)?["data"]["cursor"].clone(),
+    };
+    Ok(cursor.as_str().map(str::to_owned))
 }
 
 /// Reads until the `orders:snapshot` (or the first replayed event) arrives.
@@ -92,8 +147,13 @@ async fn until_subscribed(ws: &mut Ws) -> anyhow::Result<Option<String>> {
     while let Some(message) = ws.next().await {
         if let Message::Text(text) = message? {
             if text.contains("\"orders:snapshot\"") {
-                let value: serde_json::Value = serde_json::from_str(&text)?;
-                return Ok(value["data"]["cursor"].as_str().map(str::to_owned));
+                return snapshot_cursor(&text);
+            }
+            if text.as_str() == ENGINE_PING {
+                ws.send(Message::text(ENGINE_PONG)).await?;
+            }
+            if text.starts_with("44") {
+                bail!("Socket.IO connect_error: {text}");
             }
         }
     }
@@ -118,6 +178,7 @@ pub async fn open(
     users: usize,
     tag: &str,
     heartbeat: Option<Duration>,
+    framing: Framing,
 ) -> anyhow::Result<Conns> {
     let delivered = Arc::new(AtomicUsize::new(0));
     let ready = Arc::new(AtomicUsize::new(0));
@@ -141,7 +202,7 @@ pub async fn open(
                 let _permit = gate.acquire().await;
                 let mut attempt = 0;
                 loop {
-                    let result = match connect(&relay, &keys, &user, Role::User, source, None).await {
+                    let result = match connect(&relay, &keys, &user, Role::User, source, None, framing).await {
                         Ok(mut ws) => until_subscribed(&mut ws).await.map(|_| ws),
                         Err(e) => Err(e),
                     };
@@ -173,6 +234,11 @@ pub async fn open(
                         }
                     }
                     message = ws.next() => match message {
+                        Some(Ok(Message::Text(text))) if text.as_str() == ENGINE_PING => {
+                            if ws.send(Message::text(ENGINE_PONG)).await.is_err() {
+                                break;
+                            }
+                        }
                         Some(Ok(Message::Text(text))) => {
                             if let Some(at) = stamped(&text, &tag) {
                                 latencies.push(Latency {
@@ -221,9 +287,18 @@ pub async fn resume(
     keys: &Keys,
     missed: usize,
 ) -> anyhow::Result<Duration> {
-    let mut watcher = connect(relay, keys, "bench-admin", Role::Admin, 1, None).await?;
+    let mut watcher = connect(
+        relay,
+        keys,
+        "bench-admin",
+        Role::Admin,
+        1,
+        None,
+        Framing::Ws,
+    )
+    .await?;
     until_subscribed(&mut watcher).await?;
-    let mut client = connect(relay, keys, "resumer", Role::User, 2, None).await?;
+    let mut client = connect(relay, keys, "resumer", Role::User, 2, None, Framing::Ws).await?;
     let cursor = until_subscribed(&mut client).await?;
     drop(client);
 
@@ -254,7 +329,7 @@ pub async fn resume(
     watching.await??;
 
     let started = Instant::now();
-    let mut client = connect(relay, keys, "resumer", Role::User, 2, cursor).await?;
+    let mut client = connect(relay, keys, "resumer", Role::User, 2, cursor, Framing::Ws).await?;
     let mut got = 0;
     while got < missed {
         match tokio::time::timeout(Duration::from_secs(10), client.next()).await {
@@ -268,6 +343,18 @@ pub async fn resume(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_snapshot_cursor_is_read_in_either_framing() {
+        let ws = r#"{"event":"orders:snapshot","data":{"orders":[],"cursor":"v1.0-0-3"}}"#;
+        let sio = r#"42["orders:snapshot",{"orders":[],"cursor":"v1.0-0-3"}]"#;
+        for text in [ws, sio] {
+            assert_eq!(
+                super::snapshot_cursor(text).unwrap().as_deref(),
+                Some("v1.0-0-3")
+            );
+        }
+    }
+
     #[test]
     fn publish_time_is_read_from_the_order_id() {
         let frame = r#"{"event":"order:created","data":{"orderId":"load-42-1700000000123456","buyerId":"u1"},"cursor":"v1"}"#;

@@ -41,6 +41,10 @@ struct Args {
     /// A label for the output (e.g. "rust" or "node").
     #[arg(long, default_value = "relay")]
     label: String,
+    /// How the idle and load connections speak: the relay's `/ws` frames, or
+    /// Socket.IO v4 at `/socket.io/` (ours or the seed's Node server).
+    #[arg(long, value_enum, default_value = "ws")]
+    framing: conns::Framing,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -124,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
                 connections.max(1),
                 "idle",
                 heartbeat,
+                args.framing,
             )
             .await?;
             let cpu_before = args.pid.map(probe::cpu_ticks).transpose()?;
@@ -142,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
                 _ => None,
             };
             drop(conns);
-            json!({"scenario": "idle", "label": args.label, "connections": connections,
+            json!({"scenario": "idle", "label": args.label, "framing": args.framing.name(), "connections": connections,
                    "hold_secs": hold_secs, "ping_ms": ping_ms,
                    "rss_before_kb": before, "rss_after_kb": after, "kb_per_connection": per_conn,
                    "cpu_percent_idle": cpu_percent})
@@ -154,7 +159,16 @@ async fn main() -> anyhow::Result<()> {
             seconds,
         } => {
             let users = (connections / per_user.max(1)).max(1);
-            let conns = conns::open(&args.relay, &keys, connections, users, "load", None).await?;
+            let conns = conns::open(
+                &args.relay,
+                &keys,
+                connections,
+                users,
+                "load",
+                None,
+                args.framing,
+            )
+            .await?;
             let cpu_before = args.pid.map(probe::cpu_ticks).transpose()?;
             let started = Instant::now();
             let published = publish::run(
@@ -181,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
             let delivered = conns.delivered();
             let latencies = conns.finish().await.iter().map(|l| l.micros).collect();
             let p = stats::percentiles(latencies, &[50.0, 99.0, 99.9]);
-            json!({"scenario": "load", "label": args.label, "connections": connections, "users": users,
+            json!({"scenario": "load", "label": args.label, "framing": args.framing.name(), "connections": connections, "users": users,
                    "rate": rate, "seconds": seconds, "published": published, "expected": expected,
                    "delivered": delivered, "deliveries_per_s": delivered as f64 / elapsed,
                    "p50_ms": p[0], "p99_ms": p[1], "p999_ms": p[2], "relay_cpu_cores": cpu})

@@ -93,7 +93,16 @@ fn per_minute(latencies: &[Latency]) -> Vec<Value> {
 
 pub async fn run(soak: Soak<'_>) -> anyhow::Result<Value> {
     let users = (soak.connections / soak.per_user.max(1)).max(1);
-    let conns = conns::open(soak.relay, soak.keys, soak.connections, users, "soak", None).await?;
+    let conns = conns::open(
+        soak.relay,
+        soak.keys,
+        soak.connections,
+        users,
+        "soak",
+        None,
+        conns::Framing::Ws,
+    )
+    .await?;
     let started = Instant::now();
     let publisher = tokio::spawn({
         let (kafka, rate, duration) = (soak.kafka.to_owned(), soak.rate, soak.duration);

@@ -24,6 +24,8 @@
 //!   and the frame log that rebuilds a tab's orders (the offline cache's
 //!   content too).
 //! - [`sort`]: the one string sort (one copy in the bundle).
+//! - [`devtools`]: the actions and state as Redux DevTools shows them
+//!   (debug builds of the client).
 //! - `fixtures`: builders for tests (this crate's own, and the client's with
 //!   the `test-support` feature).
 //!
@@ -33,6 +35,7 @@
 //! change, so the id list, the orders and their statuses cannot drift apart.
 #![forbid(unsafe_code)]
 
+pub mod devtools;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
 pub mod format;

@@ -324,7 +324,7 @@ async function main() {
   });
 
   await socketioScenarios({
-    test, until, freePort, start, kafka,
+    browser, test, until, freePort, start, kafka,
     relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
   });
 

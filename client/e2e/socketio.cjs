@@ -8,6 +8,8 @@
 //   an admin's change, a checkout and a cancel reach alice with the seed's
 //   payloads, the admin too, bob never.
 // - Bad and missing tokens are a `connect_error` naming the code.
+// - In Chromium: the client's browser bundle (socket.io.min.js) on a page
+//   of the relay's origin, polling then WebSocket, alice's events only.
 // - A client that keeps the cursor (the last argument of each order event)
 //   and sends it in `auth` gets what it missed once when it reconnects,
 //   and again across a relay restart.
@@ -148,6 +150,54 @@ async function socketioScenarios(h) {
     }
   });
 
+  if (h.browser) {
+    await h.test('Socket.IO in Chromium: the browser bundle of socket.io-client runs the seed\'s callbacks', async () => {
+      const bundle = require('fs').readFileSync(
+        path.join(root, 'bench/baseline-node/node_modules/socket.io-client/dist/socket.io.min.js'), 'utf8');
+      const context = await h.browser.newContext();
+      const pages = {};
+      for (const user of ['alice', 'bob']) {
+        const page = await context.newPage();
+        // A page of the relay's origin (long-polling is same-origin); the
+        // bundle is evaluated through the DevTools protocol, as a page's
+        // own script would run it.
+        await page.goto(`${base}/healthz`);
+        await page.evaluate(bundle);
+        // The seed's SocketService, the very class the Node tests use.
+        await page.evaluate((source) => { window.serviceSource = source; }, SocketService.toString());
+        await page.evaluate(async ({ url, token }) => {
+          // eslint-disable-next-line no-eval
+          const Service = eval(`(${window.serviceSource})`);
+          window.seen = { updated: [], created: [], hello: null };
+          const service = new Service();
+          const socket = service.connect(url, { token }, {});
+          socket.on('connection:success', (data) => { window.seen.hello = data; });
+          await new Promise((resolve, reject) => { socket.on('connect', resolve); socket.on('connect_error', reject); });
+          service.subscribeToOrders({
+            onCreated: (data) => window.seen.created.push(data),
+            onUpdated: (data) => window.seen.updated.push(data),
+          });
+          window.socket = socket;
+        }, { url: base, token: await token(user) }).catch(async (e) => {
+          throw new Error(`${user}'s page: ${e.message}`);
+        });
+        pages[user] = page;
+      }
+      const order = await aliceOrder();
+      await api('PATCH', `/api/admin/orders/${order.orderId}`, { status: 'processing' });
+      await h.until('alice\'s page heard it', async () => pages.alice.evaluate(
+        (id) => window.seen.updated.some((d) => d.orderId === id && d.status === 'processing'), order.orderId), 10000);
+      await h.until('alice\'s page upgraded to WebSocket', async () => pages.alice.evaluate(
+        () => window.socket.io.engine.transport.name === 'websocket'), 10000);
+      const hello = await pages.alice.evaluate(() => window.seen.hello);
+      if (hello.userId !== 'alice') throw new Error(`connection:success ${JSON.stringify(hello)}`);
+      await sleep(500);
+      const bobs = await pages.bob.evaluate(() => [...window.seen.created, ...window.seen.updated]);
+      if (bobs.some((d) => d.buyerId !== 'bob')) throw new Error(`bob's page saw ${JSON.stringify(bobs)}`);
+      await context.close();
+    });
+  }
+
   // A client that keeps the cursor: the last argument of each order event.
   const resuming = async () => {
     const jwt = await token('alice');
@@ -193,17 +243,20 @@ async function socketioScenarios(h) {
 
   await h.test('Socket.IO: and across a relay restart', async () => {
     const { socket, state } = h.resumed;
-    const order = await aliceOrder();
+    // An order of alice's that can still move, and its next status.
+    const next = { pending: 'processing', processing: 'shipped', shipped: 'delivered' };
+    const order = (await api('GET', '/api/orders', undefined, 'alice', 'user')).orders.find((o) => next[o.status]);
+    const status = next[order.status];
     socket.disconnect();
-    await api('PATCH', `/api/admin/orders/${order.orderId}`, { status: 'processing' });
+    await api('PATCH', `/api/admin/orders/${order.orderId}`, { status });
     relay.kill('SIGTERM');
     await new Promise((resolve) => relay.on('exit', resolve));
     relay = startRelay();
     await h.until('the relay back', async () => (await fetch(`${base}/readyz`)).ok, 60000);
     await reconnect(socket);
-    await h.until('the missed update', async () => state.updates.find((d) => d.orderId === order.orderId), 10000);
+    await h.until('the missed update', async () => state.updates.find((d) => d.orderId === order.orderId && d.status === status), 10000);
     await sleep(500);
-    once(state, order.orderId, 'processing');
+    once(state, order.orderId, status);
     if (await metric('relay_resumes_total{kind="snapshot"}') !== 0) throw new Error('the restarted relay answered with a snapshot');
   });
 
@@ -248,10 +301,13 @@ if (require.main === module) {
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-kafka-'));
     const pid = Number(execFileSync('bash', [path.join(root, '.ci/kafka/start-broker'), dir, String(port)]).toString().trim());
+    const { chromium } = require('playwright-core');
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
     try {
-      await socketioScenarios({ test, until, freePort, start, kafka: `127.0.0.1:${port}`,
+      await socketioScenarios({ test, until, freePort, start, browser, kafka: `127.0.0.1:${port}`,
         relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay') });
     } finally {
+      await browser.close();
       children.forEach((c) => c.kill());
       try { process.kill(pid, 'SIGKILL'); } catch (_) { /* gone */ }
       fs.rmSync(dir, { recursive: true, force: true });

@@ -220,7 +220,7 @@ function makeRelease(dist) {
   for (const name of fs.readdirSync(dist)) {
     if (!/\.(br|gz)$/.test(name) && name !== 'sw.js') fs.copyFileSync(path.join(dist, name), path.join(dir, name));
   }
-  const sheet = fs.readdirSync(dir).find((n) => /^main-[0-9a-f]{16}\.css$/.test(n));
+  const sheet = fs.readdirSync(dir).find((n) => /^main-[0-9a-f]{10,16}\.css$/.test(n));
   const next = 'main-00000000000000b2.css';
   fs.writeFileSync(path.join(dir, next), `${fs.readFileSync(path.join(dir, sheet))}\n/* release B */\n`);
   fs.rmSync(path.join(dir, sheet));

@@ -35,6 +35,8 @@
 
 pub mod api;
 pub mod cache;
+#[cfg(debug_assertions)]
+pub mod devtools;
 pub mod host;
 pub mod session;
 pub mod socket;

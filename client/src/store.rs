@@ -42,6 +42,9 @@ pub struct Store {
     notice: RwSignal<Option<String>>,
     /// Numbers error toasts, which have no natural id.
     errors: StoredValue<u64>,
+    /// Redux DevTools, when the extension is there (debug builds).
+    #[cfg(debug_assertions)]
+    devtools: StoredValue<Option<std::rc::Rc<crate::devtools::DevTools>>, LocalStorage>,
 }
 
 /// Sets a signal only when the value differs, so readers are not woken for
@@ -114,16 +117,52 @@ impl Store {
             session: RwSignal::new(None),
             notice: RwSignal::new(None),
             errors: StoredValue::new(0),
+            #[cfg(debug_assertions)]
+            devtools: StoredValue::new_local(None),
         };
         store.publish(Reach::All);
+        #[cfg(debug_assertions)]
+        store.connect_devtools();
         store
     }
 
     /// Applies an action through the reducer and publishes the result.
     pub fn dispatch(&self, action: Action) {
         let reach = Reach::of(&action);
+        #[cfg(debug_assertions)]
+        let devtools = self.devtools.with_value(|d| {
+            d.as_ref().map(|d| {
+                (
+                    std::rc::Rc::clone(d),
+                    crate::devtools::DevTools::describe(&action),
+                )
+            })
+        });
         self.state.update_value(|state| reduce(state, action));
+        #[cfg(debug_assertions)]
+        if let Some((devtools, action)) = devtools {
+            self.state.with_value(|state| devtools.send(&action, state));
+        }
         self.publish(reach);
+    }
+
+    /// Connects the store to Redux DevTools, if the extension is there; a
+    /// jump there puts that state on the page.
+    #[cfg(debug_assertions)]
+    fn connect_devtools(&self) {
+        let store = *self;
+        let connected = self.state.with_value(|initial| {
+            crate::devtools::DevTools::connect(initial, move |state| store.replace(state))
+        });
+        self.devtools.set_value(connected.map(std::rc::Rc::new));
+    }
+
+    /// Puts a whole state on the page (a DevTools jump).
+    #[cfg(debug_assertions)]
+    fn replace(&self, state: AppState) {
+        if self.state.try_update_value(|s| *s = state).is_some() {
+            self.publish(Reach::All);
+        }
     }
 
     /// Shows an error toast.

@@ -5,6 +5,9 @@
 //! Engine.IO session; spread over the relays as sockets are, the client
 //! would fail at its second request ("Session ID unknown").
 //!
+//! And a Socket.IO client that stops reading is cut off as a `/ws` one is,
+//! without slowing another of the same user.
+//!
 //! The rest of the endpoint (the seed's payloads, bob never seeing alice's,
 //! resume by cursor, a relay restart) is client/e2e/socketio.cjs.
 
@@ -13,8 +16,10 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use protocol::Role;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
 
 use common::nginx::Nginx;
 use common::{created, Broker, Relay};
@@ -95,4 +100,58 @@ async fn a_long_polling_socket_io_client_through_nginx_stays_with_one_relay() {
     // Every request went through nginx (none straight to a relay).
     let log = nginx.access_log();
     assert!(log.contains("/socket.io/"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_io_client_that_stops_reading_is_cut_off_without_slowing_others() {
+    let (broker, relay) = common::relay_with(|config| {
+        config.client_queue = 4;
+        config.max_message_bytes = 128 * 1024;
+    })
+    .await;
+    let producer = broker.producer();
+    // The hostile client: Engine.IO's handshake and a CONNECT by hand, then
+    // it never reads again.
+    let (mut stalled, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        relay.base
+    ))
+    .await
+    .unwrap();
+    let Some(Ok(Message::Text(open))) = stalled.next().await else {
+        panic!("no Engine.IO open packet")
+    };
+    assert!(open.starts_with("0{"), "{open}");
+    let auth = serde_json::json!({ "token": relay.token("alice", Role::User) });
+    stalled
+        .send(Message::text(format!("40{auth}")))
+        .await
+        .unwrap();
+    // Socket.IO's CONNECT answer (Engine.IO may ping first).
+    loop {
+        match stalled.next().await {
+            Some(Ok(Message::Text(text))) if text.starts_with("40{") => break,
+            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {}
+            other => panic!("no CONNECT answer: {other:?}"),
+        }
+    }
+    let (mut reader, _) = relay.subscribed("alice", Role::User).await;
+
+    // Big events (~91 KB) fill the stalled client's socket buffers, then
+    // socketioxide's buffer, then its queue.
+    for i in 0..120 {
+        let id = format!("a{i}");
+        producer
+            .send("order.created", &id, common::big_created(&id, "alice"))
+            .await;
+        let order = reader.next_created().await;
+        assert_eq!(order.order_id, id, "the other connection keeps up");
+    }
+    common::eventually("the stalled client cut off", || async {
+        let metrics = relay.metrics().await;
+        metrics.contains("relay_slow_disconnects_total 1")
+            && metrics.contains("relay_ws_connections 1")
+    })
+    .await;
+    relay.stop().await;
 }

@@ -5,6 +5,7 @@
 //! Run: `cargo test -p client --target wasm32-unknown-unknown`.
 #![cfg(target_arch = "wasm32")]
 
+mod devtools;
 mod drain;
 mod heartbeat;
 mod host;

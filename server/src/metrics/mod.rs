@@ -426,7 +426,7 @@ impl Metrics {
             checkpoints: r.counter("relay_checkpoints_written_total", "Checkpoints written to the state topic."),
             checkpoint_failures: r.counter("relay_checkpoint_failures_total", "Checkpoints that could not be written."),
             state_records_unsealed: r.counter("relay_state_records_unsealed_total", "State-topic records without a valid seal (not written by a relay with the checkpoint key): skipped unread."),
-            connections: r.gauge("relay_ws_connections", "Open WebSocket connections."),
+            connections: r.gauge("relay_ws_connections", "Open client connections: /ws WebSockets and /socket.io/ sockets."),
             consumer_lag: r.gauge("relay_kafka_consumer_lag", "Messages behind the high watermark, summed over the order topics."),
             ready: r.gauge("relay_ready", "1 when caught up with Kafka."),
             draining: r.gauge("relay_draining", "1 while the relay drains after SIGTERM: /readyz and new WebSockets get 503."),

@@ -48,9 +48,14 @@ use crate::web::session::{connection, Heard, Peer};
 /// How long a connecting socket waits for a starting relay to read Kafka.
 const START_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Packets socketioxide buffers per socket before an emit is refused; the
-/// session's own queue (bounded, §3.9) holds the rest, as for `/ws`.
-const BUFFER: usize = 256;
+/// Packets socketioxide buffers per socket before an emit is refused. Kept
+/// small: a client that stops reading holds at most this many encoded
+/// events here (besides its socket buffers), and the session's own queue
+/// (bounded, §3.9) holds and collapses the rest, as for `/ws`.
+const BUFFER: usize = 32;
+
+/// The WebSocket read buffer per socket (as `/ws`'s).
+const READ_BUFFER: usize = 256;
 
 /// Client events waiting for the session: more are dropped (the session's
 /// rate limit would drop them anyway).
@@ -63,12 +68,20 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The layer that answers `/socket.io/` (every other path passes through).
 pub(crate) fn layer(app: Arc<AppState>) -> SocketIoLayer {
     let interval = app.config.ping_interval();
+    // As for `/ws`: a client event a little over the limit still arrives
+    // (and gets an `error`), a far bigger one is cut by the transport.
+    let hard_limit = app.config.max_frame_bytes.saturating_mul(4);
     let (layer, io) = SocketIo::builder()
         .ping_interval(interval)
         .ping_timeout(interval * 2)
         .max_buffer_size(BUFFER)
         // A snapshot part is at most 1 MiB of orders (§3.2).
         .max_payload(4 << 20)
+        .ws_max_message_size(hard_limit)
+        .ws_max_frame_size(hard_limit)
+        // Client events are small; the default 4 KiB read buffer per socket
+        // would cost more than the rest of an idle connection.
+        .ws_read_buffer_size(READ_BUFFER)
         .build_layer();
     let admit_app = Arc::clone(&app);
     let admit = move |socket: SocketRef, TryData(auth): TryData<Auth>| {

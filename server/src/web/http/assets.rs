@@ -82,14 +82,20 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// Whether a path names a content-hashed file (`name-<16+ hex>.ext` or
-/// `name-<hex>_bg.wasm`, as trunk writes them).
+/// Whether a path names a content-hashed file (`name-<hex>.ext` or
+/// `name-<hex>_bg.wasm`, as trunk writes them). Trunk writes its 64-bit
+/// hash without leading zeros, so a name may carry fewer than 16 digits
+/// (one in 4,096 has 13 or fewer: CI met `tabs-a0c90a10daf81.js`); 10 or
+/// more are taken as a hash, which fewer than one name in 16 million lacks.
+const MIN_HASH_DIGITS: usize = 10;
+
 fn is_hashed(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or_default();
     let stem = file.split('.').next().unwrap_or_default();
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() >= 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        hash.len() >= MIN_HASH_DIGITS && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 /// The policy for a page: scripts from this origin and the inline scripts
@@ -130,6 +136,8 @@ mod tests {
         assert!(is_hashed("/client-3f6a1b2c4d5e6f70_bg.wasm"));
         assert!(is_hashed("/client-3f6a1b2c4d5e6f70.js"));
         assert!(is_hashed("/main-0123456789abcdef.css"));
+        // A hash with leading zeros, which trunk drops.
+        assert!(is_hashed("/tabs-a0c90a10daf81.js"));
         assert!(!is_hashed("/"));
         assert!(!is_hashed("/index.html"));
         assert!(!is_hashed("/orders"));
