@@ -7,10 +7,11 @@
 #   bash bench/ab.sh OLD_RELAY_BIN NEW_RELAY_BIN [ROUNDS]
 #   BROKER_A=tansu bash bench/ab.sh RELAY RELAY    # one relay, tansu beside Apache Kafka
 #
-# Each round runs 2,000 and 5,000 events/s for 10 s to 10,000 connections
-# of 10 per user (20k and 50k deliveries/s) against A, then B. Prints p50,
-# p99 and relay CPU per 1,000 deliveries for each, and the B/A ratio of the
-# medians over the rounds.
+# Each round runs 2,000 and 5,000 events/s (RATES) for 10 s to 10,000
+# connections of 10 per user (20k and 50k deliveries/s) against A and B,
+# A first in odd rounds and B first in even ones. Prints p50, p99 and relay
+# CPU per 1,000 deliveries for each, and the B/A ratio of the medians over
+# the rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
@@ -36,11 +37,18 @@ step() { # label bin rate broker
   wait "$relay_pid" 2>/dev/null || true
   stop_broker
 }
+# RATES="5000" for one load only. A goes first in odd rounds, B in even
+# ones: whichever runs second on the box must not always be the same build.
 for round in $(seq "$rounds"); do
-  for rate in 2000 5000; do
+  for rate in ${RATES:-2000 5000}; do
     echo "== round $round, $rate events/s" >&2
-    step A "$a" "$rate" "${BROKER_A:-$broker}"
-    step B "$b" "$rate" "${BROKER_B:-$broker}"
+    if (( round % 2 )); then
+      step A "$a" "$rate" "${BROKER_A:-$broker}"
+      step B "$b" "$rate" "${BROKER_B:-$broker}"
+    else
+      step B "$b" "$rate" "${BROKER_B:-$broker}"
+      step A "$a" "$rate" "${BROKER_A:-$broker}"
+    fi
   done
 done
 python3 - "$results" "$a" "${BROKER_A:-$broker}" "$b" "${BROKER_B:-$broker}" <<'PY'
@@ -56,7 +64,7 @@ def cpu_per_k(label, rate):
 print(f"A: {sys.argv[2]} on {sys.argv[3]}; B: {sys.argv[4]} on {sys.argv[5]}")
 print("| deliveries/s | A p50 / p99 ms | B p50 / p99 ms | A / B CPU ms per 1k deliveries | B/A p99 | B/A CPU |")
 print("|---|---|---|---|---|---|")
-for rate in (2000, 5000):
+for rate in sorted({r["rate"] for r in rows if "rate" in r}):
     a50, a99, b50, b99 = (med(l, rate, k) for l in "AB" for k in ("p50_ms", "p99_ms"))
     ca, cb = cpu_per_k("A", rate), cpu_per_k("B", rate)
     r = lambda x, y: f"{y / x:.2f}" if x and y else "-"

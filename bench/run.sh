@@ -11,6 +11,8 @@
 #                                   # Node Socket.IO server the seed runs (idle, 20k and 50k
 #                                   # deliveries/s); writes bench/results/socketio.{jsonl,md}
 #   bash bench/run.sh --socketio --smoke
+#   RELAY_BEFORE=/path/to/relay bash bench/run.sh --socketio   # also that build's /ws, side by
+#                                   # side (label rust-before): did a change slow /ws down?
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/env
@@ -63,8 +65,10 @@ start_stack() { # label: sets kport, relay_port, relay_pid, broker_pid
   start_broker "$broker"
   pids+=("$broker_pid")
   case $label in
-    rust|rust-sio)
-      RUST_LOG=warn "$TARGET_DIR/$profile/relay" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
+    rust|rust-sio|rust-before)
+      local binary="$TARGET_DIR/$profile/relay"
+      [ "$label" = rust-before ] && binary=$RELAY_BEFORE
+      RUST_LOG=warn "$binary" --kafka-brokers "127.0.0.1:$kport" --listen "127.0.0.1:$relay_port" \
         --history-limit 50000 --kafka-fetch-wait-ms "$fetch_wait" >>"$out/$label.log" 2>&1 &
       relay_pid=$! ;;
     node|node-sio)
@@ -100,6 +104,7 @@ labels=(rust)
 if $socketio; then
   # 20k and 50k deliveries/s: each event goes to $per_user connections.
   labels=(rust rust-sio node-sio)
+  [ -n "${RELAY_BEFORE:-}" ] && labels=(rust-before "${labels[@]}")
   $smoke && rates="100" || rates="2000 5000"
 fi
 for label in "${labels[@]}"; do : >"$out/$label.log"; done

@@ -20,6 +20,7 @@ def ratio(a, b):
 def main():
     rows = load(sys.argv[1])
     prefix = sys.argv[2]
+    before = [r for r in rows if r.get("label") == "rust-before"]
     pick = lambda scenario, label, **kw: next(
         (r for r in rows if r.get("scenario") == scenario and r.get("label") == label
          and all(r.get(k) == v for k, v in kw.items())), {})
@@ -57,6 +58,19 @@ def main():
                       if key in ("p99_ms", "relay_cpu_cores") else " | | |")
             lines.append(f"| {target:,}/s: {name} | "
                          + " | ".join(cell(r, key, unit) for r in load_rows) + ratios)
+    if before:
+        # The /ws of the build given as RELAY_BEFORE, in the same run.
+        lines += ["", "| /ws: before → after | before | after | after ÷ before |", "|---|---|---|---|"]
+        b_idle, a_idle = pick("idle", "rust-before"), pick("idle", "rust")
+        if b_idle and a_idle:
+            x, y = b_idle.get("kb_per_connection"), a_idle.get("kb_per_connection")
+            lines.append(f"| idle: memory per connection | {fmt(x)} KB | {fmt(y)} KB | {ratio(x, y)} |")
+        for rate in rates:
+            b_load, a_load = pick("load", "rust-before", rate=rate), pick("load", "rust", rate=rate)
+            fan = a_load.get("expected", 0) // max(a_load.get("published", 1), 1) or 1
+            for key, name in (("p50_ms", "p50 (ms)"), ("p99_ms", "p99 (ms)"), ("relay_cpu_cores", "CPU (cores)")):
+                x, y = b_load.get(key), a_load.get(key)
+                lines.append(f"| {rate * fan:,}/s: {name} | {fmt(x)} | {fmt(y)} | {ratio(x, y)} |")
     table = "\n".join(lines)
     with open(prefix + ".md", "w") as f:
         f.write(table + "\n")

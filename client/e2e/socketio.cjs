@@ -15,6 +15,7 @@
 //   and again across a relay restart.
 'use strict';
 const path = require('path');
+const { relayApi } = require('./relay-api.cjs');
 
 const root = path.resolve(__dirname, '../..');
 const { io } = require(path.join(root, 'bench/baseline-node/node_modules/socket.io-client'));
@@ -46,19 +47,7 @@ async function socketioScenarios(h) {
   { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-sio-secret-0123456789abcdef' }, 'relay-socketio');
   let relay = startRelay();
   await h.until('the Socket.IO relay ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
-  const token = async (user, role = 'user') => (await (await fetch(`${base}/api/dev/login`, { method: 'POST',
-    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: user, role }) })).json()).token;
-  const api = async (method, url, body, user = 'admin', role = 'admin') => {
-    const response = await fetch(`${base}${url}`, { method, body: body && JSON.stringify(body),
-      headers: { authorization: `Bearer ${await token(user, role)}`, 'content-type': 'application/json' } });
-    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
-    return response.json();
-  };
-  const metric = async (sample) => {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-    return line ? Number(line.split(' ')[1]) : 0;
-  };
+  const { token, api, metric } = relayApi(base);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   await h.until('seeded orders', async () => (await api('GET', '/api/orders')).orders.length >= 4, 30000);
   const aliceOrder = async () => (await api('GET', '/api/orders', undefined, 'alice', 'user')).orders

@@ -12,6 +12,7 @@
 //   the relay is back.
 'use strict';
 const path = require('path');
+const { relayApi } = require('./relay-api.cjs');
 
 async function tabScenarios(h) {
   const listen = `127.0.0.1:${await h.freePort()}`;
@@ -25,19 +26,7 @@ async function tabScenarios(h) {
   { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-tabs-secret-0123456789abcd' }, 'relay-tabs');
   let relay = startRelay();
   await h.until('the tabs relay ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
-  const token = async (user, role) => (await (await fetch(`${base}/api/dev/login`, { method: 'POST',
-    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: user, role }) })).json()).token;
-  const api = async (method, url, body, user = 'admin', role = 'admin') => {
-    const response = await fetch(`${base}${url}`, { method, body: body && JSON.stringify(body),
-      headers: { authorization: `Bearer ${await token(user, role)}`, 'content-type': 'application/json' } });
-    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
-    return response.json();
-  };
-  const metric = async (sample) => {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-    return line ? Number(line.split(' ')[1]) : 0;
-  };
+  const { api, metric } = relayApi(base);
   await h.until('seeded orders', async () => (await api('GET', '/api/orders')).orders.length >= 4, 30000);
   const aliceOrders = async () => (await api('GET', '/api/orders', undefined, 'alice', 'user')).orders;
   const badge = (page, id) => page.locator(`.order[data-order-id="${id}"] .badge`);
