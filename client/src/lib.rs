@@ -35,7 +35,7 @@
 
 pub mod api;
 pub mod cache;
-#[cfg(debug_assertions)]
+#[cfg(all(debug_assertions, target_arch = "wasm32"))]
 pub mod devtools;
 pub mod host;
 pub mod session;

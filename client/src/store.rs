@@ -43,7 +43,7 @@ pub struct Store {
     /// Numbers error toasts, which have no natural id.
     errors: StoredValue<u64>,
     /// Redux DevTools, when the extension is there (debug builds).
-    #[cfg(debug_assertions)]
+    #[cfg(all(debug_assertions, target_arch = "wasm32"))]
     devtools: StoredValue<Option<std::rc::Rc<crate::devtools::DevTools>>, LocalStorage>,
 }
 
@@ -117,11 +117,11 @@ impl Store {
             session: RwSignal::new(None),
             notice: RwSignal::new(None),
             errors: StoredValue::new(0),
-            #[cfg(debug_assertions)]
+            #[cfg(all(debug_assertions, target_arch = "wasm32"))]
             devtools: StoredValue::new_local(None),
         };
         store.publish(Reach::All);
-        #[cfg(debug_assertions)]
+        #[cfg(all(debug_assertions, target_arch = "wasm32"))]
         store.connect_devtools();
         store
     }
@@ -129,7 +129,7 @@ impl Store {
     /// Applies an action through the reducer and publishes the result.
     pub fn dispatch(&self, action: Action) {
         let reach = Reach::of(&action);
-        #[cfg(debug_assertions)]
+        #[cfg(all(debug_assertions, target_arch = "wasm32"))]
         let devtools = self.devtools.with_value(|d| {
             d.as_ref().map(|d| {
                 (
@@ -139,7 +139,7 @@ impl Store {
             })
         });
         self.state.update_value(|state| reduce(state, action));
-        #[cfg(debug_assertions)]
+        #[cfg(all(debug_assertions, target_arch = "wasm32"))]
         if let Some((devtools, action)) = devtools {
             self.state.with_value(|state| devtools.send(&action, state));
         }
@@ -148,7 +148,7 @@ impl Store {
 
     /// Connects the store to Redux DevTools, if the extension is there; a
     /// jump there puts that state on the page.
-    #[cfg(debug_assertions)]
+    #[cfg(all(debug_assertions, target_arch = "wasm32"))]
     fn connect_devtools(&self) {
         let store = *self;
         let connected = self.state.with_value(|initial| {
@@ -158,7 +158,7 @@ impl Store {
     }
 
     /// Puts a whole state on the page (a DevTools jump).
-    #[cfg(debug_assertions)]
+    #[cfg(all(debug_assertions, target_arch = "wasm32"))]
     fn replace(&self, state: AppState) {
         if self.state.try_update_value(|s| *s = state).is_some() {
             self.publish(Reach::All);

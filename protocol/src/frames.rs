@@ -497,6 +497,31 @@ impl ClientEvent {
     }
 }
 
+/// The Socket.IO endpoint's own words (docs/PROTOCOL.md §3.12), beside
+/// the frames both links carry.
+pub mod socketio {
+    use serde::{Deserialize, Serialize};
+
+    /// The event that stands for a close code, which Socket.IO lacks.
+    pub const SERVER_CLOSE: &str = "server:close";
+
+    /// `server:close`'s data: the code `/ws` would have closed with (§3.5)
+    /// and its reason.
+    #[derive(Debug, Serialize)]
+    pub struct CloseNotice<'a> {
+        pub code: u16,
+        pub reason: &'a str,
+    }
+
+    /// The CONNECT packet's `auth`: the token, and the last cursor applied
+    /// (the subscription starts from it).
+    #[derive(Debug, Default, Deserialize)]
+    pub struct Auth {
+        pub token: Option<String>,
+        pub cursor: Option<String>,
+    }
+}
+
 /// A server frame taken apart, for a link with its own framing (the
 /// relay's Socket.IO endpoint: the event `event` with the arguments `data`,
 /// `cursor`). `data` is the frame's text, not parsed again.

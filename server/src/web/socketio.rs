@@ -27,8 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use protocol::frames::socketio::{Auth, CloseNotice, SERVER_CLOSE};
 use protocol::frames::{client_frame, FrameParts};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use socketioxide::extract::{Event, SocketRef, TryData};
@@ -94,14 +94,6 @@ pub(crate) fn layer(app: Arc<AppState>) -> SocketIoLayer {
     };
     io.ns("/", connected.with(admit));
     layer
-}
-
-/// The CONNECT packet's `auth` (socket.io-client's `auth` option).
-#[derive(Deserialize)]
-struct Auth {
-    token: Option<String>,
-    /// The last cursor the client applied.
-    cursor: Option<String>,
 }
 
 /// What the admission hands to the connection: taken once.
@@ -177,7 +169,7 @@ fn start(socket: SocketRef, app: Arc<AppState>) {
         .map(|ClientAddr(ip)| *ip);
     let (sender, incoming) = mpsc::channel(INCOMING);
     // Subscribed at once: the session's first client frame.
-    let subscribe = client_frame("subscribe:orders", &serde_json::json!({ "cursor": cursor }));
+    let subscribe = protocol::ClientEvent::SubscribeOrders { cursor }.to_json();
     let _ = sender.try_send(Heard::Text(subscribe.into()));
     let heard = sender.clone();
     socket.on_fallback(move |Event(event): Event, TryData(data): TryData<Value>| {
@@ -271,10 +263,9 @@ impl Peer for SocketIoPeer {
     /// Socket.IO has no close codes: the client gets `server:close` with
     /// the code `/ws` would have closed with (§3.5), then a disconnect.
     async fn close(self, code: u16, reason: &'static str) {
-        let _ = self.socket.emit(
-            "server:close",
-            &serde_json::json!({ "code": code, "reason": reason }),
-        );
+        let _ = self
+            .socket
+            .emit(SERVER_CLOSE, &CloseNotice { code, reason });
         let _ = self.socket.disconnect();
     }
 }
