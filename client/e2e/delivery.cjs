@@ -5,13 +5,12 @@
 // from it, in another. The panel first says it has no sample yet, then
 // charts every stage, the browsers' one included.
 'use strict';
+const { ownTopics } = require('./relay-api.cjs');
 
 async function deliveryScenarios(h) {
   const listen = `127.0.0.1:${await h.freePort()}`;
   const base = `http://${listen}`;
-  const topics = ['--topic-order-created', 'delivery.created', '--topic-order-updated', 'delivery.updated',
-    '--topic-order-cancelled', 'delivery.cancelled', '--topic-notifications', 'delivery.notifications',
-    '--topic-state', 'delivery.state'];
+  const topics = ownTopics('delivery');
   h.start(h.relayBinary, ['--demo', '--listen', listen, '--kafka-brokers', h.kafka, '--static-dir', h.dist,
     '--simulator-rate', '20', ...topics],
   { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-delivery-secret-0123456789' }, 'relay-delivery');

@@ -1,6 +1,14 @@
-// What the E2E scenarios ask a relay of their own over HTTP: a demo token,
-// an API call as a user (an admin by default), one Prometheus sample.
+// What the E2E scenarios that run a relay of their own share: the flags
+// that give it topics of its own (named `<prefix>.created`, …), and what
+// they ask it over HTTP: a demo token, an API call as a user (an admin by
+// default), one Prometheus sample.
 'use strict';
+
+function ownTopics(prefix) {
+  return ['--topic-order-created', `${prefix}.created`, '--topic-order-updated', `${prefix}.updated`,
+    '--topic-order-cancelled', `${prefix}.cancelled`, '--topic-notifications', `${prefix}.notifications`,
+    '--topic-state', `${prefix}.state`];
+}
 
 function relayApi(base) {
   const token = async (user, role = 'user') => (await (await fetch(`${base}/api/dev/login`, { method: 'POST',
@@ -19,4 +27,4 @@ function relayApi(base) {
   return { token, api, metric };
 }
 
-module.exports = { relayApi };
+module.exports = { ownTopics, relayApi };

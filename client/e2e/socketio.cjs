@@ -15,7 +15,7 @@
 //   and again across a relay restart.
 'use strict';
 const path = require('path');
-const { relayApi } = require('./relay-api.cjs');
+const { ownTopics, relayApi } = require('./relay-api.cjs');
 
 const root = path.resolve(__dirname, '../..');
 const { io } = require(path.join(root, 'bench/baseline-node/node_modules/socket.io-client'));
@@ -39,9 +39,7 @@ class SocketService {
 async function socketioScenarios(h) {
   const listen = `127.0.0.1:${await h.freePort()}`;
   const base = `http://${listen}`;
-  const topics = ['--topic-order-created', 'sio.created', '--topic-order-updated', 'sio.updated',
-    '--topic-order-cancelled', 'sio.cancelled', '--topic-notifications', 'sio.notifications',
-    '--topic-state', 'sio.state'];
+  const topics = ownTopics('sio');
   const startRelay = () => h.start(h.relayBinary, ['--demo', '--listen', listen, '--kafka-brokers', h.kafka,
     '--simulator-rate', '0', ...topics],
   { RUST_LOG: 'info,rdkafka=warn', JWT_SECRET: 'e2e-sio-secret-0123456789abcdef' }, 'relay-socketio');

@@ -12,14 +12,12 @@
 //   the relay is back.
 'use strict';
 const path = require('path');
-const { relayApi } = require('./relay-api.cjs');
+const { ownTopics, relayApi } = require('./relay-api.cjs');
 
 async function tabScenarios(h) {
   const listen = `127.0.0.1:${await h.freePort()}`;
   const base = `http://${listen}`;
-  const topics = ['--topic-order-created', 'tabs.created', '--topic-order-updated', 'tabs.updated',
-    '--topic-order-cancelled', 'tabs.cancelled', '--topic-notifications', 'tabs.notifications',
-    '--topic-state', 'tabs.state'];
+  const topics = ownTopics('tabs');
   let dist = h.dist;
   const startRelay = () => h.start(h.relayBinary, ['--demo', '--listen', listen, '--kafka-brokers', h.kafka,
     '--static-dir', dist, '--simulator-rate', '0', '--ping-interval-secs', '2', ...topics],

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use axum::http::StatusCode;
 use protocol::frames::{close, ConnectionInfo, Draining, ErrorBody};
 use protocol::report::ClockAnswer;
 use protocol::ErrorCode;
@@ -23,7 +24,7 @@ use protocol::{ClientEvent, ServerEvent};
 use tokio::time::{sleep_until, Instant};
 
 use crate::core::cursor::Cursor;
-use crate::core::limits::{FrameRate, Slot};
+use crate::core::limits::{CapReached, FrameRate, Slot};
 use crate::core::report::ReportGate;
 use crate::core::viewer::User;
 use crate::fanout::queue::Drained;
@@ -34,6 +35,56 @@ use crate::web::drain::Drain;
 
 /// A client that sends this many bad frames on one connection is cut off.
 const BAD_FRAME_LIMIT: u32 = 20;
+
+/// How long a connecting client waits for a starting relay to read Kafka
+/// (as it would have waited for the port).
+const START_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A write that cannot go out for this long means the client stopped
+/// reading.
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the relay turns any new connection away before its token is looked
+/// at, whatever link it comes on: it is draining (so a proxy retries it on
+/// another relay), or it cannot read Kafka (a starting relay is waited for
+/// first).
+pub(crate) async fn not_open(app: &AppState) -> Option<(ErrorCode, String)> {
+    if app.drain.is_draining() {
+        return Some((
+            ErrorCode::Draining,
+            "this relay is draining before it stops: connect again (through the load balancer, to another relay)".into(),
+        ));
+    }
+    if !app.kafka.started_within(START_PATIENCE).await {
+        return Some((
+            ErrorCode::NotReady,
+            format!(
+                "the relay is not reading Kafka yet ({}): retry shortly",
+                app.kafka.problem().unwrap_or_else(|| "starting".into())
+            ),
+        ));
+    }
+    None
+}
+
+/// A connection refused by a cap, counted: the HTTP status an upgrade is
+/// refused with, and what the client is told.
+pub(crate) fn cap_refusal(app: &AppState, refused: CapReached) -> (StatusCode, String) {
+    app.metrics.refused(refused);
+    match refused {
+        CapReached::PerUser => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this user already holds {} connections (--max-connections-per-user): close one or retry later",
+                app.config.max_connections_per_user
+            ),
+        ),
+        CapReached::Total => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this relay holds as many connections as it may (--max-connections): retry later or elsewhere".to_owned(),
+        ),
+    }
+}
 
 /// What a client's link said.
 pub(crate) enum Heard {

@@ -43,10 +43,7 @@ use crate::core::viewer::User;
 use crate::fanout::queue::Drained;
 use crate::web::access::ClientAddr;
 use crate::web::context::AppState;
-use crate::web::session::{connection, Heard, Peer};
-
-/// How long a connecting socket waits for a starting relay to read Kafka.
-const START_PATIENCE: Duration = Duration::from_secs(10);
+use crate::web::session::{cap_refusal, connection, not_open, Heard, Peer, SEND_TIMEOUT};
 
 /// Packets socketioxide buffers per socket before an emit is refused. Kept
 /// small: a client that stops reading holds at most this many encoded
@@ -60,10 +57,6 @@ const READ_BUFFER: usize = 256;
 /// Client events waiting for the session: more are dropped (the session's
 /// rate limit would drop them anyway).
 const INCOMING: usize = 32;
-
-/// A write that cannot go out for this long means the client stopped
-/// reading (as for `/ws`).
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The layer that answers `/socket.io/` (every other path passes through).
 pub(crate) fn layer(app: Arc<AppState>) -> SocketIoLayer {
@@ -112,17 +105,8 @@ struct Admission {
 async fn admit(socket: &SocketRef, auth: Option<Auth>, app: &AppState) -> Result<(), String> {
     let refuse =
         |code: protocol::ErrorCode, message: &str| Err(format!("{}: {message}", code.as_str()));
-    if app.drain.is_draining() {
-        return refuse(
-            protocol::ErrorCode::Draining,
-            "this relay is draining before it stops: connect again (through the load balancer, to another relay)",
-        );
-    }
-    if !app.kafka.started_within(START_PATIENCE).await {
-        return refuse(
-            protocol::ErrorCode::NotReady,
-            "the relay is not reading Kafka yet: retry shortly",
-        );
+    if let Some((code, message)) = not_open(app).await {
+        return refuse(code, &message);
     }
     let (token, cursor) = auth.map_or((None, None), |a| (a.token, a.cursor));
     let token = token.unwrap_or_default();
@@ -136,11 +120,8 @@ async fn admit(socket: &SocketRef, auth: Option<Auth>, app: &AppState) -> Result
     let slot = match app.connections.acquire(&user.id) {
         Ok(slot) => slot,
         Err(refused) => {
-            app.metrics.refused(refused);
-            return refuse(
-                protocol::ErrorCode::TooManyConnections,
-                "this user or relay holds as many connections as it may: close one or retry later",
-            );
+            let (_, message) = cap_refusal(app, refused);
+            return refuse(protocol::ErrorCode::TooManyConnections, &message);
         }
     };
     socket
@@ -209,10 +190,7 @@ impl SocketIoPeer {
             tracing::error!(frame, "a frame the relay made is not JSON: not sent");
             return Ok(());
         };
-        let data: &RawValue = match out.data {
-            Some(data) => data,
-            None => null(),
-        };
+        let data = out.data.unwrap_or(RawValue::NULL);
         let deadline = tokio::time::Instant::now() + SEND_TIMEOUT;
         loop {
             let sent = match out.cursor {
@@ -230,11 +208,6 @@ impl SocketIoPeer {
             }
         }
     }
-}
-
-fn null() -> &'static RawValue {
-    static NULL: std::sync::OnceLock<Box<RawValue>> = std::sync::OnceLock::new();
-    NULL.get_or_init(|| RawValue::from_string("null".into()).expect("null is JSON"))
 }
 
 impl Peer for SocketIoPeer {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use protocol::frames::close;
@@ -29,17 +29,13 @@ use crate::web::access::ClientAddr;
 use crate::web::auth::AuthError;
 use crate::web::context::AppState;
 use crate::web::http::error::AppError;
-use crate::web::session::{connection, error_frame, Heard, Peer};
+use crate::web::session::{
+    cap_refusal, connection, error_frame, not_open, Heard, Peer, SEND_TIMEOUT,
+};
 
 /// Per-connection socket buffers (see `endpoint`).
 const READ_BUFFER: usize = 256;
 const WRITE_BUFFER: usize = 16 * 1024;
-
-/// A send that takes longer than this means the client stopped reading.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a WebSocket upgrade waits for a starting relay to read Kafka.
-const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long a socket opened with `?auth=message` has to send its `auth`
 /// frame.
@@ -66,25 +62,11 @@ pub async fn endpoint(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let client = client.map(|Extension(ClientAddr(ip))| ip);
-    if app.drain.is_draining() {
-        return AppError::new(
-            ErrorCode::Draining,
-            "this relay is draining before it stops: connect again (through the load balancer, to another relay)",
-        )
-        .into_response();
-    }
-    // A socket that comes while the relay starts waits for it (as it would
-    // have waited for the port); one that comes while it cannot reach Kafka
-    // is told why.
-    if !app.kafka.started_within(START_PATIENCE).await {
-        return AppError::new(
-            ErrorCode::NotReady,
-            format!(
-                "the relay is not reading Kafka yet ({}): retry shortly",
-                app.kafka.problem().unwrap_or_else(|| "starting".into())
-            ),
-        )
-        .into_response();
+    // A draining relay refuses every upgrade first (503), so a proxy
+    // retries it on another relay whatever the token; a starting one is
+    // waited for, one that cannot reach Kafka says why.
+    if let Some((code, message)) = not_open(&app).await {
+        return AppError::new(code, message).into_response();
     }
     let credentials = match (query.get("token"), query.get("auth").map(String::as_str)) {
         (Some(_), _) if !app.config.auth.ws_query_token => {
@@ -164,25 +146,6 @@ pub async fn endpoint(
         }
     };
     upgrade
-}
-
-/// A connection refused by a cap: its status before an upgrade, and what
-/// the client is told.
-fn cap_refusal(app: &AppState, refused: CapReached) -> (StatusCode, String) {
-    app.metrics.refused(refused);
-    match refused {
-        CapReached::PerUser => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "this user already holds {} connections (--max-connections-per-user): close one or retry later",
-                app.config.max_connections_per_user
-            ),
-        ),
-        CapReached::Total => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this relay holds as many connections as it may (--max-connections): retry later or elsewhere".to_owned(),
-        ),
-    }
 }
 
 /// Reads the `auth` first frame of a `?auth=message` socket and verifies
