@@ -27,6 +27,9 @@ pub fn action_type(action: &Action) -> &'static str {
         Action::PushToast(_) => "toasts/push",
         Action::DismissToast(_) => "toasts/dismiss",
         Action::Attention(_) => "toasts/attention",
+        Action::CommandSent(_) => "commands/begin",
+        Action::CommandRefused { .. } => "commands/revert",
+        Action::CommandsDue { .. } => "commands/due",
     }
 }
 
@@ -75,6 +78,14 @@ pub fn action_json(action: &Action) -> Value {
         }),
         Action::DismissToast(id) => json!(id),
         Action::Attention(attention) => json!(format!("{attention:?}")),
+        Action::CommandSent(command) => json!({
+            "id": command.id,
+            "orderId": command.order_id,
+            "change": format!("{:?}", command.change),
+            "deadline": command.deadline,
+        }),
+        Action::CommandRefused { id, why } => json!({ "id": id, "why": why }),
+        Action::CommandsDue { now } => json!({ "now": now }),
     };
     json!({ "type": action_type(action), "payload": payload })
 }
@@ -93,6 +104,7 @@ pub fn state_json(state: &AppState) -> Value {
         "connection": connection_text(&state.connection),
         "toasts": state.toasts.visible().iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
         "notice": state.notice,
+        "commands": state.commands().len(),
     })
 }
 

@@ -10,6 +10,9 @@
 //! - [`orders`]: `Orders`, the known orders newest first and the updates
 //!   waiting for theirs; the one module that merges order events (the §1
 //!   rules, through `StatusAt::supersedes`). Read-only outside this crate.
+//! - [`commands`]: optimistic commands: the cancels, status changes and
+//!   checkouts in flight, shown over the confirmed orders until the relay
+//!   confirms, refuses, or says nothing in time.
 //! - [`reduce`]: `reduce(&mut AppState, Action)`, the only code that changes
 //!   the state. No IO, no clock, no randomness.
 //! - [`toast`]: what each event says as a toast (the seed's texts) and the
@@ -23,6 +26,8 @@
 //! - [`tabs`]: one socket per browser: the messages between a user's tabs
 //!   and the frame log that rebuilds a tab's orders (the offline cache's
 //!   content too).
+//! - [`table`]: the admin's table: search, filters, sort and pages, and
+//!   their URL parameters.
 //! - [`sort`]: the one string sort (one copy in the bundle).
 //! - [`devtools`]: the actions and state as Redux DevTools shows them
 //!   (debug builds of the client).
@@ -35,6 +40,7 @@
 //! change, so the id list, the orders and their statuses cannot drift apart.
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod devtools;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
@@ -45,6 +51,7 @@ pub mod reduce;
 pub mod report;
 pub mod sort;
 pub mod state;
+pub mod table;
 pub mod tabs;
 pub mod toast;
 pub mod token;

@@ -10,7 +10,10 @@
 //!   from the previous session's socket);
 //! - every order event and snapshot moves the cursor, even one whose status
 //!   lost by the rule;
-//! - signing in or out forgets every order;
+//! - signing in or out forgets every order and every command in flight;
+//! - a command in flight never changes the confirmed orders: it ends when
+//!   an event or snapshot confirms it, the relay refuses it, or its deadline
+//!   passes ([`crate::commands`]);
 //! - applying any action twice changes nothing the second time.
 //!
 //! Because the rule is a total order on `(status, time)` pairs, the end
@@ -65,6 +68,7 @@ pub fn reduce(state: &mut AppState, action: Action) {
                 return;
             }
             state.orders.load(snapshot.orders);
+            state.commands.confirm(&state.orders);
             state.loaded = true;
             state.cursor = Some(snapshot.cursor);
         }
@@ -73,6 +77,7 @@ pub fn reduce(state: &mut AppState, action: Action) {
                 return;
             }
             state.orders.apply(event);
+            state.commands.confirm(&state.orders);
             state.cursor = Some(cursor);
         }
         Action::PushToast(toast) => state.toasts.push(toast),
@@ -83,6 +88,21 @@ pub fn reduce(state: &mut AppState, action: Action) {
                 state.connection = Connection::Cached {
                     saved_at: saved_at as u64,
                 };
+            }
+        }
+        Action::CommandSent(command) => {
+            if state.session.is_some() {
+                state.commands.begin(command);
+            }
+        }
+        Action::CommandRefused { id, why } => {
+            if let Some(toast) = state.commands.refuse(id, &why) {
+                state.toasts.push(toast);
+            }
+        }
+        Action::CommandsDue { now } => {
+            for toast in state.commands.expire(now) {
+                state.toasts.push(toast);
             }
         }
     }

@@ -7,6 +7,7 @@
 use protocol::frames::{ConnectionInfo, OrdersSnapshot};
 use protocol::{Order, OrderEvent, Role};
 
+use crate::commands::{Command, Commands, Pending};
 use crate::orders::Orders;
 use crate::toast::{Attention, Toast, ToastQueue};
 
@@ -118,6 +119,10 @@ pub struct AppState {
     pub cursor: Option<String>,
     pub connection: Connection,
     pub toasts: ToastQueue,
+    /// The commands the relay has not confirmed yet, shown over the
+    /// confirmed orders ([`crate::commands`]). Only the reducer changes
+    /// them.
+    pub(crate) commands: Commands,
 }
 
 impl AppState {
@@ -137,6 +142,31 @@ impl AppState {
     /// The known orders, newest first.
     pub fn orders_newest_first(&self) -> impl Iterator<Item = &Order> {
         self.orders.newest_first()
+    }
+
+    /// The commands in flight.
+    pub fn commands(&self) -> &Commands {
+        &self.commands
+    }
+
+    /// The ids of the rows the page shows: the orders being placed, then
+    /// the confirmed orders, each newest first.
+    pub fn shown_ids(&self) -> impl Iterator<Item = &String> {
+        self.commands
+            .placing(&self.orders)
+            .map(|o| &o.order_id)
+            .chain(self.orders.ids())
+    }
+
+    /// One row as the page shows it: the confirmed order (or the one being
+    /// placed) and the command in flight on it, if any.
+    pub fn shown(&self, id: &str) -> Option<(&Order, Option<Pending>)> {
+        let order = self.orders.get(id).or_else(|| {
+            self.commands
+                .placing(&self.orders)
+                .find(|o| o.order_id == id)
+        })?;
+        Some((order, self.commands.on(id)))
     }
 }
 
@@ -172,6 +202,20 @@ pub enum Action {
     /// Orders from this browser's cache, saved at this time (ms since the
     /// epoch), are on screen: the relay has not answered yet.
     CacheShown(f64),
+    /// The user asked for a change (cancel, status change, checkout) and the
+    /// request is on its way: show it at once, as pending.
+    CommandSent(Command),
+    /// The relay refused command `id`, or could not be reached: show the
+    /// confirmed state again, with `why` (a sentence) in an error toast.
+    CommandRefused {
+        id: u64,
+        why: String,
+    },
+    /// The clock reached `now` (ms since the epoch): commands not confirmed
+    /// by their deadline end, each with an error toast.
+    CommandsDue {
+        now: f64,
+    },
 }
 
 impl Action {
@@ -180,6 +224,7 @@ impl Action {
     pub fn order_id(&self) -> Option<&str> {
         match self {
             Action::Order { event, .. } => Some(event.order_id()),
+            Action::CommandSent(command) => Some(&command.order_id),
             _ => None,
         }
     }

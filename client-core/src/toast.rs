@@ -24,6 +24,10 @@ pub const QUEUE_CAP: usize = 20;
 pub const SEEN_CAP: usize = 256;
 /// The default time a toast stays up.
 pub const AUTO_CLOSE_MS: u32 = 4_000;
+/// The `auto_close_ms` of a toast that stays until it is dismissed: every
+/// error, which the user must be able to read at their own pace (WCAG
+/// 2.2.1), and which the page announces as an alert.
+pub const STAYS: u32 = 0;
 
 /// The style of a toast.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,19 +58,31 @@ pub struct Toast {
     pub id: String,
     pub kind: ToastKind,
     pub text: String,
-    /// How long the toast stays up while the pointer is not over it.
+    /// How long the toast stays up while the pointer is not over it and
+    /// nothing in it has focus; [`STAYS`] for one that stays until
+    /// dismissed.
     pub auto_close_ms: u32,
 }
 
 impl Toast {
-    /// A toast with the default auto-close time.
+    /// A toast with the default auto-close time; an error stays until it
+    /// is dismissed.
     pub fn new(id: impl Into<String>, kind: ToastKind, text: impl Into<String>) -> Toast {
         Toast {
             id: id.into(),
             kind,
             text: text.into(),
-            auto_close_ms: AUTO_CLOSE_MS,
+            auto_close_ms: if kind == ToastKind::Error {
+                STAYS
+            } else {
+                AUTO_CLOSE_MS
+            },
         }
+    }
+
+    /// Whether the toast stays until dismissed.
+    pub fn stays(&self) -> bool {
+        self.auto_close_ms == STAYS
     }
 
     /// The one toast rule for order events: the seed's text for each kind.
@@ -132,7 +148,7 @@ impl Toast {
         .unwrap_or("New notification");
         let (kind, auto_close_ms) = match (notification.kind, notification.priority) {
             (NotificationType::Order, Priority::High) => (ToastKind::Warning, 5_000),
-            (NotificationType::Error, _) => (ToastKind::Error, AUTO_CLOSE_MS),
+            (NotificationType::Error, _) => (ToastKind::Error, STAYS),
             (NotificationType::Warning, _) => (ToastKind::Warning, AUTO_CLOSE_MS),
             (NotificationType::Success, _) => (ToastKind::Success, AUTO_CLOSE_MS),
             (NotificationType::Order | NotificationType::Info, _) => {
@@ -147,9 +163,15 @@ impl Toast {
         }
     }
 
-    /// A failed command (cancel, advance, checkout, sign-in).
+    /// A failed request (sign-in, or anything else outside
+    /// [`crate::commands`]), numbered by `seq`. It stays until dismissed.
     pub fn error(text: impl Into<String>, seq: u64) -> Toast {
-        Toast::new(format!("error:{seq}"), ToastKind::Error, text)
+        Toast::error_kept(format!("error:{seq}"), text)
+    }
+
+    /// An error under its own id. It stays until dismissed.
+    pub fn error_kept(id: impl Into<String>, text: impl Into<String>) -> Toast {
+        Toast::new(id, ToastKind::Error, text)
     }
 }
 

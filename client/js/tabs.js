@@ -16,6 +16,8 @@
 //   (private modes) or on a quota error the calls resolve empty, with one
 //   console note: the page then works as it did without a cache.
 // - attention(onChange): whether the user is looking at this tab.
+// - sha256(text): a checkout's order id is derived from its idempotency key
+//   (client/src/api.rs), so the page can show the order before its event.
 // - The service worker (/sw.js, written by the release build) is registered
 //   when the page loads.
 'use strict';
@@ -142,7 +144,17 @@
     return !document.hidden;
   }
 
-  globalThis.orderRelay = { tab, cacheLoad, cacheSave, cacheClear, attention };
+  // SHA-256 of a string, in hex; '' where Web Crypto is missing (a page
+  // served over plain HTTP from another host than localhost).
+  function sha256(text) {
+    if (!crypto.subtle) return Promise.resolve('');
+    return crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)).then(
+      (digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join(''),
+      () => '',
+    );
+  }
+
+  globalThis.orderRelay = { tab, cacheLoad, cacheSave, cacheClear, attention, sha256 };
 
   // A page without the mark (a `trunk serve` build, or a release that
   // drops the worker) removes a worker an earlier release installed.

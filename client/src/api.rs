@@ -200,15 +200,18 @@ pub async fn advance_order(
     Ok(())
 }
 
-/// `POST /api/orders`: checkout. The order appears on the page when its
-/// `order:created` event arrives.
+/// `POST /api/orders`: checkout under `key` ([`idempotency_key`]). The
+/// order is confirmed when its `order:created` event arrives.
 ///
 /// One `Idempotency-Key` per checkout, kept across its retries: when the
 /// answer is lost or says 503 (the outcome is unknown), the same request is
 /// sent again after 0.5, 1 and 2 s, and cannot place the order twice
 /// (§4.2 of docs/PROTOCOL.md).
-pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, RequestError> {
-    let key = idempotency_key();
+pub async fn checkout(
+    token: &str,
+    request: &CheckoutRequest,
+    key: &str,
+) -> Result<Order, RequestError> {
     let mut attempt = 0;
     loop {
         let sent = send_with(
@@ -216,7 +219,7 @@ pub async fn checkout(token: &str, request: &CheckoutRequest) -> Result<Order, R
             "/api/orders",
             Some(token),
             Some(request.to_json(js_number)),
-            &[("Idempotency-Key", &key)],
+            &[("Idempotency-Key", key)],
         )
         .await;
         match sent {
@@ -235,7 +238,7 @@ const CHECKOUT_RETRIES: [u32; 3] = [500, 1_000, 2_000];
 
 /// A fresh key: 32 hex digits. Keys are scoped to their user by the relay,
 /// so they only need to be unique, not secret.
-fn idempotency_key() -> String {
+pub fn idempotency_key() -> String {
     (0..4)
         .map(|_| {
             format!(
@@ -244,6 +247,23 @@ fn idempotency_key() -> String {
             )
         })
         .collect()
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// client/js/tabs.js: SHA-256 in hex, '' without Web Crypto.
+    #[wasm_bindgen(catch, js_namespace = orderRelay, js_name = sha256)]
+    fn sha256(text: &str) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// The id the relay will give the order of `user_id`'s checkout under
+/// `key` (§4.2): known before the request is sent, so the page can show
+/// the order at once and its event replaces it. `None` where the page
+/// cannot hash (no Web Crypto, no tabs.js).
+pub async fn keyed_order_id(user_id: &str, key: &str) -> Option<String> {
+    let input = protocol::checkout::keyed_id_input(user_id, key);
+    let digest = JsFuture::from(sha256(&input).ok()?).await.ok()?;
+    protocol::checkout::keyed_id_from_digest(&digest.as_string()?)
 }
 
 /// Whether the relay answers 401 to this token (`GET /api/orders`). Only

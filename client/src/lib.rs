@@ -26,11 +26,14 @@
 //! - [`store`]: the reducer behind `dispatch`, projected into signals (one
 //!   per order row) for the view; provided by context.
 //! - [`ui`]: the components: app shell, sign-in, orders page, toasts.
+//! - [`intl`]: money and times in the shopper's locale and time zone.
+//! - [`url`]: the address's parameters (the admin table's query).
 //!
 //! Invariants: only the `protocol` crate knows the JSON wire format; the
 //! reducer never does IO; the view never changes state except by
-//! `dispatch`; an HTTP command never edits the page itself, the event that
-//! comes back over the socket does.
+//! `dispatch`; an HTTP command never edits the confirmed orders: it shows
+//! as pending over them until the event that comes back over the socket
+//! confirms it (`client_core::commands`).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -38,17 +41,19 @@ pub mod cache;
 #[cfg(all(debug_assertions, target_arch = "wasm32"))]
 pub mod devtools;
 pub mod host;
+pub mod intl;
 pub mod session;
 pub mod socket;
 pub mod store;
 pub mod tabs;
 mod time;
 pub mod ui;
+pub mod url;
 
 #[cfg(any(test, feature = "test-support"))]
 pub use client_core::fixtures;
 pub use client_core::state::Renewal;
-pub use client_core::{format, reduce, state, toast, token};
+pub use client_core::{format, reduce, state, table, toast, token};
 pub use client_core::{Action, AppState, Connection, Session};
 pub use store::Store;
 pub use ui::{mount, start, AppConfig};

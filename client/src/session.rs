@@ -10,7 +10,6 @@
 
 use client_core::state::{Renewal, Session};
 use protocol::Role;
-use wasm_bindgen::JsValue;
 use web_sys::Storage;
 
 const TOKEN_KEY: &str = "orders.token";
@@ -101,9 +100,7 @@ fn clean(token: String) -> Option<String> {
 
 /// `?token=` in the page's URL.
 fn url_token() -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
-    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
-    clean(params.get("token")?)
+    clean(crate::url::params()?.get("token")?)
 }
 
 /// `<meta name="order-token" content="…">` in the host page.
@@ -120,32 +117,7 @@ fn meta_token() -> Option<String> {
 /// the URL, and signing out really signs out (a reload does not sign back
 /// in with it).
 fn strip_url_token() {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let location = window.location();
-    let (Ok(path), Ok(search), Ok(hash)) =
-        (location.pathname(), location.search(), location.hash())
-    else {
-        return;
-    };
-    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
-        return;
-    };
-    params.delete("token");
-    let rest = String::from(params.to_string());
-    let query = if rest.is_empty() {
-        String::new()
-    } else {
-        format!("?{rest}")
-    };
-    if let Ok(history) = window.history() {
-        let _ = history.replace_state_with_url(
-            &JsValue::NULL,
-            "",
-            Some(&format!("{path}{query}{hash}")),
-        );
-    }
+    crate::url::rewrite(|params| params.delete("token"));
 }
 
 /// The session to start with: a token in the URL wins (it is what the user

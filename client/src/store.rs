@@ -18,20 +18,32 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 
+use client_core::commands::{Change, Command, Pending, CONFIRM_WITHIN_MS};
 use client_core::reduce::reduce;
 use client_core::state::{Action, AppState, Connection, Session};
 use client_core::toast::Toast;
 use leptos::prelude::*;
 use protocol::Order;
 
+/// One row as the page shows it: the confirmed order (or the one being
+/// placed), and the command in flight on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub order: Order,
+    pub pending: Option<Pending>,
+}
+
 /// The app's state container, provided to every component by context.
 /// `Copy`: every field is an arena handle.
 #[derive(Clone, Copy)]
 pub struct Store {
     state: StoredValue<AppState>,
-    rows: StoredValue<HashMap<String, ArcRwSignal<Order>>>,
+    rows: StoredValue<HashMap<String, ArcRwSignal<Row>>>,
     /// Notified when the id list may have changed.
     list_changed: Trigger,
+    /// Notified when any order or command may have changed (the admin
+    /// table re-reads its page).
+    orders_changed: Trigger,
     /// The id list, copied out of the state when a reader asks after a
     /// change.
     order_ids: Memo<Vec<String>>,
@@ -40,8 +52,10 @@ pub struct Store {
     connection: RwSignal<Connection>,
     session: RwSignal<Option<Session>>,
     notice: RwSignal<Option<String>>,
-    /// Numbers error toasts, which have no natural id.
+    /// Numbers error toasts and commands, which have no natural id.
     errors: StoredValue<u64>,
+    /// The deadline the commands' timer is set for, if one is.
+    timer_at: StoredValue<Option<f64>>,
     /// Redux DevTools, when the extension is there (debug builds).
     #[cfg(all(debug_assertions, target_arch = "wasm32"))]
     devtools: StoredValue<Option<std::rc::Rc<crate::devtools::DevTools>>, LocalStorage>,
@@ -59,18 +73,30 @@ where
     }
 }
 
-/// Shows `order` in its row: sets the row's signal if the order changed,
-/// or adds the row. Returns whether the row is new.
-fn show_row(rows: &mut HashMap<String, ArcRwSignal<Order>>, order: &Order) -> bool {
+/// Shows `order` in its row, with the command in flight on it: sets the
+/// row's signal if either changed, or adds the row. Returns whether the row
+/// is new.
+fn show_row(
+    rows: &mut HashMap<String, ArcRwSignal<Row>>,
+    order: &Order,
+    pending: Option<Pending>,
+) -> bool {
     match rows.get(order.order_id.as_str()) {
         Some(row) => {
-            if row.with_untracked(|shown| shown != order) {
-                row.set(order.clone());
+            if row.with_untracked(|shown| &shown.order != order || shown.pending != pending) {
+                row.set(Row {
+                    order: order.clone(),
+                    pending,
+                });
             }
             false
         }
         None => {
-            rows.insert(order.order_id.clone(), ArcRwSignal::new(order.clone()));
+            let row = Row {
+                order: order.clone(),
+                pending,
+            };
+            rows.insert(order.order_id.clone(), ArcRwSignal::new(row));
             true
         }
     }
@@ -98,18 +124,24 @@ impl Reach {
     }
 }
 
+/// How many orders being placed the page shows above the list.
+fn placing_count(state: &AppState) -> usize {
+    state.commands().placing(state.orders()).count()
+}
+
 impl Store {
     pub fn new(initial: AppState) -> Store {
         let state = StoredValue::new(initial);
         let list_changed = Trigger::new();
         let order_ids = Memo::new(move |_| {
             list_changed.track();
-            state.with_value(|state| state.orders().ids().cloned().collect())
+            state.with_value(|state| state.shown_ids().cloned().collect())
         });
         let store = Store {
             state,
             rows: StoredValue::new(HashMap::new()),
             list_changed,
+            orders_changed: Trigger::new(),
             order_ids,
             loaded: RwSignal::new(false),
             toasts: RwSignal::new(Vec::new()),
@@ -117,6 +149,7 @@ impl Store {
             session: RwSignal::new(None),
             notice: RwSignal::new(None),
             errors: StoredValue::new(0),
+            timer_at: StoredValue::new(None),
             #[cfg(all(debug_assertions, target_arch = "wasm32"))]
             devtools: StoredValue::new_local(None),
         };
@@ -128,7 +161,10 @@ impl Store {
 
     /// Applies an action through the reducer and publishes the result.
     pub fn dispatch(&self, action: Action) {
-        let reach = Reach::of(&action);
+        let mut reach = Reach::of(&action);
+        // An order event that confirms a checkout in flight may move its
+        // row (from above the list to its place in it).
+        let placing = self.state.with_value(placing_count);
         #[cfg(all(debug_assertions, target_arch = "wasm32"))]
         let devtools = self.devtools.with_value(|d| {
             d.as_ref().map(|d| {
@@ -139,6 +175,9 @@ impl Store {
             })
         });
         self.state.update_value(|state| reduce(state, action));
+        if matches!(reach, Reach::One(_)) && self.state.with_value(placing_count) != placing {
+            reach = Reach::All;
+        }
         #[cfg(all(debug_assertions, target_arch = "wasm32"))]
         if let Some((devtools, action)) = devtools {
             self.state.with_value(|state| devtools.send(&action, state));
@@ -167,17 +206,80 @@ impl Store {
 
     /// Shows an error toast.
     pub fn error(&self, text: impl Into<String>) {
+        let seq = self.next_seq();
+        self.dispatch(Action::PushToast(Toast::error(text, seq)));
+    }
+
+    fn next_seq(&self) -> u64 {
         let seq = self.errors.get_value() + 1;
         self.errors.set_value(seq);
-        self.dispatch(Action::PushToast(Toast::error(text, seq)));
+        seq
+    }
+
+    /// Shows `change` on `order_id` at once, as pending, until the relay's
+    /// event confirms it, [`Store::refused`] ends it, or
+    /// [`CONFIRM_WITHIN_MS`] pass. Returns the command's id, or `None` when
+    /// the order already has a command in flight.
+    pub fn command(&self, order_id: &str, change: Change) -> Option<u64> {
+        let id = self.next_seq();
+        let deadline = js_sys::Date::now() + CONFIRM_WITHIN_MS;
+        self.dispatch(Action::CommandSent(Command {
+            id,
+            order_id: order_id.to_owned(),
+            change,
+            deadline,
+        }));
+        let started = self
+            .state
+            .with_value(|s| s.commands().on(order_id).is_some());
+        self.watch_deadlines();
+        started.then_some(id)
+    }
+
+    /// Ends command `id`: the relay refused it, or could not be reached.
+    pub fn refused(&self, id: u64, why: impl Into<String>) {
+        self.dispatch(Action::CommandRefused {
+            id,
+            why: why.into(),
+        });
+    }
+
+    /// Keeps one timer set for the earliest deadline of the commands in
+    /// flight; when it fires, the commands due end.
+    fn watch_deadlines(&self) {
+        let Some(next) = self.state.with_value(|s| s.commands().next_deadline()) else {
+            return;
+        };
+        if self.timer_at.get_value().is_some_and(|at| at <= next) {
+            return;
+        }
+        self.timer_at.set_value(Some(next));
+        let store = *self;
+        let wait = (next - js_sys::Date::now()).max(0.0) as u64 + 1;
+        set_timeout(
+            move || {
+                // The app may be gone (tests mount several).
+                if store.timer_at.try_set_value(None).is_some() {
+                    store.dispatch(Action::CommandsDue {
+                        now: js_sys::Date::now(),
+                    });
+                    store.watch_deadlines();
+                }
+            },
+            std::time::Duration::from_millis(wait),
+        );
     }
 
     fn publish(&self, reach: Reach) {
         self.state.with_value(|state| {
+            let touched = !matches!(reach, Reach::Nothing);
             match reach {
                 Reach::Nothing => {}
                 Reach::One(id) => self.publish_order(state, &id),
                 Reach::All => self.publish_orders(state),
+            }
+            if touched {
+                self.orders_changed.notify();
             }
             publish(self.loaded, &state.loaded);
             publish(self.toasts, state.toasts.visible());
@@ -192,13 +294,13 @@ impl Store {
     /// never moves or removes one (`client_core::orders`' invariant), so
     /// the list changed exactly when this order's row is new.
     fn publish_order(&self, state: &AppState, id: &str) {
-        let Some(order) = state.orders().get(id) else {
+        let Some((order, pending)) = state.shown(id) else {
             // Still pending (its `order:created` has not arrived): not shown.
             return;
         };
         let added = self
             .rows
-            .try_update_value(|rows| show_row(rows, order))
+            .try_update_value(|rows| show_row(rows, order, pending))
             .unwrap_or_default();
         if added {
             self.list_changed.notify();
@@ -208,15 +310,21 @@ impl Store {
     /// After a snapshot or a new session: every row, and the list.
     fn publish_orders(&self, state: &AppState) {
         self.rows.update_value(|rows| {
-            let orders = state.orders();
-            rows.retain(|id, _| orders.contains(id));
-            for order in orders.newest_first() {
-                show_row(rows, order);
+            rows.retain(|id, _| state.shown(id).is_some());
+            for id in state.shown_ids() {
+                if let Some((order, pending)) = state.shown(id) {
+                    show_row(rows, order, pending);
+                }
             }
         });
         // The memo compares the new list with the one it holds and wakes its
         // readers only if they differ.
         self.list_changed.notify();
+    }
+
+    /// Makes the caller re-run when any order or command changes.
+    pub fn track_orders(&self) {
+        self.orders_changed.track();
     }
 
     /// The order ids, newest first.
@@ -225,7 +333,7 @@ impl Store {
     }
 
     /// One order's own signal, for its row.
-    pub fn row(&self, order_id: &str) -> Option<ArcRwSignal<Order>> {
+    pub fn row(&self, order_id: &str) -> Option<ArcRwSignal<Row>> {
         self.rows.with_value(|rows| rows.get(order_id).cloned())
     }
 

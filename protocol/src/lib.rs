@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod book;
+pub mod checkout;
 pub mod checkpoint;
 pub mod demo;
 pub mod error;

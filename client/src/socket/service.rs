@@ -3,7 +3,11 @@
 //! back to sign-in. Generic over the [`Transport`], so the release bundle
 //! carries only the live one and tests run the same loop on a channel.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use client_core::report::{ClockOffset, Reports};
+use futures::channel::oneshot;
 use futures::future::{self, AbortHandle, Either};
 use protocol::frames::SnapshotParts;
 use protocol::report::ClockSync;
@@ -21,12 +25,25 @@ use crate::time::{now_ms, random, sleep};
 pub struct Subscription {
     abort: AbortHandle,
     tokens: Tokens,
+    retry: Retry,
 }
+
+/// Cuts a reconnect countdown short: the loop leaves a sender here while
+/// it waits.
+type Retry = Rc<RefCell<Option<oneshot::Sender<()>>>>;
 
 impl Subscription {
     /// The token the subscription uses now (renewed ones included).
     pub fn token(&self) -> String {
         self.tokens.current()
+    }
+
+    /// "Retry now": ends the wait before the next attempt, if the loop is
+    /// waiting.
+    pub fn retry_now(&self) {
+        if let Some(kick) = self.retry.borrow_mut().take() {
+            let _ = kick.send(());
+        }
     }
 }
 
@@ -44,14 +61,31 @@ pub fn subscribe_to_orders<T: Transport>(
     config: SocketConfig,
     callbacks: OrderCallbacks,
 ) -> Subscription {
-    let (task, abort) = future::abortable(run(transport, tokens.clone(), config, callbacks));
+    let retry = Retry::default();
+    let (task, abort) = future::abortable(run(
+        transport,
+        tokens.clone(),
+        config,
+        callbacks,
+        retry.clone(),
+    ));
     leptos::task::spawn_local(async move {
         let _ = task.await;
     });
-    Subscription { abort, tokens }
+    Subscription {
+        abort,
+        tokens,
+        retry,
+    }
 }
 
-async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, cb: OrderCallbacks) {
+async fn run<T: Transport>(
+    transport: T,
+    tokens: Tokens,
+    config: SocketConfig,
+    cb: OrderCallbacks,
+    retry: Retry,
+) {
     let mut attempt = 0u32;
     // Outlives each connection: values measured on one go out on the next.
     let mut reports = Reports::default();
@@ -121,10 +155,16 @@ async fn run<T: Transport>(transport: T, tokens: Tokens, config: SocketConfig, c
         }
         attempt = attempt.saturating_add(1);
         let delay = config.backoff.delay_ms(attempt, random());
+        let (kick, mut kicked) = oneshot::channel();
+        *retry.borrow_mut() = Some(kick);
         for (in_secs, wait_ms) in countdown(delay) {
             (cb.on_connection)(ConnectionEvent::Reconnecting { in_secs });
-            sleep(wait_ms).await;
+            let waited = future::select(Box::pin(sleep(wait_ms)), &mut kicked).await;
+            if matches!(waited, Either::Right((Ok(()), _))) {
+                break;
+            }
         }
+        retry.borrow_mut().take();
     }
 }
 

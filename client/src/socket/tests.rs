@@ -181,7 +181,8 @@ fn notifications_are_styled_like_the_seed() {
             NotificationType::Error,
             Priority::Low,
             ToastKind::Error,
-            4_000,
+            // Errors stay until dismissed (an alert).
+            client_core::toast::STAYS,
         ),
         (
             NotificationType::Warning,

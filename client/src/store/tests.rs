@@ -15,17 +15,17 @@ fn assert_shows_state(store: &Store, after: &str) {
     store.with_state(|state| {
         assert_eq!(
             store.order_ids().get_untracked(),
-            state.orders().ids().cloned().collect::<Vec<_>>(),
+            state.shown_ids().cloned().collect::<Vec<_>>(),
             "id list after {after}"
         );
         let shown = store.rows.with_value(|rows| rows.len());
-        assert_eq!(shown, state.orders().len(), "row count after {after}");
+        assert_eq!(shown, state.shown_ids().count(), "row count after {after}");
         for order in state.orders().newest_first() {
             let id = &order.order_id;
             let row = store
                 .row(id)
                 .unwrap_or_else(|| panic!("no row {id} after {after}"));
-            assert_eq!(&row.get_untracked(), order, "row {id} after {after}");
+            assert_eq!(&row.get_untracked().order, order, "row {id} after {after}");
         }
         assert_eq!(store.loaded().get_untracked(), state.loaded);
         assert_eq!(store.toasts().get_untracked(), state.toasts.visible());
@@ -101,7 +101,7 @@ fn an_update_sets_only_its_own_row() {
             let (o2, runs) = (o2.clone(), runs.clone());
             Memo::new(move |_| {
                 runs.fetch_add(1, Ordering::Relaxed);
-                o2.with(|o| o.status)
+                o2.with(|o| o.order.status)
             })
         };
         assert_eq!(watched.get_untracked(), OrderStatus::Pending);
@@ -109,7 +109,7 @@ fn an_update_sets_only_its_own_row() {
 
         store.dispatch(updated("o1", OrderStatus::Processing, 3));
 
-        assert_eq!(o1.get_untracked().status, OrderStatus::Processing);
+        assert_eq!(o1.get_untracked().order.status, OrderStatus::Processing);
         assert_eq!(watched.get_untracked(), OrderStatus::Pending);
         assert_eq!(runs.load(Ordering::Relaxed), 1, "the other row was set");
         assert!(store.row("o2").unwrap() == o2);

@@ -32,7 +32,7 @@ use crate::socket::{
 use crate::store::Store;
 use crate::tabs::{self, Tab, TabEvent};
 
-pub use orders::OrdersPage;
+pub use orders::{OrdersPage, RetryNow};
 pub use signin::SignIn;
 pub use toasts::Toaster;
 
@@ -136,6 +136,9 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
             .with(|s| s.as_ref().map(|s| s.token.clone()))
     });
     let subscription = StoredValue::new_local(None::<Subscription>);
+    provide_context(RetryNow(Callback::new(move |()| {
+        subscription.with_value(|s| s.as_ref().map(Subscription::retry_now));
+    })));
     // This tab among the user's tabs (none without tab support or a known
     // user), and which subscription is current: a cache read in flight for
     // a session that ended must not start a socket.
@@ -309,14 +312,18 @@ fn Shell() -> impl IntoView {
     }
 }
 
-/// Connected / connecting / reconnecting in N s / offline.
+/// Connected / connecting / reconnecting in N s / offline. A screen reader
+/// hears the state when it changes (a live region of its own words), never
+/// the countdown, which only the eye sees.
 #[component]
 pub fn ConnectionChip() -> impl IntoView {
     let connection = expect_context::<Store>().connection();
+    let announced = Memo::new(move |_| format::connection_announced(connection.get()));
     view! {
-        <span class=move || format::connection_class(connection.get()) role="status">
+        <span class=move || format::connection_class(connection.get())>
             <span class="chip-dot" aria-hidden="true"></span>
-            {move || format::connection(connection.get())}
+            <span class="chip-text" aria-hidden="true">{move || format::connection(connection.get(), crate::intl::time)}</span>
+            <span class="sr-only" role="status">{announced}</span>
         </span>
     }
 }

@@ -1,25 +1,34 @@
-//! The orders page: the list, its loading / error / empty states, the admin
-//! filters, and the commands (cancel, advance, demo checkout).
+//! The orders page: the list, its loading / error / empty states, the
+//! admin's table (search, filters, sort, pages, kept in the URL), and the
+//! commands (cancel, advance, demo checkout).
 //!
-//! Rows are a keyed `<For>` over the store's id list; each row reads its own
-//! order signal, so one order's update re-renders one badge. Commands only
-//! send the HTTP request: the row changes when the event comes back over the
-//! socket, exactly as it does for changes made elsewhere.
+//! Rows are a keyed `<For>` over ids; each row reads its own signal, so one
+//! order's update re-renders one badge. Commands are optimistic
+//! (`client_core::commands`): the row shows the change at once as pending
+//! ("Cancelling…") with its controls off, the relay's event confirms it, and
+//! a refusal or silence puts back what the relay last said, with an error
+//! toast.
 
+use client_core::commands::Change;
 use client_core::format;
 use client_core::state::Connection;
-use leptos::either::{Either, EitherOf4};
+use client_core::table::{self, Query, Sort};
+use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::http::{CheckoutItem, CheckoutRequest};
 use protocol::order::order_number;
-use protocol::{Order, OrderStatus, RawJson};
+use protocol::{OrderStatus, RawJson, Timestamp};
 
-use crate::api;
-use crate::store::Store;
+use crate::store::{Row, Store};
+use crate::{api, intl};
 
-/// The list of orders for the signed-in user (an admin sees all, with
-/// filters).
+/// "Retry now": cuts the reconnect countdown short (provided by the app).
+#[derive(Clone, Copy)]
+pub struct RetryNow(pub Callback<()>);
+
+/// The list of orders for the signed-in user; an admin gets the table of
+/// every order.
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let store = expect_context::<Store>();
@@ -28,69 +37,193 @@ pub fn OrdersPage() -> impl IntoView {
             .session()
             .with(|s| s.as_ref().is_some_and(|s| s.is_admin()))
     });
-    let status_filter = RwSignal::new(None::<OrderStatus>);
-    let buyer_filter = RwSignal::new(None::<String>);
-    let visible = Memo::new(move |_| {
-        let ids = store.order_ids().get();
-        let (status, buyer) = (status_filter.get(), buyer_filter.get());
-        if !admin.get() || (status.is_none() && buyer.is_none()) {
-            return ids;
-        }
-        ids.into_iter()
-            .filter(|id| {
-                store.row(id).is_some_and(|row| {
-                    row.with(|o| {
-                        status.is_none_or(|s| o.status == s)
-                            && buyer.as_deref().is_none_or(|b| o.buyer_id == b)
-                    })
-                })
+    move || {
+        if admin.get() {
+            Either::Left(view! { <AdminOrders /> })
+        } else {
+            Either::Right(view! {
+                <section class="orders-page">
+                    <div class="page-head">
+                        <h1>"Your orders"</h1>
+                        <DemoCheckout />
+                    </div>
+                    <OrderList ids=store.order_ids().into() admin=false filtered=Signal::stored(false) />
+                </section>
             })
-            .collect::<Vec<_>>()
-    });
+        }
+    }
+}
 
+/// The admin's table: one page of the orders that match the query, which
+/// lives in the URL (`?q=…&status=…&buyer=…&sort=…&page=…`).
+#[component]
+fn AdminOrders() -> impl IntoView {
+    let store = expect_context::<Store>();
+    let query = RwSignal::new(crate::url::read_query());
+    Effect::new(move |_| query.with(crate::url::write_query));
+    let page = Memo::new(move |_| {
+        store.track_orders();
+        query.with(|q| store.with_state(|s| table::page(s, q)))
+    });
+    let ids = Memo::new(move |_| page.with(|p| p.ids.clone()));
+    let filtered = Signal::derive(move || query.with(|q| *q != Query::default()));
     view! {
         <section class="orders-page">
             <div class="page-head">
-                <h1>{move || if admin.get() { "All orders" } else { "Your orders" }}</h1>
-                {move || {
-                    if admin.get() {
-                        Either::Left(view! { <Filters status=status_filter buyer=buyer_filter /> })
-                    } else {
-                        Either::Right(view! { <DemoCheckout /> })
-                    }
-                }}
+                <h1>"All orders"</h1>
+                // The relay draws the panel: no chart code in the shoppers' bundle.
+                <a class="btn" href="/admin/delivery">"Delivery"</a>
             </div>
-            {move || {
-                let admin = admin.get();
-                view! { <OrderList visible admin /> }
-            }}
+            <Filters query />
+            <OrderList ids=ids.into() admin=true filtered />
+            <Pager query page />
         </section>
+    }
+}
+
+/// Sets one part of the query and goes back to its first page.
+fn set_query(query: RwSignal<Query>, change: impl FnOnce(&mut Query)) {
+    query.update(|q| {
+        change(q);
+        q.page = 0;
+    });
+}
+
+/// Search, status, buyer and sort.
+#[component]
+fn Filters(query: RwSignal<Query>) -> impl IntoView {
+    let store = expect_context::<Store>();
+    // Buyers never change on an order, so only the id list is tracked
+    // (read, not only tracked: a memo recomputes when read).
+    let buyers = Memo::new(move |_| {
+        store.order_ids().with(|_| ());
+        store.with_state(table::buyers)
+    });
+    let current = move |f: fn(&Query) -> String| query.with(f);
+    view! {
+        <div class="filters" role="search">
+            <label>
+                <span>"Search"</span>
+                <input
+                    type="search"
+                    placeholder="Order number or buyer"
+                    prop:value=move || current(|q| q.search.clone())
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        set_query(query, |q| q.search = text.trim().to_owned());
+                    }
+                />
+            </label>
+            <label>
+                <span>"Status"</span>
+                <select
+                    prop:value=move || current(|q| q.status.map(|s| s.as_str().to_owned()).unwrap_or_default())
+                    on:change=move |ev| {
+                        let status = OrderStatus::parse(&event_target_value(&ev));
+                        set_query(query, |q| q.status = status);
+                    }
+                >
+                    <option value="">"All statuses"</option>
+                    {OrderStatus::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str()>{format::status_label(s)}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                <span>"Buyer"</span>
+                <select
+                    prop:value=move || current(|q| q.buyer.clone().unwrap_or_default())
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        set_query(query, |q| q.buyer = (!value.is_empty()).then_some(value));
+                    }
+                >
+                    <option value="">"All buyers"</option>
+                    {move || {
+                        let chosen = query.with_untracked(|q| q.buyer.clone());
+                        buyers
+                            .get()
+                            .into_iter()
+                            .map(|b| {
+                                let selected = chosen.as_deref() == Some(b.as_str());
+                                view! { <option value=b.clone() selected=selected>{b.clone()}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+            <label>
+                <span>"Sort"</span>
+                <select
+                    prop:value=move || current(|q| q.sort.as_str().to_owned())
+                    on:change=move |ev| {
+                        let sort = Sort::parse(&event_target_value(&ev)).unwrap_or_default();
+                        set_query(query, |q| q.sort = sort);
+                    }
+                >
+                    {Sort::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+        </div>
+    }
+}
+
+/// "Page 2 of 9 · 431 orders", with previous and next.
+#[component]
+fn Pager(query: RwSignal<Query>, page: Memo<table::Page>) -> impl IntoView {
+    let at = Memo::new(move |_| page.with(|p| (p.page, p.pages, p.matching)));
+    let go = move |to: usize| query.update(|q| q.page = to);
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <button
+                class="btn"
+                disabled=move || at.get().0 == 0
+                on:click=move |_| go(at.get_untracked().0.saturating_sub(1))
+            >
+                "Previous"
+            </button>
+            <span class="pager-at">
+                {move || {
+                    let (page, pages, matching) = at.get();
+                    format!("Page {} of {pages} · {matching} orders", page + 1)
+                }}
+            </span>
+            <button
+                class="btn"
+                disabled=move || { let (page, pages, _) = at.get(); page + 1 >= pages }
+                on:click=move |_| go(at.get_untracked().0 + 1)
+            >
+                "Next"
+            </button>
+        </nav>
     }
 }
 
 /// The rows, or the loading, error or empty state.
 #[component]
-fn OrderList(visible: Memo<Vec<String>>, admin: bool) -> impl IntoView {
+fn OrderList(ids: Signal<Vec<String>>, admin: bool, filtered: Signal<bool>) -> impl IntoView {
     let store = expect_context::<Store>();
     let loaded = store.loaded();
     let connection = store.connection();
-    let empty = Memo::new(move |_| visible.with(Vec::is_empty));
-    let filtered = Memo::new(move |_| store.order_ids().with(|ids| !ids.is_empty()));
+    // Branch on whether the relay is failing, not on the countdown: the
+    // alert is put in once, and only its (hidden) seconds tick.
+    let failing = Memo::new(move |_| matches!(connection.get(), Connection::Reconnecting { .. }));
+    let empty = Memo::new(move |_| ids.with(Vec::is_empty));
     move || {
         if !loaded.get() {
-            return match connection.get() {
-                Connection::Reconnecting { in_secs } => EitherOf4::A(view! {
-                    <div class="state state-error" role="alert">
-                        <strong>"Can't reach the order service."</strong>
-                        <span>{format!(" Retrying in {in_secs} s…")}</span>
-                    </div>
-                }),
-                _ => EitherOf4::B(view! {
-                    <div class="state state-loading" aria-busy="true">
+            return if failing.get() {
+                EitherOf4::A(view! { <Unreachable /> })
+            } else {
+                EitherOf4::B(view! {
+                    <div class="state state-loading" role="status" aria-busy="true">
                         <span class="spinner" aria-hidden="true"></span>
                         "Loading orders…"
                     </div>
-                }),
+                })
             };
         }
         if empty.get() {
@@ -101,10 +234,12 @@ fn OrderList(visible: Memo<Vec<String>>, admin: bool) -> impl IntoView {
             } else {
                 "No orders yet. Place one to see it appear here in real time."
             };
-            return EitherOf4::C(view! { <div class="state state-empty">{text}</div> });
+            return EitherOf4::C(
+                view! { <div class="state state-empty" role="status">{text}</div> },
+            );
         }
         EitherOf4::D(view! {
-            <div class=if admin { "orders orders-admin" } else { "orders" } role="table">
+            <div class=if admin { "orders orders-admin" } else { "orders" } role="table" aria-label="Orders">
                 <div class="order order-head" role="row">
                     <span role="columnheader">"Order"</span>
                     {admin.then(|| view! { <span role="columnheader">"Buyer"</span> })}
@@ -115,173 +250,203 @@ fn OrderList(visible: Memo<Vec<String>>, admin: bool) -> impl IntoView {
                     <span role="columnheader" class="sr-only">"Actions"</span>
                 </div>
                 <For
-                    each=move || visible.get()
+                    each=move || ids.get()
                     key=|id| id.clone()
-                    children=move |id| {
-                        store.row(&id).map(|order| view! { <OrderRow order admin /> })
-                    }
+                    children=move |id| store.row(&id).map(|row| view! { <OrderRow row admin /> })
                 />
             </div>
         })
     }
 }
 
-/// One order. Only the status parts are reactive: the rest of an order
-/// never changes after it is created.
+/// "Can't reach the order service. Retrying in 4 s…  [Retry now]": one
+/// alert; the seconds are not announced.
 #[component]
-fn OrderRow(order: ArcRwSignal<Order>, admin: bool) -> impl IntoView {
+fn Unreachable() -> impl IntoView {
+    let connection = expect_context::<Store>().connection();
+    let retry = use_context::<RetryNow>();
+    let seconds = move || match connection.get() {
+        Connection::Reconnecting { in_secs } => format!(" Retrying in {in_secs} s…"),
+        _ => String::new(),
+    };
+    view! {
+        <div class="state state-error" role="alert">
+            <strong>"Can't reach the order service."</strong>
+            <span aria-hidden="true">{seconds}</span>
+            {retry.map(|RetryNow(retry)| view! {
+                <button class="btn" on:click=move |_| retry.run(())>"Retry now"</button>
+            })}
+        </div>
+    }
+}
+
+/// What a command on a row asks of the relay.
+async fn send(token: &str, id: &str, change: &Change) -> Result<(), api::RequestError> {
+    match change {
+        Change::Cancel => api::cancel_order(token, id).await,
+        Change::Advance(to) => api::advance_order(token, id, *to).await,
+        Change::Place(_) => Ok(()),
+    }
+}
+
+/// Starts `change` on the row: shown at once, sent, and rolled back with a
+/// toast if the relay refuses it.
+///
+/// It runs as a task queued by the click, not inside the click's handler:
+/// the row's controls go away when the command shows, and a handler must
+/// not remove its own button while it runs. The task runs before the
+/// browser next paints, so the pending state is in the very next frame.
+fn command(store: Store, id: &str, change: Change) {
+    command_then(store, id, change, || {});
+}
+
+/// [`command`], and `first` in the same task, before it shows.
+fn command_then(store: Store, id: &str, change: Change, first: impl FnOnce() + 'static) {
+    let id = id.to_owned();
+    spawn_local(async move {
+        first();
+        let Some(token) = store.token() else { return };
+        let Some(command) = store.command(&id, change.clone()) else {
+            return;
+        };
+        if let Err(error) = send(&token, &id, &change).await {
+            store.refused(command, error.to_string());
+        }
+    });
+}
+
+/// One order. The status parts are reactive; the rest of an order never
+/// changes after it is created.
+#[component]
+fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
     let store = expect_context::<Store>();
-    let (id, number, buyer, items, total, placed) = order.with_untracked(|o| {
+    let (id, number, buyer, items, total, placed) = row.with_untracked(|r| {
+        let o = &r.order;
         (
             o.order_id.clone(),
             order_number(&o.order_id),
             o.buyer_id.clone(),
             format::items(&o.items),
-            format::money(o.total),
-            format::time(o.created_at),
+            intl::money(o.total),
+            intl::time(o.created_at),
         )
     });
-    let status = Memo::new(move |_| order.with(|o| o.status));
-    let busy = RwSignal::new(false);
-
-    let cancel = {
-        let (id, number) = (id.clone(), number.clone());
-        move |_| {
-            let Some(token) = store.token() else { return };
-            let (id, number) = (id.clone(), number.clone());
-            busy.set(true);
-            spawn_local(async move {
-                if let Err(error) = api::cancel_order(&token, &id).await {
-                    store.error(format!("Could not cancel order #{number}: {error}"));
-                }
-                busy.set(false);
-            });
+    let shown = {
+        let row = row.clone();
+        Memo::new(move |_| row.with(|r| (r.order.status, r.pending)))
+    };
+    let confirming = RwSignal::new(false);
+    let badge = move || {
+        let (status, pending) = shown.get();
+        match pending {
+            Some(pending) => ("badge badge-busy".to_owned(), pending.label()),
+            None => (
+                format!("badge badge-{}", status.as_str()),
+                format::status_label(status).to_owned(),
+            ),
         }
     };
-    let advance = {
+    let actions = {
         let (id, number) = (id.clone(), number.clone());
-        move |_| {
-            let (Some(token), Some(next)) = (store.token(), status.get_untracked().next()) else {
-                return;
-            };
-            let (id, number) = (id.clone(), number.clone());
-            busy.set(true);
-            spawn_local(async move {
-                if let Err(error) = api::advance_order(&token, &id, next).await {
-                    store.error(format!("Could not update order #{number}: {error}"));
+        move || {
+            let (status, pending) = shown.get();
+            if pending.is_some() {
+                return None;
+            }
+            if confirming.get() {
+                return Some(EitherOf3::A(view! {
+                    <ConfirmCancel id=id.clone() number=number.clone() confirming />
+                }));
+            }
+            let advance = (admin && status != OrderStatus::Cancelled)
+                .then(|| status.next())
+                .flatten()
+                .map(|next| {
+                    let id = id.clone();
+                    let label = format::status_label(next);
+                    view! {
+                        <button
+                            class="btn btn-small btn-primary"
+                            aria-label=format!("Advance order #{number} to {label}")
+                            on:click=move |_| command(store, &id, Change::Advance(next))
+                        >
+                            {format!("Advance to {label}")}
+                        </button>
+                    }
+                });
+            let cancel = status.is_cancellable().then(|| {
+                view! {
+                    <button
+                        class="btn btn-small btn-danger"
+                        aria-label=format!("Cancel order #{number}")
+                        on:click=move |_| confirming.set(true)
+                    >
+                        "Cancel Order"
+                    </button>
                 }
-                busy.set(false);
             });
+            Some(if advance.is_some() || cancel.is_some() {
+                EitherOf3::B((advance, cancel))
+            } else {
+                EitherOf3::C(())
+            })
         }
     };
-
     view! {
         <div class="order" role="row" data-order-id=id>
-            <span class="order-number" role="cell">{format!("#{number}")}</span>
+            <span class="order-number" role="rowheader">{format!("#{number}")}</span>
             {admin.then(|| view! { <span class="order-buyer" role="cell">{buyer}</span> })}
             <span class="order-items" role="cell">{items}</span>
             <span class="order-total num" role="cell">{total}</span>
             <span class="order-time" role="cell">{placed}</span>
             <span class="order-status" role="cell">
-                <span class=move || format!("badge badge-{}", status.get().as_str())>
-                    {move || format::status_label(status.get())}
-                </span>
-            </span>
-            <span class="order-actions" role="cell">
                 {move || {
-                    (admin && status.get() != OrderStatus::Cancelled)
-                        .then(|| status.get().next())
-                        .flatten()
-                        .map(|next| {
-                            view! {
-                                <button
-                                    class="btn btn-small btn-primary"
-                                    disabled=move || busy.get()
-                                    on:click=advance.clone()
-                                >
-                                    {format!("Advance to {}", next.as_str())}
-                                </button>
-                            }
-                        })
-                }}
-                {move || {
-                    status
-                        .get()
-                        .is_cancellable()
-                        .then(|| {
-                            view! {
-                                <button
-                                    class="btn btn-small btn-danger"
-                                    disabled=move || busy.get()
-                                    on:click=cancel.clone()
-                                >
-                                    "Cancel Order"
-                                </button>
-                            }
-                        })
+                    let (class, text) = badge();
+                    view! { <span class=class>{text}</span> }
                 }}
             </span>
+            <span class="order-actions" role="cell">{actions}</span>
         </div>
     }
 }
 
-/// Admin filters: by status and by buyer.
+/// "Cancel order #1A2B3C4D?  [Yes, cancel] [Keep]": cancelling is final,
+/// so it is asked once more (rather than undone: the relay has no
+/// un-cancel, and holding the request back for an undo window would lose it
+/// when the tab closes). The first button takes the focus; Escape keeps.
 #[component]
-fn Filters(
-    status: RwSignal<Option<OrderStatus>>,
-    buyer: RwSignal<Option<String>>,
-) -> impl IntoView {
+fn ConfirmCancel(id: String, number: String, confirming: RwSignal<bool>) -> impl IntoView {
     let store = expect_context::<Store>();
-    // Buyers never change on an order, so only the id list is tracked.
-    let buyers = Memo::new(move |_| {
-        let mut buyers = store.order_ids().with(|ids| {
-            ids.iter()
-                .filter_map(|id| store.row(id))
-                .map(|row| row.with_untracked(|o| o.buyer_id.clone()))
-                .collect::<Vec<_>>()
-        });
-        client_core::sort::sort_strings(&mut buyers, &mut |a, b| a.cmp(b));
-        buyers.dedup();
-        buyers
+    let yes = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = yes.get() {
+            let _ = button.focus();
+        }
     });
+    let keep = move || confirming.set(false);
     view! {
-        <div class="filters">
-            <label>
-                <span>"Status"</span>
-                <select on:change=move |ev| status.set(OrderStatus::parse(&event_target_value(&ev)))>
-                    <option value="">"All statuses"</option>
-                    {OrderStatus::ALL
-                        .into_iter()
-                        .map(|s| view! { <option value=s.as_str()>{format::status_label(s)}</option> })
-                        .collect_view()}
-                </select>
-            </label>
-            <label>
-                <span>"Buyer"</span>
-                <select on:change=move |ev| {
-                    let value = event_target_value(&ev);
-                    buyer.set((!value.is_empty()).then_some(value));
-                }>
-                    <option value="">"All buyers"</option>
-                    {move || {
-                        buyers
-                            .get()
-                            .into_iter()
-                            .map(|b| {
-                                let selected = buyer.get_untracked().as_deref() == Some(b.as_str());
-                                view! {
-                                    <option value=b.clone() selected=selected>
-                                        {b.clone()}
-                                    </option>
-                                }
-                            })
-                            .collect_view()
-                    }}
-                </select>
-            </label>
-            // The relay draws the panel: no chart code in the shoppers' bundle.
-            <a class="btn filters-link" href="/admin/delivery">"Delivery"</a>
-        </div>
+        <span
+            class="confirm"
+            role="group"
+            aria-label=format!("Cancel order #{number}?")
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    keep();
+                }
+            }
+        >
+            <span class="confirm-ask" aria-hidden="true">"Cancel?"</span>
+            <button
+                class="btn btn-small btn-danger"
+                node_ref=yes
+                on:click=move |_| {
+                    command_then(store, &id, Change::Cancel, move || confirming.set(false))
+                }
+            >
+                "Yes, cancel"
+            </button>
+            <button class="btn btn-small" on:click=move |_| keep()>"Keep"</button>
+        </span>
     }
 }
 
@@ -313,8 +478,9 @@ fn demo_address(name: &str) -> RawJson {
     .unwrap_or_default()
 }
 
-/// "Place a demo order": a checkout with a random cart. The order shows up
-/// when its `order:created` event arrives.
+/// "Place a demo order": a checkout with a random cart. The order shows at
+/// once as "Placing…", under the id the relay will give it, and its
+/// `order:created` event confirms it in place.
 #[component]
 fn DemoCheckout() -> impl IntoView {
     let store = expect_context::<Store>();
@@ -328,10 +494,28 @@ fn DemoCheckout() -> impl IntoView {
             items: demo_cart(),
             shipping_address: demo_address(user.as_deref().unwrap_or("Demo buyer")),
         };
+        let key = api::idempotency_key();
         busy.set(true);
         spawn_local(async move {
-            if let Err(error) = api::checkout(&token, &request).await {
-                store.error(format!("Could not place the order: {error}"));
+            let mut command = None;
+            if let Some(user) = user {
+                if let Some(id) = api::keyed_order_id(&user, &key).await {
+                    let at = Timestamp(js_sys::Date::now() as i64);
+                    let order = protocol::checkout::price(
+                        id.clone(),
+                        &user,
+                        request.items.clone(),
+                        request.shipping_address.clone(),
+                        at,
+                    );
+                    command = store.command(&id, Change::Place(order));
+                }
+            }
+            if let Err(error) = api::checkout(&token, &request, &key).await {
+                match command {
+                    Some(command) => store.refused(command, error.to_string()),
+                    None => store.error(format!("Could not place the order: {error}")),
+                }
             }
             busy.set(false);
         });

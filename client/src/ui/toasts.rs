@@ -1,8 +1,10 @@
-//! The toast region: bottom-right, announced politely to screen readers.
+//! The toasts: bottom-right. Errors are alerts (announced at once) that stay
+//! until dismissed; the others are announced politely and close themselves.
 //!
 //! Which toasts show is the reducer's business (cap, queue, dedupe); this
-//! component only renders them and owns their timers: each toast closes
-//! itself after its time, the timer pauses while the pointer is over it, and
+//! component only renders them and owns their timers: a toast closes itself
+//! after its time, the timer pauses while the pointer is over it, while
+//! something in it has the keyboard's focus, and while the page is hidden;
 //! the close button dismisses it at once.
 
 use std::time::Duration;
@@ -13,17 +15,34 @@ use leptos::prelude::*;
 
 use crate::store::Store;
 
-/// All visible toasts.
+/// Whether the page is hidden (another tab, a minimised window): toasts do
+/// not count down unseen.
+#[derive(Clone, Copy)]
+struct Hidden(RwSignal<bool>);
+
+/// All visible toasts: the errors, then the others.
 #[component]
 pub fn Toaster() -> impl IntoView {
     let toasts = expect_context::<Store>().toasts();
+    let hidden = RwSignal::new(document().hidden());
+    let listener = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        hidden.set(document().hidden())
+    });
+    on_cleanup(move || listener.remove());
+    provide_context(Hidden(hidden));
+    let errors =
+        move || toasts.with(|t| t.iter().filter(|t| t.stays()).cloned().collect::<Vec<_>>());
+    let others =
+        move || toasts.with(|t| t.iter().filter(|t| !t.stays()).cloned().collect::<Vec<_>>());
     view! {
-        <div class="toasts" aria-live="polite" aria-relevant="additions">
-            <For
-                each=move || toasts.get()
-                key=|toast| toast.id.clone()
-                children=|toast| view! { <ToastView toast /> }
-            />
+        <div class="toasts">
+            // Each error is its own alert, announced when it appears.
+            <div class="toast-group">
+                <For each=errors key=|toast| toast.id.clone() children=|toast| view! { <ToastView toast /> } />
+            </div>
+            <div class="toast-group" aria-live="polite" aria-relevant="additions">
+                <For each=others key=|toast| toast.id.clone() children=|toast| view! { <ToastView toast /> } />
+            </div>
         </div>
     }
 }
@@ -80,16 +99,32 @@ fn ToastView(toast: Toast) -> impl IntoView {
         let id = id.clone();
         move || store.dispatch(Action::DismissToast(id.clone()))
     };
-    let timer = Timer::new(auto_close_ms);
-    timer.start(dismiss.clone());
-    on_cleanup(move || timer.pause());
     let close = dismiss.clone();
+    let alert = auto_close_ms == client_core::toast::STAYS;
+    // Why the countdown is paused: the pointer, the focus, a hidden page.
+    let (pointer, focus) = (RwSignal::new(false), RwSignal::new(false));
+    if !alert {
+        let timer = Timer::new(auto_close_ms);
+        let hidden = use_context::<Hidden>().map(|Hidden(h)| h);
+        Effect::new(move |_| {
+            let paused = pointer.get() || focus.get() || hidden.is_some_and(|h| h.get());
+            if paused {
+                timer.pause();
+            } else {
+                timer.start(dismiss.clone());
+            }
+        });
+        on_cleanup(move || timer.pause());
+    }
     view! {
         <div
             class=format!("toast toast-{}", kind.as_str())
+            role=alert.then_some("alert")
             data-toast-id=id
-            on:mouseenter=move |_| timer.pause()
-            on:mouseleave=move |_| timer.start(dismiss.clone())
+            on:mouseenter=move |_| pointer.set(true)
+            on:mouseleave=move |_| pointer.set(false)
+            on:focusin=move |_| focus.set(true)
+            on:focusout=move |_| focus.set(false)
         >
             <span class="toast-icon" aria-hidden="true"></span>
             <span class="toast-text">{text}</span>

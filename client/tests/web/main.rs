@@ -5,6 +5,7 @@
 //! Run: `cargo test -p client --target wasm32-unknown-unknown`.
 #![cfg(target_arch = "wasm32")]
 
+mod commands;
 mod devtools;
 mod drain;
 mod heartbeat;
@@ -234,7 +235,7 @@ async fn an_admin_sees_buyers_filters_and_advance_buttons() {
     assert!(page.see_text("All orders"));
     assert!(page.see_text("Buyer"));
     assert!(page
-        .button("ord-00000000a11c0001", "Advance to processing")
+        .button("ord-00000000a11c0001", "Advance to Processing")
         .is_some());
     assert!(page
         .button("ord-00000000a11c0001", "Cancel Order")

@@ -67,6 +67,11 @@ pub async fn open_orders_page(user: &str, role: Role, orders: Vec<Order>) -> Pag
     page
 }
 
+/// The URL parameters the app keeps its admin table's query in.
+fn client_core_keys() -> [&'static str; 5] {
+    client::table::KEYS
+}
+
 /// Mounts the app signed in as `user`, before the socket opens.
 pub async fn mount_page(user: &str, role: Role) -> Page {
     mount_session(Session::new("test-token", user, role), failing_login()).await
@@ -92,6 +97,13 @@ pub async fn mount_with_heartbeat(
     demo_login: DemoLogin,
     heartbeat_ms: u32,
 ) -> Page {
+    // Every page starts from a bare address: the admin table keeps its
+    // query there, and one test's filters must not open the next one's page.
+    client::url::rewrite(|params| {
+        for key in client_core_keys() {
+            params.delete(key);
+        }
+    });
     let container: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&container).unwrap();
     let (transport, server) = TestTransport::new();
@@ -247,8 +259,36 @@ impl Page {
 
     /// The connection chip's text.
     pub fn chip(&self) -> String {
-        self.one(".chip")
+        self.one(".chip-text")
             .and_then(|chip| chip.text_content())
+            .unwrap_or_default()
+    }
+
+    /// Types into the admin table's search box.
+    pub async fn search(&self, text: &str) {
+        let input: web_sys::HtmlInputElement = self
+            .one(".filters input[type=search]")
+            .expect("no search box")
+            .unchecked_into();
+        input.set_value(text);
+        input
+            .dispatch_event(&web_sys::Event::new("input").unwrap())
+            .unwrap();
+        tick().await;
+    }
+
+    /// The toasts that are alerts (errors), oldest first.
+    pub fn alerts(&self) -> Vec<String> {
+        self.all(".toast[role=alert] .toast-text")
+            .iter()
+            .filter_map(|t| t.text_content())
+            .collect()
+    }
+
+    /// What the chip's live region says (a screen reader hears this).
+    pub fn chip_status(&self) -> String {
+        self.one(".chip [role=status]")
+            .and_then(|s| s.text_content())
             .unwrap_or_default()
     }
 

@@ -2,13 +2,12 @@
 //! gets (§4.2 of docs/PROTOCOL.md).
 
 use protocol::http::CheckoutRequest;
-use protocol::{Order, OrderEvent, OrderItem, OrderStatus, RawJson, Timestamp};
+use protocol::{Order, OrderEvent, OrderItem, RawJson, Timestamp};
 use rand::Rng;
 
 use super::CommandError;
 
-/// The tax rate applied at checkout.
-pub const TAX_RATE: f64 = 0.10;
+pub use protocol::checkout::{price, TAX_RATE};
 
 /// Checkout limits. With them the biggest order's event is about 40 KB,
 /// under the default 64 KiB message limit; a relay run with a lower
@@ -67,31 +66,6 @@ pub fn check_cart(request: CheckoutRequest) -> Result<Cart, CommandError> {
     Ok((request.items, request.shipping_address))
 }
 
-/// Builds a pending order with its money fields rounded to cents.
-pub fn price(
-    order_id: String,
-    buyer: &str,
-    items: Vec<OrderItem>,
-    address: RawJson,
-    at: Timestamp,
-) -> Order {
-    let cents = |x: f64| (x * 100.0).round() / 100.0;
-    let subtotal = cents(items.iter().map(|i| f64::from(i.quantity) * i.price).sum());
-    let tax = cents(subtotal * TAX_RATE);
-    Order {
-        order_id,
-        buyer_id: buyer.to_owned(),
-        items,
-        subtotal,
-        tax,
-        total: cents(subtotal + tax),
-        status: OrderStatus::Pending,
-        shipping_address: address,
-        created_at: at,
-        updated_at: at,
-    }
-}
-
 /// A fresh order id: `ord-` and 16 random hex digits.
 pub fn new_order_id() -> String {
     format!("ord-{:016x}", rand::rng().random::<u64>())
@@ -118,11 +92,7 @@ pub fn idempotency_key(value: Option<&[u8]>) -> Result<Option<&str>, CommandErro
 /// one can aim at another caller's id without knowing their key.
 pub fn keyed_order_id(user_id: &str, key: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(user_id.as_bytes())
-        .chain_update([0])
-        .chain_update(key.as_bytes())
-        .finalize();
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("ord-{hex}")
+    let digest = Sha256::digest(protocol::checkout::keyed_id_input(user_id, key));
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    protocol::checkout::keyed_id_from_digest(&hex).expect("SHA-256 has 64 hex digits")
 }

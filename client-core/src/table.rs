@@ -1,0 +1,189 @@
+//! The admin's table of orders: which rows one page shows, for a search, two
+//! filters, a sort and a page number, and how that query reads in the URL.
+//!
+//! Pure: it reads the state and returns ids. The page renders one page of
+//! [`PAGE_SIZE`] rows whatever the shop holds, so 10,000 orders cost what 50
+//! do in the DOM; filtering and sorting 10,000 orders is a pass over plain
+//! data (client/tests/bench.rs measures both).
+
+use protocol::order::order_number;
+use protocol::{Order, OrderStatus};
+
+use crate::state::AppState;
+
+/// Rows on one page.
+pub const PAGE_SIZE: usize = 50;
+
+/// How the rows are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Placed, newest first (the list's own order).
+    #[default]
+    Newest,
+    Oldest,
+    /// Total, largest first.
+    TotalDesc,
+    TotalAsc,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Newest, Sort::Oldest, Sort::TotalDesc, Sort::TotalAsc];
+
+    /// Its name in the URL (`sort=total-desc`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Oldest => "oldest",
+            Sort::TotalDesc => "total-desc",
+            Sort::TotalAsc => "total-asc",
+        }
+    }
+
+    /// Its words in the sort menu.
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Newest => "Newest first",
+            Sort::Oldest => "Oldest first",
+            Sort::TotalDesc => "Highest total",
+            Sort::TotalAsc => "Lowest total",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Sort> {
+        Sort::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// What the admin asked the table for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    /// Matches an order number (`1A2B`, `#1A2B3C4D`), an order id or a
+    /// buyer, ignoring case. Empty matches everything.
+    pub search: String,
+    pub status: Option<OrderStatus>,
+    pub buyer: Option<String>,
+    pub sort: Sort,
+    /// From 0.
+    pub page: usize,
+}
+
+/// The URL's keys, so the page keeps any other parameter it finds.
+pub const KEYS: [&str; 5] = ["q", "status", "buyer", "sort", "page"];
+
+impl Query {
+    /// The query from the URL's parameters (`key`, `value` pairs). Unknown
+    /// values are ignored: a bookmarked URL from another version still opens.
+    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Query {
+        let mut query = Query::default();
+        for (key, value) in params {
+            match key {
+                "q" => query.search = value.trim().to_owned(),
+                "status" => query.status = OrderStatus::parse(value),
+                "buyer" if !value.is_empty() => query.buyer = Some(value.to_owned()),
+                "sort" => query.sort = Sort::parse(value).unwrap_or_default(),
+                "page" => {
+                    query.page = value.parse::<usize>().map_or(0, |p| p.saturating_sub(1));
+                }
+                _ => {}
+            }
+        }
+        query
+    }
+
+    /// The query as URL parameters, defaults left out (pages count from 1
+    /// there).
+    pub fn to_params(&self) -> Vec<(&'static str, String)> {
+        let mut params = Vec::new();
+        if !self.search.is_empty() {
+            params.push(("q", self.search.clone()));
+        }
+        if let Some(status) = self.status {
+            params.push(("status", status.as_str().to_owned()));
+        }
+        if let Some(buyer) = &self.buyer {
+            params.push(("buyer", buyer.clone()));
+        }
+        if self.sort != Sort::Newest {
+            params.push(("sort", self.sort.as_str().to_owned()));
+        }
+        if self.page > 0 {
+            params.push(("page", (self.page + 1).to_string()));
+        }
+        params
+    }
+
+    /// Whether an order passes the search and the filters.
+    pub fn matches(&self, order: &Order) -> bool {
+        self.status.is_none_or(|s| order.status == s)
+            && self.buyer.as_deref().is_none_or(|b| order.buyer_id == b)
+            && self.matches_search(order)
+    }
+
+    fn matches_search(&self, order: &Order) -> bool {
+        let needle = self.search.trim_start_matches('#').to_ascii_lowercase();
+        needle.is_empty()
+            || order_number(&order.order_id)
+                .to_ascii_lowercase()
+                .contains(&needle)
+            || order.order_id.to_ascii_lowercase().contains(&needle)
+            || order.buyer_id.to_ascii_lowercase().contains(&needle)
+    }
+}
+
+/// One page of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    /// The rows' ids, in the table's order.
+    pub ids: Vec<String>,
+    /// How many orders match in all.
+    pub matching: usize,
+    /// The page shown (the query's, or the last one when it asks past it).
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// The rows of `query`'s page: the orders being placed and the confirmed
+/// ones ([`AppState::shown_ids`]), filtered, sorted, cut to one page.
+pub fn page(state: &AppState, query: &Query) -> Page {
+    let mut rows: Vec<&Order> = state
+        .shown_ids()
+        .filter_map(|id| state.shown(id).map(|(order, _)| order))
+        .filter(|order| query.matches(order))
+        .collect();
+    match query.sort {
+        Sort::Newest => {}
+        Sort::Oldest => rows.reverse(),
+        // Stable: equal totals keep the newest first.
+        Sort::TotalDesc => rows.sort_by(|a, b| b.total.total_cmp(&a.total)),
+        Sort::TotalAsc => rows.sort_by(|a, b| a.total.total_cmp(&b.total)),
+    }
+    let matching = rows.len();
+    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let page = query.page.min(pages - 1);
+    let ids = rows
+        .into_iter()
+        .skip(page * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .map(|o| o.order_id.clone())
+        .collect();
+    Page {
+        ids,
+        matching,
+        page,
+        pages,
+    }
+}
+
+/// Every buyer, once each, sorted: the buyer filter's choices.
+pub fn buyers(state: &AppState) -> Vec<String> {
+    let mut buyers: Vec<String> = state
+        .orders_newest_first()
+        .map(|o| o.buyer_id.clone())
+        .collect();
+    crate::sort::sort_strings(&mut buyers, &mut |a, b| a.cmp(b));
+    buyers.dedup();
+    buyers
+}
+
+#[cfg(test)]
+mod tests;

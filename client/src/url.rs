@@ -1,0 +1,64 @@
+//! The page's address: what it says, and changing its parameters in place
+//! (`history.replaceState`: no reload, no new history entry).
+
+use client_core::table::{Query, KEYS};
+use wasm_bindgen::JsValue;
+use web_sys::UrlSearchParams;
+
+/// The address's parameters (`?a=1&b=2`), empty when it has none.
+pub fn params() -> Option<UrlSearchParams> {
+    let search = web_sys::window()?.location().search().ok()?;
+    UrlSearchParams::new_with_str(&search).ok()
+}
+
+/// Changes the address's parameters with `change`, keeping its path and
+/// fragment.
+pub fn rewrite(change: impl FnOnce(&UrlSearchParams)) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let location = window.location();
+    let (Ok(path), Some(params), Ok(hash)) = (location.pathname(), params(), location.hash())
+    else {
+        return;
+    };
+    change(&params);
+    let rest = String::from(params.to_string());
+    let query = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("?{rest}")
+    };
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(
+            &JsValue::NULL,
+            "",
+            Some(&format!("{path}{query}{hash}")),
+        );
+    }
+}
+
+/// The admin table's query from the address, so a bookmark or a shared
+/// link opens the same rows.
+pub fn read_query() -> Query {
+    let Some(params) = params() else {
+        return Query::default();
+    };
+    let pairs: Vec<(&str, String)> = KEYS
+        .iter()
+        .filter_map(|key| params.get(key).map(|value| (*key, value)))
+        .collect();
+    Query::from_params(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+}
+
+/// Puts the admin table's query in the address, leaving other parameters.
+pub fn write_query(query: &Query) {
+    rewrite(|params| {
+        for key in KEYS {
+            params.delete(key);
+        }
+        for (key, value) in query.to_params() {
+            params.append(key, &value);
+        }
+    });
+}
