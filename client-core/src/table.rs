@@ -76,18 +76,22 @@ impl Query {
     pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Query {
         let mut query = Query::default();
         for (key, value) in params {
-            match key {
-                "q" => query.search = value.trim().to_owned(),
-                "status" => query.status = OrderStatus::parse(value),
-                "buyer" if !value.is_empty() => query.buyer = Some(value.to_owned()),
-                "sort" => query.sort = Sort::parse(value).unwrap_or_default(),
-                "page" => {
-                    query.page = value.parse::<usize>().map_or(0, |p| p.saturating_sub(1));
-                }
-                _ => {}
-            }
+            query.set(key, value);
         }
         query
+    }
+
+    /// Sets the part named by a URL key (a filter control carries the same
+    /// name); an unknown key changes nothing.
+    pub fn set(&mut self, key: &str, value: &str) {
+        match key {
+            "q" => self.search = value.trim().to_owned(),
+            "status" => self.status = OrderStatus::parse(value),
+            "buyer" => self.buyer = (!value.is_empty()).then(|| value.to_owned()),
+            "sort" => self.sort = Sort::parse(value).unwrap_or_default(),
+            "page" => self.page = value.parse::<usize>().map_or(0, |p| p.saturating_sub(1)),
+            _ => {}
+        }
     }
 
     /// The query as URL parameters, defaults left out (pages count from 1
@@ -150,12 +154,20 @@ pub fn page(state: &AppState, query: &Query) -> Page {
         .filter_map(|id| state.shown(id).map(|(order, _)| order))
         .filter(|order| query.matches(order))
         .collect();
+    // One sort, ascending and stable (one copy in the bundle): by total
+    // from the oldest for the lowest totals first; for the highest, the
+    // same on the list reversed, then reversed back, so equal totals stay
+    // newest first in both.
+    let by_total = |rows: &mut Vec<&Order>| rows.sort_by(|a, b| a.total.total_cmp(&b.total));
     match query.sort {
         Sort::Newest => {}
         Sort::Oldest => rows.reverse(),
-        // Stable: equal totals keep the newest first.
-        Sort::TotalDesc => rows.sort_by(|a, b| b.total.total_cmp(&a.total)),
-        Sort::TotalAsc => rows.sort_by(|a, b| a.total.total_cmp(&b.total)),
+        Sort::TotalAsc => by_total(&mut rows),
+        Sort::TotalDesc => {
+            rows.reverse();
+            by_total(&mut rows);
+            rows.reverse();
+        }
     }
     let matching = rows.len();
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
@@ -171,6 +183,75 @@ pub fn page(state: &AppState, query: &Query) -> Page {
         matching,
         page,
         pages,
+    }
+}
+
+/// The status, buyer and sort menus as HTML, each `<select>` named by its
+/// URL key and showing the query's choice. Written as text, not as view
+/// code: three menus of views cost the browser's bundle several KB, and
+/// the page only needs to hear their `change` events (one listener). Every
+/// text is escaped.
+pub fn menus_html(query: &Query, buyers: &[String]) -> String {
+    let mut html = String::new();
+    let mut menu =
+        |label: &str, key: &str, chosen: &str, options: &mut dyn Iterator<Item = (&str, &str)>| {
+            html.push_str("<label><span>");
+            html.push_str(label);
+            html.push_str("</span><select name=\"");
+            html.push_str(key);
+            html.push_str("\">");
+            for (value, text) in options {
+                html.push_str("<option value=\"");
+                escape_into(&mut html, value);
+                html.push('"');
+                if value == chosen {
+                    html.push_str(" selected");
+                }
+                html.push('>');
+                escape_into(&mut html, text);
+                html.push_str("</option>");
+            }
+            html.push_str("</select></label>");
+        };
+    let status = query.status.map_or("", OrderStatus::as_str);
+    menu(
+        "Status",
+        "status",
+        status,
+        &mut std::iter::once(("", "All statuses")).chain(
+            OrderStatus::ALL
+                .iter()
+                .map(|s| (s.as_str(), crate::format::status_label(*s))),
+        ),
+    );
+    menu(
+        "Buyer",
+        "buyer",
+        query.buyer.as_deref().unwrap_or(""),
+        &mut std::iter::once(("", "All buyers"))
+            .chain(buyers.iter().map(|b| (b.as_str(), b.as_str()))),
+    );
+    menu(
+        "Sort",
+        "sort",
+        query.sort.as_str(),
+        &mut Sort::ALL.iter().map(|s| (s.as_str(), s.label())),
+    );
+    html
+}
+
+/// Appends `text` with `& < > " '` escaped, safe in HTML text and in a
+/// quoted attribute.
+fn escape_into(html: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            c => html.push(c),
+        }
     }
 }
 

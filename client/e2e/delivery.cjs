@@ -30,7 +30,7 @@ async function deliveryScenarios(h) {
     await orders.goto(base);
     await orders.click('button.account:has-text("admin")');
     await orders.waitForSelector('.order[data-order-id]', { timeout: 20000 });
-    const link = orders.locator('a.filters-link');
+    const link = orders.locator('a[href="/admin/delivery"]');
     if ((await link.getAttribute('href')) !== '/admin/delivery') throw new Error('no Delivery link on the admin page');
     // Opened from the orders page, the panel shares its sign-in.
     const [panel] = await Promise.all([

@@ -15,6 +15,7 @@ const { shopScenarios } = require('./shop.cjs');
 const { deliveryScenarios } = require('./delivery.cjs');
 const { tabScenarios } = require('./tabs.cjs');
 const { socketioScenarios } = require('./socketio.cjs');
+const { pageScenarios } = require('./page.cjs');
 const { spawn, execFileSync } = require('child_process');
 const os = require('os');
 const fs = require('fs');
@@ -198,6 +199,7 @@ async function main() {
 
   await test('alice cancels a pending order: red badge and "has been cancelled"', async () => {
     await alice.locator(`.order[data-order-id="${placed}"]`).getByText('Cancel Order', { exact: true }).click();
+    await alice.locator(`.order[data-order-id="${placed}"]`).getByText('Yes, cancel', { exact: true }).click();
     await expectBadge(alice, placed, 'cancelled', 'Cancelled');
     await expectBadge(admin, placed, 'cancelled', 'Cancelled');
     await expectToast(alice, `Order #${number(placed)} has been cancelled`);
@@ -222,6 +224,7 @@ async function main() {
   await test('admin cancels one of bob\'s orders and filters the dashboard: bob sees it live', async () => {
     const order = (await api('bob', 'user', 'GET', '/api/orders')).orders.find((o) => o.status === 'pending');
     await admin.locator(`.order[data-order-id="${order.orderId}"]`).getByText('Cancel Order', { exact: true }).click();
+    await admin.locator(`.order[data-order-id="${order.orderId}"]`).getByText('Yes, cancel', { exact: true }).click();
     await expectBadge(bob, order.orderId, 'cancelled', 'Cancelled');
     await expectToast(bob, `Order #${number(order.orderId)} has been cancelled`);
     // The recorder behind the previous test sees toasts (it is not vacuous).
@@ -326,6 +329,13 @@ async function main() {
   await socketioScenarios({
     browser, test, until, freePort, start, kafka,
     relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+  });
+
+  await pageScenarios({
+    browser, test, shot, until, freePort, start, root, out, errors: consoleErrors,
+    cleanup: (stop) => children.push({ kill: stop }),
+    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+    dist: path.join(root, 'dist'),
   });
 
   await test('the pages ran under the Content-Security-Policy with no violation or script error', async () => {

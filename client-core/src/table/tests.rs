@@ -3,7 +3,7 @@
 use protocol::order::order_number;
 use protocol::OrderStatus::{Cancelled, Pending, Shipped};
 
-use super::{page, Query, Sort, PAGE_SIZE};
+use super::{menus_html, page, Query, Sort, PAGE_SIZE};
 use crate::fixtures::{cancelled, run, snapshot, updated};
 use crate::state::AppState;
 
@@ -180,4 +180,29 @@ fn the_query_round_trips_through_the_url() {
         ("page", "x"),
     ]);
     assert_eq!(odd, Query::default());
+}
+
+#[test]
+fn the_menus_show_the_query_and_escape_every_text() {
+    let query = Query {
+        status: Some(Shipped),
+        buyer: Some("<b>\"o'&".into()),
+        sort: Sort::TotalAsc,
+        ..Query::default()
+    };
+    let html = menus_html(&query, &["alice".into(), "<b>\"o'&".into()]);
+    assert!(html.contains(r#"<select name="status">"#));
+    assert!(html.contains(r#"<option value="shipped" selected>Shipped</option>"#));
+    assert!(html.contains(
+        r#"<option value="&lt;b&gt;&quot;o&#39;&amp;" selected>&lt;b&gt;&quot;o&#39;&amp;</option>"#
+    ));
+    assert!(html.contains(r#"<option value="total-asc" selected>Lowest total</option>"#));
+    assert!(!html.contains("<b>"), "{html}");
+    assert_eq!(html.matches(" selected").count(), 3);
+    // Each menu's name is the URL key its value sets.
+    let mut back = Query::default();
+    back.set("status", "shipped");
+    back.set("buyer", "<b>\"o'&");
+    back.set("sort", "total-asc");
+    assert_eq!(back, query);
 }

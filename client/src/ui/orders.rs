@@ -12,13 +12,13 @@
 use client_core::commands::Change;
 use client_core::format;
 use client_core::state::Connection;
-use client_core::table::{self, Query, Sort};
-use leptos::either::{Either, EitherOf3, EitherOf4};
+use client_core::table::{self, Query};
+use leptos::either::{Either, EitherOf4};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::http::{CheckoutItem, CheckoutRequest};
 use protocol::order::order_number;
-use protocol::{OrderStatus, RawJson, Timestamp};
+use protocol::{RawJson, Timestamp};
 
 use crate::store::{Row, Store};
 use crate::{api, intl};
@@ -89,7 +89,10 @@ fn set_query(query: RwSignal<Query>, change: impl FnOnce(&mut Query)) {
     });
 }
 
-/// Search, status, buyer and sort.
+/// Search, status, buyer and sort. The search box is a view; the three
+/// menus are drawn as HTML (`table::menus_html`, named by their URL keys)
+/// and heard through one `change` listener: the same menus as views cost
+/// the bundle ~6 KB gzip. They are redrawn only when the buyers change.
 #[component]
 fn Filters(query: RwSignal<Query>) -> impl IntoView {
     let store = expect_context::<Store>();
@@ -99,75 +102,29 @@ fn Filters(query: RwSignal<Query>) -> impl IntoView {
         store.order_ids().with(|_| ());
         store.with_state(table::buyers)
     });
-    let current = move |f: fn(&Query) -> String| query.with(f);
+    let menus = move || buyers.with(|b| query.with_untracked(|q| table::menus_html(q, b)));
+    let changed = move |ev: leptos::ev::Event| {
+        let name = event_target::<web_sys::Element>(&ev).get_attribute("name");
+        let value = event_target_value(&ev);
+        if let Some(name) = name {
+            set_query(query, |q| q.set(&name, &value));
+        }
+    };
     view! {
-        <div class="filters" role="search">
+        <div class="filters" role="search" on:change=changed>
             <label>
                 <span>"Search"</span>
                 <input
                     type="search"
                     placeholder="Order number or buyer"
-                    prop:value=move || current(|q| q.search.clone())
+                    value=query.with_untracked(|q| q.search.clone())
                     on:input=move |ev| {
                         let text = event_target_value(&ev);
-                        set_query(query, |q| q.search = text.trim().to_owned());
+                        set_query(query, |q| q.set("q", &text));
                     }
                 />
             </label>
-            <label>
-                <span>"Status"</span>
-                <select
-                    prop:value=move || current(|q| q.status.map(|s| s.as_str().to_owned()).unwrap_or_default())
-                    on:change=move |ev| {
-                        let status = OrderStatus::parse(&event_target_value(&ev));
-                        set_query(query, |q| q.status = status);
-                    }
-                >
-                    <option value="">"All statuses"</option>
-                    {OrderStatus::ALL
-                        .into_iter()
-                        .map(|s| view! { <option value=s.as_str()>{format::status_label(s)}</option> })
-                        .collect_view()}
-                </select>
-            </label>
-            <label>
-                <span>"Buyer"</span>
-                <select
-                    prop:value=move || current(|q| q.buyer.clone().unwrap_or_default())
-                    on:change=move |ev| {
-                        let value = event_target_value(&ev);
-                        set_query(query, |q| q.buyer = (!value.is_empty()).then_some(value));
-                    }
-                >
-                    <option value="">"All buyers"</option>
-                    {move || {
-                        let chosen = query.with_untracked(|q| q.buyer.clone());
-                        buyers
-                            .get()
-                            .into_iter()
-                            .map(|b| {
-                                let selected = chosen.as_deref() == Some(b.as_str());
-                                view! { <option value=b.clone() selected=selected>{b.clone()}</option> }
-                            })
-                            .collect_view()
-                    }}
-                </select>
-            </label>
-            <label>
-                <span>"Sort"</span>
-                <select
-                    prop:value=move || current(|q| q.sort.as_str().to_owned())
-                    on:change=move |ev| {
-                        let sort = Sort::parse(&event_target_value(&ev)).unwrap_or_default();
-                        set_query(query, |q| q.sort = sort);
-                    }
-                >
-                    {Sort::ALL
-                        .into_iter()
-                        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
-                        .collect_view()}
-                </select>
-            </label>
+            <span class="filters-menus" inner_html=menus></span>
         </div>
     }
 }
@@ -336,45 +293,31 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
         Memo::new(move |_| row.with(|r| (r.order.status, r.pending)))
     };
     let confirming = RwSignal::new(false);
-    let badge = move || {
-        let (status, pending) = shown.get();
-        match pending {
-            Some(pending) => ("badge badge-busy".to_owned(), pending.label()),
-            None => (
-                format!("badge badge-{}", status.as_str()),
-                format::status_label(status).to_owned(),
-            ),
-        }
-    };
-    let actions = {
+    // Which controls show: none while a command is in flight, the
+    // confirmation while asking, else advance (admins) and cancel.
+    let idle = move || shown.get().1.is_none() && !confirming.get();
+    let advance = {
         let (id, number) = (id.clone(), number.clone());
         move || {
-            let (status, pending) = shown.get();
-            if pending.is_some() {
-                return None;
-            }
-            if confirming.get() {
-                return Some(EitherOf3::A(view! {
-                    <ConfirmCancel id=id.clone() number=number.clone() confirming />
-                }));
-            }
-            let advance = (admin && status != OrderStatus::Cancelled)
-                .then(|| status.next())
-                .flatten()
-                .map(|next| {
-                    let id = id.clone();
-                    let label = format::status_label(next);
-                    view! {
-                        <button
-                            class="btn btn-small btn-primary"
-                            aria-label=format!("Advance order #{number} to {label}")
-                            on:click=move |_| command(store, &id, Change::Advance(next))
-                        >
-                            {format!("Advance to {label}")}
-                        </button>
-                    }
-                });
-            let cancel = status.is_cancellable().then(|| {
+            let status = shown.get().0;
+            let next = status.next().filter(|_| admin && idle())?;
+            let id = id.clone();
+            let label = format::status_label(next);
+            Some(view! {
+                <button
+                    class="btn btn-small btn-primary"
+                    aria-label=format!("Advance order #{number} to {label}")
+                    on:click=move |_| command(store, &id, Change::Advance(next))
+                >
+                    {format!("Advance to {label}")}
+                </button>
+            })
+        }
+    };
+    let cancel = {
+        let number = number.clone();
+        move || {
+            (shown.get().0.is_cancellable() && idle()).then(|| {
                 view! {
                     <button
                         class="btn btn-small btn-danger"
@@ -384,12 +327,14 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
                         "Cancel Order"
                     </button>
                 }
-            });
-            Some(if advance.is_some() || cancel.is_some() {
-                EitherOf3::B((advance, cancel))
-            } else {
-                EitherOf3::C(())
             })
+        }
+    };
+    let confirm = {
+        let (id, number) = (id.clone(), number.clone());
+        move || {
+            (confirming.get() && shown.get().1.is_none())
+                .then(|| view! { <ConfirmCancel id=id.clone() number=number.clone() confirming /> })
         }
     };
     view! {
@@ -400,12 +345,17 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
             <span class="order-total num" role="cell">{total}</span>
             <span class="order-time" role="cell">{placed}</span>
             <span class="order-status" role="cell">
-                {move || {
-                    let (class, text) = badge();
-                    view! { <span class=class>{text}</span> }
-                }}
+                <span class=move || match shown.get() {
+                    (_, Some(_)) => "badge badge-busy".to_owned(),
+                    (status, None) => format!("badge badge-{}", status.as_str()),
+                }>
+                    {move || match shown.get() {
+                        (_, Some(pending)) => pending.label(),
+                        (status, None) => format::status_label(status).to_owned(),
+                    }}
+                </span>
             </span>
-            <span class="order-actions" role="cell">{actions}</span>
+            <span class="order-actions" role="cell">{advance}{cancel}{confirm}</span>
         </div>
     }
 }

@@ -20,7 +20,7 @@ use crate::store::Store;
 #[derive(Clone, Copy)]
 struct Hidden(RwSignal<bool>);
 
-/// All visible toasts: the errors, then the others.
+/// All visible toasts.
 #[component]
 pub fn Toaster() -> impl IntoView {
     let toasts = expect_context::<Store>().toasts();
