@@ -290,7 +290,7 @@ fn Shell() -> impl IntoView {
             <div class="topbar-right">
                 <ConnectionChip />
                 <span class="who">
-                    {move || who.get().map(|(name, _)| name)}
+                    {move || who.get().map(|(name, _)| name).unwrap_or_default()}
                     {move || {
                         (who.get().map(|(_, role)| role) == Some(Role::Admin))
                             .then(|| view! { <span class="role-tag">"admin"</span> })
