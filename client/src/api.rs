@@ -76,7 +76,10 @@ impl fmt::Display for RequestError {
             error if error.is_retryable() => {
                 write!(f, "The order service is unavailable; try again shortly")
             }
-            RequestError::Status { status, .. } => write!(f, "Request failed ({status})"),
+            RequestError::Status { status, .. } => {
+                // As a u32: the bundle then needs no u16 printer of its own.
+                write!(f, "Request failed ({})", u32::from(*status))
+            }
             RequestError::Decode(_) => write!(f, "The order service sent an unexpected answer"),
         }
     }

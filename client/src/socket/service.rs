@@ -123,6 +123,8 @@ async fn run<T: Transport>(
         };
         match &ended {
             Ended::Closed { code, reason } => {
+                // As a u32: the bundle then needs no u16 printer of its own.
+                let code = u32::from(*code);
                 log(&format!("[WebSocket] Disconnected: code {code} {reason}"))
             }
             Ended::Silent => warn("[WebSocket] Nothing heard for too long; reconnecting"),
