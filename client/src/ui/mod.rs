@@ -266,13 +266,18 @@ pub fn App<T: Transport>(config: AppConfig<T>) -> impl IntoView {
 #[component]
 fn Shell() -> impl IntoView {
     let store = expect_context::<Store>();
-    let who = Memo::new(move |_| {
+    // Two memos of types the app has anyway (`Option<String>`, `bool`):
+    // one of `Option<(String, Role)>` would compile its own memo code.
+    let name = Memo::new(move |_| {
         store.session().with(|s| {
-            s.as_ref().map(|s| {
-                let name = s.user_id.clone().unwrap_or_else(|| "Signed in".to_owned());
-                (name, s.role)
-            })
+            s.as_ref()
+                .map(|s| s.user_id.clone().unwrap_or_else(|| "Signed in".to_owned()))
         })
+    });
+    let admin = Memo::new(move |_| {
+        store
+            .session()
+            .with(|s| s.as_ref().is_some_and(|s| s.is_admin()))
     });
     let sign_out = move |_| store.dispatch(Action::SignedOut { notice: None });
     // The shop signs a host page's shopper out, on its own page: a button
@@ -290,11 +295,8 @@ fn Shell() -> impl IntoView {
             <div class="topbar-right">
                 <ConnectionChip />
                 <span class="who">
-                    {move || who.get().map(|(name, _)| name).unwrap_or_default()}
-                    {move || {
-                        (who.get().map(|(_, role)| role) == Some(Role::Admin))
-                            .then(|| view! { <span class="role-tag">"admin"</span> })
-                    }}
+                    {move || name.get().unwrap_or_default()}
+                    {move || admin.get().then(|| view! { <span class="role-tag">"admin"</span> })}
                 </span>
                 {own_sign_out
                     .then(|| {
