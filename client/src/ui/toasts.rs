@@ -48,40 +48,45 @@ pub fn Toaster() -> impl IntoView {
 }
 
 /// The auto-close timer of one toast: how much time is left, and the
-/// running timeout if any.
+/// running timeout if any. One stored value for the whole state: stored
+/// values of types the app keeps nowhere else (`f64`, a timeout handle)
+/// would each bring their own arena code.
 #[derive(Clone, Copy)]
-struct Timer {
-    left_ms: StoredValue<f64>,
-    started_at: StoredValue<f64>,
-    handle: StoredValue<Option<TimeoutHandle>>,
+struct Timer(StoredValue<TimerState>);
+
+struct TimerState {
+    left_ms: f64,
+    started_at: f64,
+    handle: Option<TimeoutHandle>,
 }
 
 impl Timer {
     fn new(ms: u32) -> Timer {
-        Timer {
-            left_ms: StoredValue::new(f64::from(ms)),
-            started_at: StoredValue::new(0.0),
-            handle: StoredValue::new(None),
-        }
+        Timer(StoredValue::new(TimerState {
+            left_ms: f64::from(ms),
+            started_at: 0.0,
+            handle: None,
+        }))
     }
 
     fn start(self, on_done: impl FnOnce() + 'static) {
-        if self.handle.get_value().is_some() {
+        if self.0.with_value(|timer| timer.handle.is_some()) {
             return;
         }
-        self.started_at.set_value(js_sys::Date::now());
-        let wait = Duration::from_millis(self.left_ms.get_value().max(0.0) as u64);
-        let handle = set_timeout_with_handle(on_done, wait).ok();
-        self.handle.set_value(handle);
+        self.0
+            .update_value(|timer| timer.started_at = js_sys::Date::now());
+        let wait = self.0.with_value(|timer| timer.left_ms.max(0.0) as u64);
+        let handle = set_timeout_with_handle(on_done, Duration::from_millis(wait)).ok();
+        self.0.update_value(|timer| timer.handle = handle);
     }
 
     fn pause(self) {
-        if let Some(handle) = self.handle.get_value() {
-            handle.clear();
-            self.handle.set_value(None);
-            let ran = js_sys::Date::now() - self.started_at.get_value();
-            self.left_ms.update_value(|left| *left -= ran);
-        }
+        self.0.update_value(|timer| {
+            if let Some(handle) = timer.handle.take() {
+                handle.clear();
+                timer.left_ms -= js_sys::Date::now() - timer.started_at;
+            }
+        });
     }
 }
 
