@@ -48,22 +48,25 @@ fn HostSignIn(hook: Hook) -> impl IntoView {
     let notice = store.notice();
     let asking = RwSignal::new(false);
     // What asking came to, for the shopper.
-    let said = RwSignal::new(String::new());
+    // What the screen says, once it has something to say. `Option<String>`
+    // (like `pasted` below): a signal type the store has anyway, where a
+    // `String` one would bring its own signal code.
+    let said = RwSignal::new(None::<String>);
     let ask = move || {
         let hook = hook.clone();
         asking.set(true);
-        said.set("Signing you in…".into());
+        said.set(Some("Signing you in…".into()));
         spawn_local(async move {
             match host::token(&hook).await {
                 Ok(token) => store.dispatch(Action::SignedIn(Session::from_host(token))),
                 Err(error) => {
                     crate::socket::warn(&format!("[sign-in] {error}"));
-                    said.set(match error {
+                    said.set(Some(match error {
                         HookError::SignedOut => {
                             format!("{error}. Sign in on the shop's page, then try again.")
                         }
                         HookError::Failed(_) => format!("{error}. Try again in a moment."),
-                    });
+                    }));
                 }
             }
             asking.set(false);
@@ -80,7 +83,7 @@ fn HostSignIn(hook: Hook) -> impl IntoView {
                     " Orders"
                 </div>
                 {move || notice.get().map(|text| view! { <p class="notice" role="alert">{text}</p> })}
-                <p class="notice" role="status">{move || said.get()}</p>
+                <p class="notice" role="status">{move || said.get().unwrap_or_default()}</p>
                 <button class="btn btn-primary" disabled=move || asking.get() on:click=move |_| ask()>
                     "Sign in"
                 </button>
@@ -175,10 +178,10 @@ fn DemoSignIn() -> impl IntoView {
 #[component]
 fn PasteToken(open: RwSignal<bool>) -> impl IntoView {
     let store = expect_context::<Store>();
-    let pasted = RwSignal::new(String::new());
+    let pasted = RwSignal::new(None::<String>);
     let use_token = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let token = pasted.get_untracked().trim().to_owned();
+        let token = pasted.get_untracked().unwrap_or_default().trim().to_owned();
         if !token.is_empty() {
             store.dispatch(Action::SignedIn(Session::from_token(token)));
         }
@@ -200,7 +203,7 @@ fn PasteToken(open: RwSignal<bool>) -> impl IntoView {
                     // follows it and nothing else writes it, so no
                     // `prop:value` echoes it back (that binding cost the
                     // bundle 1.2 KB gzip of property glue).
-                    on:input=move |ev| pasted.set(event_target_value(&ev))
+                    on:input=move |ev| pasted.set(Some(event_target_value(&ev)))
                 />
                 <button class="btn btn-primary" type="submit">
                     "Use token"
