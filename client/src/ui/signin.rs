@@ -98,10 +98,12 @@ fn DemoSignIn() -> impl IntoView {
     let store = expect_context::<Store>();
     let notice = store.notice();
     let demo_off = RwSignal::new(false);
-    let busy = RwSignal::new(None::<&'static str>);
+    // Who is signing in: an `Option<String>`, a signal type the app has
+    // anyway (one of `Option<&str>` would bring its own signal code).
+    let busy = RwSignal::new(None::<String>);
 
     let sign_in = move |user: &'static str, role: Role| {
-        busy.set(Some(user));
+        busy.set(Some(user.to_owned()));
         spawn_local(async move {
             match api::login(user, Some(role)).await {
                 Ok(token) => store.dispatch(Action::SignedIn(Session::demo(token, user, role))),
@@ -145,7 +147,7 @@ fn DemoSignIn() -> impl IntoView {
                                             <li>
                                                 <button
                                                     class="account"
-                                                    disabled=move || busy.get().is_some()
+                                                    disabled=move || busy.with(Option::is_some)
                                                     on:click=move |_| sign_in(user, role)
                                                 >
                                                     <span class="avatar" aria-hidden="true">
@@ -156,7 +158,7 @@ fn DemoSignIn() -> impl IntoView {
                                                         <small>{blurb}</small>
                                                     </span>
                                                     <span class="account-go" aria-hidden="true">
-                                                        {move || if busy.get() == Some(user) { "…" } else { "→" }}
+                                                        {move || if busy.with(|b| b.as_deref() == Some(user)) { "…" } else { "→" }.to_owned()}
                                                     </span>
                                                 </button>
                                             </li>
