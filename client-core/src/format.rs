@@ -59,6 +59,23 @@ pub fn connection_class(connection: Connection) -> &'static str {
     }
 }
 
+/// A status badge's CSS classes (`badge badge-<wire name>`, or `badge
+/// badge-busy` while a command on the order is in flight). A `&'static str`,
+/// not a `format!`: a reactive class of its own type (`String`) would
+/// compile its own render effect into the bundle.
+pub fn badge_class(status: OrderStatus, busy: bool) -> &'static str {
+    if busy {
+        return "badge badge-busy";
+    }
+    match status {
+        OrderStatus::Pending => "badge badge-pending",
+        OrderStatus::Processing => "badge badge-processing",
+        OrderStatus::Shipped => "badge badge-shipped",
+        OrderStatus::Delivered => "badge badge-delivered",
+        OrderStatus::Cancelled => "badge badge-cancelled",
+    }
+}
+
 /// A short label for a status badge.
 pub fn status_label(status: OrderStatus) -> &'static str {
     match status {
@@ -87,6 +104,15 @@ mod tests {
             items(&[item(2, "Kettle"), item(1, "Mug")]),
             "2 × Kettle, 1 × Mug"
         );
+    }
+
+    #[test]
+    fn badge_class_is_the_wire_name_or_busy() {
+        for status in OrderStatus::ALL {
+            let class = format!("badge badge-{}", status.as_str());
+            assert_eq!(badge_class(status, false), class);
+            assert_eq!(badge_class(status, true), "badge badge-busy");
+        }
     }
 
     fn utc(at: Timestamp) -> String {

@@ -6,7 +6,6 @@
 //! do in the DOM; filtering and sorting 10,000 orders is a pass over plain
 //! data (client/tests/bench.rs measures both).
 
-use protocol::order::order_number;
 use protocol::{Order, OrderStatus};
 
 use crate::state::AppState;
@@ -124,14 +123,23 @@ impl Query {
     }
 
     fn matches_search(&self, order: &Order) -> bool {
-        let needle = self.search.trim_start_matches('#').to_ascii_lowercase();
-        needle.is_empty()
-            || order_number(&order.order_id)
-                .to_ascii_lowercase()
-                .contains(&needle)
-            || order.order_id.to_ascii_lowercase().contains(&needle)
-            || order.buyer_id.to_ascii_lowercase().contains(&needle)
+        // An order number is the id's last eight characters, so searching
+        // the id finds it too.
+        let needle = self.search.trim_start_matches('#');
+        contains_ignoring_case(&order.order_id, needle)
+            || contains_ignoring_case(&order.buyer_id, needle)
     }
+}
+
+/// Whether `needle` is in `haystack`, ASCII case ignored. A plain scan: the
+/// standard library's substring search is several KB of the browser's
+/// bundle, and ids and buyers are short.
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// One page of the table.
@@ -149,35 +157,39 @@ pub struct Page {
 /// The rows of `query`'s page: the orders being placed and the confirmed
 /// ones ([`AppState::shown_ids`]), filtered, sorted, cut to one page.
 pub fn page(state: &AppState, query: &Query) -> Page {
-    let mut rows: Vec<&Order> = state
+    let order = |id: &String| state.shown(id).map(|(order, _)| order);
+    let mut ids: Vec<String> = state
         .shown_ids()
-        .filter_map(|id| state.shown(id).map(|(order, _)| order))
-        .filter(|order| query.matches(order))
+        .filter(|id| order(id).is_some_and(|o| query.matches(o)))
+        .cloned()
         .collect();
-    // One sort, ascending and stable (one copy in the bundle): by total
-    // from the oldest for the lowest totals first; for the highest, the
-    // same on the list reversed, then reversed back, so equal totals stay
-    // newest first in both.
-    let by_total = |rows: &mut Vec<&Order>| rows.sort_by(|a, b| a.total.total_cmp(&b.total));
     match query.sort {
         Sort::Newest => {}
-        Sort::Oldest => rows.reverse(),
-        Sort::TotalAsc => by_total(&mut rows),
-        Sort::TotalDesc => {
-            rows.reverse();
-            by_total(&mut rows);
-            rows.reverse();
+        Sort::Oldest => ids.reverse(),
+        Sort::TotalAsc | Sort::TotalDesc => {
+            // By total, then as the list orders them (placed newest first,
+            // then id): a total order, so the one unstable sort of the
+            // bundle (`crate::sort`) gives one answer.
+            let key = |id: &String| order(id).map(|o| (o.total, o.created_at));
+            let descending = query.sort == Sort::TotalDesc;
+            crate::sort::sort_strings(&mut ids, &mut |a, b| {
+                let (Some(x), Some(y)) = (key(a), key(b)) else {
+                    return b.cmp(a);
+                };
+                let by_total = if descending {
+                    y.0.total_cmp(&x.0)
+                } else {
+                    x.0.total_cmp(&y.0)
+                };
+                by_total.then(y.1.cmp(&x.1)).then(b.cmp(a))
+            });
         }
     }
-    let matching = rows.len();
+    let matching = ids.len();
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
     let page = query.page.min(pages - 1);
-    let ids = rows
-        .into_iter()
-        .skip(page * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .map(|o| o.order_id.clone())
-        .collect();
+    ids.truncate((page + 1) * PAGE_SIZE);
+    let ids = ids.split_off(page * PAGE_SIZE);
     Page {
         ids,
         matching,

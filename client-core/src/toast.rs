@@ -246,6 +246,11 @@ impl ToastQueue {
 
     /// The user's eyes moved. Coming back shows what waited: each toast
     /// when there are at most [`VISIBLE_CAP`], else one that counts them.
+    /// Where the user's eyes are, as far as this tab knows.
+    pub fn attention(&self) -> Attention {
+        self.attention
+    }
+
     pub fn attend(&mut self, attention: Attention) {
         self.attention = attention;
         match attention {

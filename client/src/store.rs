@@ -49,6 +49,8 @@ pub struct Store {
     order_ids: Memo<Vec<String>>,
     loaded: RwSignal<bool>,
     toasts: RwSignal<Vec<Toast>>,
+    /// Whether the user looks at this tab (toasts count down only then).
+    looking: RwSignal<bool>,
     connection: RwSignal<Connection>,
     session: RwSignal<Option<Session>>,
     notice: RwSignal<Option<String>>,
@@ -145,6 +147,7 @@ impl Store {
             order_ids,
             loaded: RwSignal::new(false),
             toasts: RwSignal::new(Vec::new()),
+            looking: RwSignal::new(true),
             connection: RwSignal::new(Connection::Offline),
             session: RwSignal::new(None),
             notice: RwSignal::new(None),
@@ -283,6 +286,8 @@ impl Store {
             }
             publish(self.loaded, &state.loaded);
             publish(self.toasts, state.toasts.visible());
+            let looking = state.toasts.attention() == client_core::toast::Attention::Looking;
+            publish(self.looking, &looking);
             publish(self.connection, &state.connection);
             publish(self.session, &state.session);
             publish(self.notice, &state.notice);
@@ -345,6 +350,11 @@ impl Store {
     /// The toasts on screen.
     pub fn toasts(&self) -> ReadSignal<Vec<Toast>> {
         self.toasts.read_only()
+    }
+
+    /// Whether the user looks at this tab.
+    pub fn looking(&self) -> ReadSignal<bool> {
+        self.looking.read_only()
     }
 
     pub fn connection(&self) -> ReadSignal<Connection> {

@@ -320,7 +320,7 @@ fn Shell() -> impl IntoView {
 #[component]
 pub fn ConnectionChip() -> impl IntoView {
     let connection = expect_context::<Store>().connection();
-    let announced = Memo::new(move |_| format::connection_announced(connection.get()));
+    let announced = move || format::connection_announced(connection.get()).to_owned();
     view! {
         <span class=move || format::connection_class(connection.get())>
             <span class="chip-dot" aria-hidden="true"></span>

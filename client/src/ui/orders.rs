@@ -20,6 +20,8 @@ use protocol::http::{CheckoutItem, CheckoutRequest};
 use protocol::order::order_number;
 use protocol::{RawJson, Timestamp};
 
+use wasm_bindgen::JsCast;
+
 use crate::store::{Row, Store};
 use crate::{api, intl};
 
@@ -27,8 +29,10 @@ use crate::{api, intl};
 #[derive(Clone, Copy)]
 pub struct RetryNow(pub Callback<()>);
 
-/// The list of orders for the signed-in user; an admin gets the table of
-/// every order.
+/// The orders of the signed-in user, or every order for an admin, one page
+/// at a time; the query (an admin's search and filters, the sort, the
+/// page) lives in the URL (`?q=…&status=…&buyer=…&sort=…&page=…`). One view
+/// for both: the admin's parts are optional pieces of it.
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let store = expect_context::<Store>();
@@ -37,28 +41,6 @@ pub fn OrdersPage() -> impl IntoView {
             .session()
             .with(|s| s.as_ref().is_some_and(|s| s.is_admin()))
     });
-    move || {
-        if admin.get() {
-            Either::Left(view! { <AdminOrders /> })
-        } else {
-            Either::Right(view! {
-                <section class="orders-page">
-                    <div class="page-head">
-                        <h1>"Your orders"</h1>
-                        <DemoCheckout />
-                    </div>
-                    <OrderList ids=store.order_ids().into() admin=false filtered=Signal::stored(false) />
-                </section>
-            })
-        }
-    }
-}
-
-/// The admin's table: one page of the orders that match the query, which
-/// lives in the URL (`?q=…&status=…&buyer=…&sort=…&page=…`).
-#[component]
-fn AdminOrders() -> impl IntoView {
-    let store = expect_context::<Store>();
     let query = RwSignal::new(crate::url::read_query());
     Effect::new(move |_| query.with(crate::url::write_query));
     let page = Memo::new(move |_| {
@@ -66,16 +48,22 @@ fn AdminOrders() -> impl IntoView {
         query.with(|q| store.with_state(|s| table::page(s, q)))
     });
     let ids = Memo::new(move |_| page.with(|p| p.ids.clone()));
-    let filtered = Signal::derive(move || query.with(|q| *q != Query::default()));
+    let filtered = Memo::new(move |_| query.with(|q| *q != Query::default()));
     view! {
         <section class="orders-page">
             <div class="page-head">
-                <h1>"All orders"</h1>
-                // The relay draws the panel: no chart code in the shoppers' bundle.
-                <a class="btn" href="/admin/delivery">"Delivery"</a>
+                <h1>{move || if admin.get() { "All orders" } else { "Your orders" }.to_owned()}</h1>
+                {move || {
+                    if admin.get() {
+                        // The relay draws the panel: no chart code in the shoppers' bundle.
+                        Either::Left(view! { <a class="btn" href="/admin/delivery">"Delivery"</a> })
+                    } else {
+                        Either::Right(view! { <DemoCheckout /> })
+                    }
+                }}
             </div>
-            <Filters query />
-            <OrderList ids=ids.into() admin=true filtered />
+            {move || admin.get().then(|| view! { <Filters query /> })}
+            <OrderList ids admin filtered />
             <Pager query page />
         </section>
     }
@@ -132,37 +120,36 @@ fn Filters(query: RwSignal<Query>) -> impl IntoView {
 /// "Page 2 of 9 · 431 orders", with previous and next.
 #[component]
 fn Pager(query: RwSignal<Query>, page: Memo<table::Page>) -> impl IntoView {
-    let at = Memo::new(move |_| page.with(|p| (p.page, p.pages, p.matching)));
+    let at = move || page.with_untracked(|p| p.page);
     let go = move |to: usize| query.update(|q| q.page = to);
     view! {
         <nav class="pager" aria-label="Pages">
-            <button
+            <RowButton
                 class="btn"
-                disabled=move || at.get().0 == 0
-                on:click=move |_| go(at.get_untracked().0.saturating_sub(1))
-            >
-                "Previous"
-            </button>
+                label="Previous".to_owned()
+                name="Previous page".to_owned()
+                disabled=Signal::derive(move || page.with(|p| p.page == 0))
+                on_click=Callback::new(move |()| go(at().saturating_sub(1)))
+            />
             <span class="pager-at">
                 {move || {
-                    let (page, pages, matching) = at.get();
-                    format!("Page {} of {pages} · {matching} orders", page + 1)
+                    page.with(|p| format!("Page {} of {} · {} orders", p.page + 1, p.pages, p.matching))
                 }}
             </span>
-            <button
+            <RowButton
                 class="btn"
-                disabled=move || { let (page, pages, _) = at.get(); page + 1 >= pages }
-                on:click=move |_| go(at.get_untracked().0 + 1)
-            >
-                "Next"
-            </button>
+                label="Next".to_owned()
+                name="Next page".to_owned()
+                disabled=Signal::derive(move || page.with(|p| p.page + 1 >= p.pages))
+                on_click=Callback::new(move |()| go(at() + 1))
+            />
         </nav>
     }
 }
 
 /// The rows, or the loading, error or empty state.
 #[component]
-fn OrderList(ids: Signal<Vec<String>>, admin: bool, filtered: Signal<bool>) -> impl IntoView {
+fn OrderList(ids: Memo<Vec<String>>, admin: Memo<bool>, filtered: Memo<bool>) -> impl IntoView {
     let store = expect_context::<Store>();
     let loaded = store.loaded();
     let connection = store.connection();
@@ -171,6 +158,7 @@ fn OrderList(ids: Signal<Vec<String>>, admin: bool, filtered: Signal<bool>) -> i
     let failing = Memo::new(move |_| matches!(connection.get(), Connection::Reconnecting { .. }));
     let empty = Memo::new(move |_| ids.with(Vec::is_empty));
     move || {
+        let admin = admin.get();
         if !loaded.get() {
             return if failing.get() {
                 EitherOf4::A(view! { <Unreachable /> })
@@ -231,7 +219,7 @@ fn Unreachable() -> impl IntoView {
             <strong>"Can't reach the order service."</strong>
             <span aria-hidden="true">{seconds}</span>
             {retry.map(|RetryNow(retry)| view! {
-                <button class="btn" on:click=move |_| retry.run(())>"Retry now"</button>
+                <RowButton class="btn" label="Retry now".to_owned() name="Retry now".to_owned() on_click=retry />
             })}
         </div>
     }
@@ -301,31 +289,32 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
         move || {
             let status = shown.get().0;
             let next = status.next().filter(|_| admin && idle())?;
-            let id = id.clone();
-            let label = format::status_label(next);
+            let (id, label) = (id.clone(), format::status_label(next));
             Some(view! {
-                <button
+                <RowButton
                     class="btn btn-small btn-primary"
-                    aria-label=format!("Advance order #{number} to {label}")
-                    on:click=move |_| command(store, &id, Change::Advance(next))
-                >
-                    {format!("Advance to {label}")}
-                </button>
+                    label=format!("Advance to {label}")
+                    name=format!("Advance order #{number} to {label}")
+                    on_click=Callback::new(move |()| command(store, &id, Change::Advance(next)))
+                />
             })
         }
     };
     let cancel = {
-        let number = number.clone();
+        let (id, number) = (id.clone(), number.clone());
         move || {
+            let id = id.clone();
             (shown.get().0.is_cancellable() && idle()).then(|| {
                 view! {
-                    <button
+                    <RowButton
                         class="btn btn-small btn-danger"
-                        aria-label=format!("Cancel order #{number}")
-                        on:click=move |_| confirming.set(true)
-                    >
-                        "Cancel Order"
-                    </button>
+                        label="Cancel Order".to_owned()
+                        name=format!("Cancel order #{number}")
+                        on_click=Callback::new(move |()| {
+                            confirming.set(true);
+                            focus_soon(format!("[data-order-id='{id}'] .confirm .btn-danger"));
+                        })
+                    />
                 }
             })
         }
@@ -345,9 +334,9 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
             <span class="order-total num" role="cell">{total}</span>
             <span class="order-time" role="cell">{placed}</span>
             <span class="order-status" role="cell">
-                <span class=move || match shown.get() {
-                    (_, Some(_)) => "badge badge-busy".to_owned(),
-                    (status, None) => format!("badge badge-{}", status.as_str()),
+                <span class=move || {
+                    let (status, pending) = shown.get();
+                    format::badge_class(status, pending.is_some())
                 }>
                     {move || match shown.get() {
                         (_, Some(pending)) => pending.label(),
@@ -367,12 +356,6 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
 #[component]
 fn ConfirmCancel(id: String, number: String, confirming: RwSignal<bool>) -> impl IntoView {
     let store = expect_context::<Store>();
-    let yes = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if let Some(button) = yes.get() {
-            let _ = button.focus();
-        }
-    });
     let keep = move || confirming.set(false);
     view! {
         <span
@@ -386,18 +369,52 @@ fn ConfirmCancel(id: String, number: String, confirming: RwSignal<bool>) -> impl
             }
         >
             <span class="confirm-ask" aria-hidden="true">"Cancel?"</span>
-            <button
+            <RowButton
                 class="btn btn-small btn-danger"
-                node_ref=yes
-                on:click=move |_| {
+                label="Yes, cancel".to_owned()
+                name=format!("Yes, cancel order #{number}")
+                on_click=Callback::new(move |()| {
                     command_then(store, &id, Change::Cancel, move || confirming.set(false))
-                }
-            >
-                "Yes, cancel"
-            </button>
-            <button class="btn btn-small" on:click=move |_| keep()>"Keep"</button>
+                })
+            />
+            <RowButton
+                class="btn btn-small"
+                label="Keep".to_owned()
+                name=format!("Keep order #{number}")
+                on_click=Callback::new(move |()| keep())
+            />
         </span>
     }
+}
+
+/// A button of the orders page: its words, and its accessible name, which
+/// in a row says which order (every row has a "Cancel Order"). One
+/// component for the rows', the pager's and "Retry now": one copy of its
+/// view code in the bundle.
+#[component]
+fn RowButton(
+    class: &'static str,
+    label: String,
+    name: String,
+    #[prop(optional)] disabled: Signal<bool>,
+    on_click: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <button class=class aria-label=name disabled=disabled on:click=move |_| on_click.run(())>
+            {label}
+        </button>
+    }
+}
+
+/// Focuses the element `selector` finds once the view has drawn it (the
+/// confirmation's first button).
+fn focus_soon(selector: String) {
+    request_animation_frame(move || {
+        let found = document().query_selector(&selector).ok().flatten();
+        if let Some(element) = found.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = element.focus();
+        }
+    });
 }
 
 fn demo_cart() -> Vec<CheckoutItem> {
@@ -472,7 +489,7 @@ fn DemoCheckout() -> impl IntoView {
     };
     view! {
         <button class="btn btn-primary" disabled=move || busy.get() on:click=place>
-            {move || if busy.get() { "Placing…" } else { "Place a demo order" }}
+            {move || if busy.get() { "Placing…" } else { "Place a demo order" }.to_owned()}
         </button>
     }
 }

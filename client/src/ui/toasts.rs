@@ -15,21 +15,10 @@ use leptos::prelude::*;
 
 use crate::store::Store;
 
-/// Whether the page is hidden (another tab, a minimised window): toasts do
-/// not count down unseen.
-#[derive(Clone, Copy)]
-struct Hidden(RwSignal<bool>);
-
 /// All visible toasts.
 #[component]
 pub fn Toaster() -> impl IntoView {
     let toasts = expect_context::<Store>().toasts();
-    let hidden = RwSignal::new(document().hidden());
-    let listener = window_event_listener(leptos::ev::visibilitychange, move |_| {
-        hidden.set(document().hidden())
-    });
-    on_cleanup(move || listener.remove());
-    provide_context(Hidden(hidden));
     let errors =
         move || toasts.with(|t| t.iter().filter(|t| t.stays()).cloned().collect::<Vec<_>>());
     let others =
@@ -110,9 +99,11 @@ fn ToastView(toast: Toast) -> impl IntoView {
     let (pointer, focus) = (RwSignal::new(false), RwSignal::new(false));
     if !alert {
         let timer = Timer::new(auto_close_ms);
-        let hidden = use_context::<Hidden>().map(|Hidden(h)| h);
+        // Hidden, or another of the user's tabs in front: the app's
+        // attention watch (tabs::watch_attention) tells the store.
+        let looking = store.looking();
         Effect::new(move |_| {
-            let paused = pointer.get() || focus.get() || hidden.is_some_and(|h| h.get());
+            let paused = pointer.get() || focus.get() || !looking.get();
             if paused {
                 timer.pause();
             } else {
