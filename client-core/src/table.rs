@@ -198,13 +198,18 @@ pub fn page(state: &AppState, query: &Query) -> Page {
     }
 }
 
-/// The status, buyer and sort menus as HTML, each `<select>` named by its
-/// URL key and showing the query's choice. Written as text, not as view
-/// code: three menus of views cost the browser's bundle several KB, and
-/// the page only needs to hear their `change` events (one listener). Every
-/// text is escaped.
+/// The search box and the status, buyer and sort menus as HTML, each named
+/// by its URL key and showing the query's value. Written as text, not as
+/// view code: the same controls as views cost the browser's bundle several
+/// KB, and the page only needs to hear their `input` events (one
+/// listener). Every text is escaped.
 pub fn menus_html(query: &Query, buyers: &[String]) -> String {
-    let mut html = String::new();
+    let mut html = String::from(
+        "<label><span>Search</span><input type=\"search\" name=\"q\" \
+         placeholder=\"Order number or buyer\" value=\"",
+    );
+    escape_into(&mut html, &query.search);
+    html.push_str("\"></label>");
     let mut menu =
         |label: &str, key: &str, chosen: &str, options: &mut dyn Iterator<Item = (&str, &str)>| {
             html.push_str("<label><span>");
@@ -249,6 +254,41 @@ pub fn menus_html(query: &Query, buyers: &[String]) -> String {
         query.sort.as_str(),
         &mut Sort::ALL.iter().map(|s| (s.as_str(), s.label())),
     );
+    html
+}
+
+/// The pager as HTML: "Previous" and "Next" carry the page they go to
+/// (`data-page`, from 0) and are disabled at the ends; between them,
+/// "Page 2 of 9 · 431 orders".
+pub fn pager_html(page: &Page) -> String {
+    let button = |html: &mut String, to: Option<usize>, name: &str, text: &str| {
+        html.push_str("<button class=\"btn\" aria-label=\"");
+        html.push_str(name);
+        html.push_str("\" data-page=\"");
+        html.push_str(&to.unwrap_or(page.page).to_string());
+        html.push('"');
+        if to.is_none() {
+            html.push_str(" disabled");
+        }
+        html.push('>');
+        html.push_str(text);
+        html.push_str("</button>");
+    };
+    let mut html = String::new();
+    button(
+        &mut html,
+        page.page.checked_sub(1),
+        "Previous page",
+        "Previous",
+    );
+    html.push_str(&format!(
+        "<span class=\"pager-at\">Page {} of {} · {} orders</span>",
+        page.page + 1,
+        page.pages,
+        page.matching
+    ));
+    let next = Some(page.page + 1).filter(|n| *n < page.pages);
+    button(&mut html, next, "Next page", "Next");
     html
 }
 

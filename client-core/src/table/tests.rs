@@ -3,7 +3,7 @@
 use protocol::order::order_number;
 use protocol::OrderStatus::{Cancelled, Pending, Shipped};
 
-use super::{menus_html, page, Query, Sort, PAGE_SIZE};
+use super::{menus_html, page, pager_html, Query, Sort, PAGE_SIZE};
 use crate::fixtures::{cancelled, run, snapshot, updated};
 use crate::state::AppState;
 
@@ -190,7 +190,15 @@ fn the_menus_show_the_query_and_escape_every_text() {
         sort: Sort::TotalAsc,
         ..Query::default()
     };
+    let query = Query {
+        search: "a\"><script>".into(),
+        ..query
+    };
     let html = menus_html(&query, &["alice".into(), "<b>\"o'&".into()]);
+    assert!(html.contains(
+        r#"name="q" placeholder="Order number or buyer" value="a&quot;&gt;&lt;script&gt;">"#
+    ));
+    assert!(!html.contains("<script>"));
     assert!(html.contains(r#"<select name="status">"#));
     assert!(html.contains(r#"<option value="shipped" selected>Shipped</option>"#));
     assert!(html.contains(
@@ -204,5 +212,21 @@ fn the_menus_show_the_query_and_escape_every_text() {
     back.set("status", "shipped");
     back.set("buyer", "<b>\"o'&");
     back.set("sort", "total-asc");
+    back.set("q", "a\"><script>");
     assert_eq!(back, query);
+}
+
+#[test]
+fn the_pager_goes_one_page_each_way_and_stops_at_the_ends() {
+    let state = shop(2 * PAGE_SIZE + 7);
+    let first = pager_html(&page(&state, &Query::default()));
+    assert_eq!(
+        first,
+        "<button class=\"btn\" aria-label=\"Previous page\" data-page=\"0\" disabled>Previous</button>\
+         <span class=\"pager-at\">Page 1 of 3 · 107 orders</span>\
+         <button class=\"btn\" aria-label=\"Next page\" data-page=\"1\">Next</button>"
+    );
+    let last = pager_html(&page(&state, &query(|q| q.page = 2)));
+    assert!(last.contains(r#"data-page="1">Previous"#), "{last}");
+    assert!(last.contains(r#"data-page="2" disabled>Next"#), "{last}");
 }

@@ -3,11 +3,10 @@
 //! back to sign-in. Generic over the [`Transport`], so the release bundle
 //! carries only the live one and tests run the same loop on a channel.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use client_core::report::{ClockOffset, Reports};
-use futures::channel::oneshot;
 use futures::future::{self, AbortHandle, Either};
 use protocol::frames::SnapshotParts;
 use protocol::report::ClockSync;
@@ -28,9 +27,14 @@ pub struct Subscription {
     retry: Retry,
 }
 
-/// Cuts a reconnect countdown short: the loop leaves a sender here while
-/// it waits.
-type Retry = Rc<RefCell<Option<oneshot::Sender<()>>>>;
+/// Cuts a reconnect countdown short: set by "Retry now", looked at by the
+/// waiting loop every [`RETRY_POLL_MS`].
+type Retry = Rc<Cell<bool>>;
+
+/// How soon "Retry now" is noticed. A flag looked at a few times a second,
+/// not a channel raced against the timer: the same effect for less of the
+/// bundle.
+const RETRY_POLL_MS: u32 = 100;
 
 impl Subscription {
     /// The token the subscription uses now (renewed ones included).
@@ -41,9 +45,7 @@ impl Subscription {
     /// "Retry now": ends the wait before the next attempt, if the loop is
     /// waiting.
     pub fn retry_now(&self) {
-        if let Some(kick) = self.retry.borrow_mut().take() {
-            let _ = kick.send(());
-        }
+        self.retry.set(true);
     }
 }
 
@@ -157,16 +159,19 @@ async fn run<T: Transport>(
         }
         attempt = attempt.saturating_add(1);
         let delay = config.backoff.delay_ms(attempt, random());
-        let (kick, mut kicked) = oneshot::channel();
-        *retry.borrow_mut() = Some(kick);
-        for (in_secs, wait_ms) in countdown(delay) {
+        retry.set(false);
+        'wait: for (in_secs, wait_ms) in countdown(delay) {
             (cb.on_connection)(ConnectionEvent::Reconnecting { in_secs });
-            let waited = future::select(Box::pin(sleep(wait_ms)), &mut kicked).await;
-            if matches!(waited, Either::Right((Ok(()), _))) {
-                break;
+            let mut left = wait_ms;
+            while left > 0 {
+                if retry.take() {
+                    break 'wait;
+                }
+                let step = left.min(RETRY_POLL_MS);
+                sleep(step).await;
+                left -= step;
             }
         }
-        retry.borrow_mut().take();
     }
 }
 

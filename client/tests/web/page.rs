@@ -67,6 +67,13 @@ pub async fn open_orders_page(user: &str, role: Role, orders: Vec<Order>) -> Pag
     page
 }
 
+/// An event that bubbles, as the browser's own `input` does.
+fn bubbling() -> web_sys::EventInit {
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    init
+}
+
 /// The URL parameters the app keeps its admin table's query in.
 fn client_core_keys() -> [&'static str; 5] {
     client::table::KEYS
@@ -272,7 +279,9 @@ impl Page {
             .unchecked_into();
         input.set_value(text);
         input
-            .dispatch_event(&web_sys::Event::new("input").unwrap())
+            .dispatch_event(
+                &web_sys::Event::new_with_event_init_dict("input", &bubbling()).unwrap(),
+            )
             .unwrap();
         tick().await;
     }
@@ -297,8 +306,11 @@ impl Page {
         let select: web_sys::HtmlSelectElement =
             self.all(".filters select")[n].clone().unchecked_into();
         select.set_value(value);
+        // A browser fires `input`, then `change`, when a menu changes.
         select
-            .dispatch_event(&web_sys::Event::new("change").unwrap())
+            .dispatch_event(
+                &web_sys::Event::new_with_event_init_dict("input", &bubbling()).unwrap(),
+            )
             .unwrap();
         tick().await;
     }
