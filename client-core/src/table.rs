@@ -259,8 +259,11 @@ pub fn menus_html(query: &Query, buyers: &[String]) -> String {
 
 /// The pager as HTML: "Previous" and "Next" carry the page they go to
 /// (`data-page`, from 0) and are disabled at the ends; between them,
-/// "Page 2 of 9 · 431 orders".
+/// "Page 2 of 9 · 431 orders". Nothing when everything fits on one page.
 pub fn pager_html(page: &Page) -> String {
+    if page.pages <= 1 {
+        return String::new();
+    }
     let button = |html: &mut String, to: Option<usize>, name: &str, text: &str| {
         html.push_str("<button class=\"btn\" aria-label=\"");
         html.push_str(name);

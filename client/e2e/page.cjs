@@ -54,6 +54,21 @@ function instrument() {
   }, true);
 }
 
+// Serves the release bundle's files alone (no relay, no API, no socket) on
+// 127.0.0.1:PORT: a page whose relay cannot be reached.
+function serveBundle(dist, port, cleanup) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+  const server = require('http').createServer((req, res) => {
+    const name = path.basename(new URL(req.url, 'http://x').pathname) || 'index.html';
+    const file = path.join(dist, name);
+    if (!fs.existsSync(file) || name === 'sw.js') { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  cleanup(() => server.close());
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(`http://127.0.0.1:${port}`)));
+}
+
 async function pageScenarios(h) {
   const brokerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-page-kafka-'));
   const brokerPort = await h.freePort();
@@ -179,8 +194,12 @@ async function pageScenarios(h) {
     const label = (name) => document.activeElement.getAttribute('aria-label') === name;
     await tabTo(page, `Cancel order #${number(placed)}`, label, `Cancel order #${number(placed)}`);
     await press(page, 'Enter');
-    const focused = await page.evaluate(() => document.activeElement.textContent.trim());
-    if (focused !== 'Yes, cancel') throw new Error(`after Cancel the focus is on "${focused}"`);
+    // The confirmation takes the focus once drawn (the next frame).
+    const focused = await h.until('the focus on the confirmation', async () => {
+      const text = await page.evaluate(() => document.activeElement.textContent.trim());
+      return text === 'Yes, cancel' && text;
+    }, 2000).catch(async () => page.evaluate(() => document.activeElement.outerHTML));
+    if (focused !== 'Yes, cancel') throw new Error(`after Cancel the focus is on ${focused}`);
     await press(page, 'Enter');
     await badgeIs(page, placed, 'Cancelled');
 
@@ -230,6 +249,7 @@ async function pageScenarios(h) {
       return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
     };
     const nobody = await token('nobody');
+    const bundleOnly = await serveBundle(h.dist, await h.freePort(), h.cleanup);
     const mobile = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
     const states = [
       ['signin', {}, async (p) => { await p.goto(base); await p.locator('button.account').first().waitFor(); }],
@@ -242,13 +262,12 @@ async function pageScenarios(h) {
         await p.routeWebSocket(/\/ws(\?|$)/, () => {}); // opens, never answers
         await p.goto(`${base}/?token=${nobody}`); await p.locator('.state-loading').waitFor({ timeout: 20000 });
       }],
+      // The bundle served without a relay behind it: the socket never opens.
       ['unreachable', {}, async (p) => {
-        await p.routeWebSocket(/\/ws(\?|$)/, (ws) => ws.close());
-        await p.goto(`${base}/?token=${nobody}`); await p.locator('.state-error').waitFor({ timeout: 20000 });
+        await p.goto(`${bundleOnly}/?token=${nobody}`); await p.locator('.state-error').waitFor({ timeout: 20000 });
       }],
       ['unreachable-dark', { colorScheme: 'dark' }, async (p) => {
-        await p.routeWebSocket(/\/ws(\?|$)/, (ws) => ws.close());
-        await p.goto(`${base}/?token=${nobody}`); await p.locator('.state-error').waitFor({ timeout: 20000 });
+        await p.goto(`${bundleOnly}/?token=${nobody}`); await p.locator('.state-error').waitFor({ timeout: 20000 });
       }],
       ['admin', {}, async (p) => { await signIn(p, 'admin'); await p.locator('.order[data-order-id]').first().waitFor(); }],
       ['admin-dark', { colorScheme: 'dark' }, async (p) => { await signIn(p, 'admin'); await p.locator('.order[data-order-id]').first().waitFor(); }],
