@@ -229,5 +229,9 @@ fn the_pager_goes_one_page_each_way_and_stops_at_the_ends() {
     let last = pager_html(&page(&state, &query(|q| q.page = 2)));
     assert!(last.contains(r#"data-page="1">Previous"#), "{last}");
     assert!(last.contains(r#"data-page="2" disabled>Next"#), "{last}");
-    assert_eq!(pager_html(&page(&shop(3), &Query::default())), "", "one page: no pager");
+    assert_eq!(
+        pager_html(&page(&shop(3), &Query::default())),
+        "",
+        "one page: no pager"
+    );
 }
