@@ -43,8 +43,15 @@ pub fn OrdersPage() -> impl IntoView {
     });
     let query = RwSignal::new(crate::url::read_query());
     Effect::new(move |_| query.with(crate::url::write_query));
+    // Recomputed when the list changes, and on any order's change only
+    // while a status filter is on: search, buyer and sort read what an
+    // order never changes, so a live status update costs its own row, not
+    // a pass over every order.
     let page = Memo::new(move |_| {
-        store.track_orders();
+        store.order_ids().with(|_| ());
+        if query.with(|q| q.status.is_some()) {
+            store.track_orders();
+        }
         query.with(|q| store.with_state(|s| table::page(s, q)))
     });
     let ids = Memo::new(move |_| page.with(|p| p.ids.clone()));

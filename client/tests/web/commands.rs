@@ -149,6 +149,26 @@ async fn the_admin_table_searches_sorts_and_pages_and_keeps_it_in_the_url() {
 }
 
 #[wasm_bindgen_test]
+async fn a_status_filter_follows_live_updates() {
+    let mut page = open_orders_page(
+        "admin",
+        Role::Admin,
+        vec![order(ID, 1), order("ord-00000000cafe0002", 2)],
+    )
+    .await;
+    page.choose(0, "pending").await;
+    assert_eq!(page.row_ids().len(), 2);
+    page.updated(ID, OrderStatus::Processing, 5).await;
+    assert_eq!(
+        page.row_ids(),
+        ["ord-00000000cafe0002"],
+        "no longer pending"
+    );
+    page.choose(0, "processing").await;
+    assert_eq!(page.row_ids(), [ID]);
+}
+
+#[wasm_bindgen_test]
 async fn the_chip_announces_states_not_seconds() {
     let page = crate::page::mount_page("alice", Role::User).await;
     assert_eq!(page.chip_status(), "Connecting");
