@@ -151,7 +151,7 @@ async function pageScenarios(h) {
     await h.until('the cancellation held back', () => held.length > 0, 10000);
     let refused = null;
     page.on('response', (r) => { if (r.request().method() === 'PATCH') refused = r.status(); });
-    await row(page, order.orderId).getByRole('button', { name: `Advance order #${number(order.orderId)} to Processing` }).click();
+    await row(page, order.orderId).getByRole('button', { name: `Advance to Processing: order #${number(order.orderId)}` }).click();
     const alert = page.locator('.toast[role=alert]', { hasText: `Could not update order #${number(order.orderId)}` });
     await alert.waitFor({ timeout: 15000 });
     if (refused !== 409) throw new Error(`the relay answered ${refused}, not 409`);
@@ -211,7 +211,7 @@ async function pageScenarios(h) {
     await press(admin, 'Enter');
     const order = await checkout('alice');
     await row(admin, order.orderId).waitFor({ timeout: 20000 });
-    const advance = `Advance order #${number(order.orderId)} to Processing`;
+    const advance = `Advance to Processing: order #${number(order.orderId)}`;
     await tabTo(admin, advance, label, advance);
     await press(admin, 'Enter');
     await badgeIs(admin, order.orderId, 'Processing');

@@ -101,6 +101,7 @@ async function tabScenarios(h) {
     const order = (await aliceOrders()).find((o) => o.status === 'pending');
     const follower = tabs[2];
     await follower.locator(`.order[data-order-id="${order.orderId}"]`).getByText('Cancel Order').click();
+    await follower.locator(`.order[data-order-id="${order.orderId}"]`).getByText('Yes, cancel').click();
     for (const page of tabs.slice(1)) await h.until('the cancel in both tabs', () => hasBadge(page, order.orderId, 'cancelled'), 10000);
   });
 

@@ -282,7 +282,7 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
                 <RowButton
                     class="btn btn-small btn-primary"
                     label=format!("Advance to {label}")
-                    name=format!("Advance order #{number} to {label}")
+                    name=format!("Advance to {label}: order #{number}")
                     on_click=Callback::new(move |()| command(store, &id, Change::Advance(next)))
                 />
             })

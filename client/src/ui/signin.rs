@@ -76,19 +76,19 @@ fn HostSignIn(hook: Hook) -> impl IntoView {
         ask();
     }
     view! {
-        <div class="signin">
+        <main class="signin">
             <div class="signin-card">
-                <div class="brand brand-large">
+                <h1 class="brand brand-large">
                     <span class="brand-mark" aria-hidden="true">"◆"</span>
                     " Orders"
-                </div>
+                </h1>
                 {move || notice.get().map(|text| view! { <p class="notice" role="alert">{text}</p> })}
                 <p class="notice" role="status">{move || said.get().unwrap_or_default()}</p>
                 <button class="btn btn-primary" disabled=move || asking.get() on:click=move |_| ask()>
                     "Sign in"
                 </button>
             </div>
-        </div>
+        </main>
     }
 }
 
@@ -115,12 +115,12 @@ fn DemoSignIn() -> impl IntoView {
     };
 
     view! {
-        <div class="signin">
+        <main class="signin">
             <div class="signin-card">
-                <div class="brand brand-large">
+                <h1 class="brand brand-large">
                     <span class="brand-mark" aria-hidden="true">"◆"</span>
                     " Orders"
-                </div>
+                </h1>
                 <p class="muted">"Follow your orders as they move, live."</p>
                 {move || notice.get().map(|text| view! { <p class="notice" role="alert">{text}</p> })}
                 // A closure, not `<Show>`: the same two views, without the
@@ -171,7 +171,7 @@ fn DemoSignIn() -> impl IntoView {
                 }}
                 <PasteToken open=demo_off />
             </div>
-        </div>
+        </main>
     }
 }
 

@@ -19,19 +19,15 @@ use crate::store::Store;
 #[component]
 pub fn Toaster() -> impl IntoView {
     let toasts = expect_context::<Store>().toasts();
-    let errors =
-        move || toasts.with(|t| t.iter().filter(|t| t.stays()).cloned().collect::<Vec<_>>());
-    let others =
-        move || toasts.with(|t| t.iter().filter(|t| !t.stays()).cloned().collect::<Vec<_>>());
+    // The region is polite; each error inside is an alert of its own,
+    // announced at once when it appears.
     view! {
-        <div class="toasts">
-            // Each error is its own alert, announced when it appears.
-            <div class="toast-group">
-                <For each=errors key=|toast| toast.id.clone() children=|toast| view! { <ToastView toast /> } />
-            </div>
-            <div class="toast-group" aria-live="polite" aria-relevant="additions">
-                <For each=others key=|toast| toast.id.clone() children=|toast| view! { <ToastView toast /> } />
-            </div>
+        <div class="toasts" aria-live="polite" aria-relevant="additions">
+            <For
+                each=move || toasts.get()
+                key=|toast| toast.id.clone()
+                children=|toast| view! { <ToastView toast /> }
+            />
         </div>
     }
 }

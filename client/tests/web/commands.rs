@@ -103,7 +103,7 @@ async fn a_live_event_during_a_refused_advance_is_kept() {
     let advance = page.button(ID, "Advance to Processing").unwrap();
     assert_eq!(
         advance.get_attribute("aria-label").as_deref(),
-        Some("Advance order #CAFE0001 to Processing")
+        Some("Advance to Processing: order #CAFE0001")
     );
     advance.click();
     microtasks().await;
