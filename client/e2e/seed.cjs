@@ -16,38 +16,16 @@ const { deliveryScenarios } = require('./delivery.cjs');
 const { tabScenarios } = require('./tabs.cjs');
 const { socketioScenarios } = require('./socketio.cjs');
 const { pageScenarios } = require('./page.cjs');
+const { freePort, until } = require('./harness.cjs');
 const { spawn, execFileSync } = require('child_process');
 const os = require('os');
 const fs = require('fs');
-const net = require('net');
 const path = require('path');
 
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, '.ci/artifacts');
 fs.mkdirSync(out, { recursive: true });
 const children = [];
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what, check, ms = 20000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (_) { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function start(cmd, args, env = {}, name = path.basename(cmd)) {
   const log = fs.openSync(path.join(out, `e2e-${name}.log`), 'w');
