@@ -31,8 +31,11 @@ pub struct RetryNow(pub Callback<()>);
 
 /// The orders of the signed-in user, or every order for an admin, one page
 /// at a time; the query (an admin's search and filters, the sort, the
-/// page) lives in the URL (`?q=…&status=…&buyer=…&sort=…&page=…`). One view
-/// for both: the admin's parts are optional pieces of it.
+/// page) lives in the URL (`?q=…&status=…&buyer=…&sort=…&page=…`), and
+/// only there: a change writes it to the URL and notifies `query_changed`,
+/// and readers read it back (no signal of its own: a signal or an effect of
+/// a new type costs the bundle its own reactive code). One view for both:
+/// the admin's parts are optional pieces of it.
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let store = expect_context::<Store>();
@@ -41,21 +44,27 @@ pub fn OrdersPage() -> impl IntoView {
             .session()
             .with(|s| s.as_ref().is_some_and(|s| s.is_admin()))
     });
-    let query = RwSignal::new(crate::url::read_query());
-    Effect::new(move |_| query.with(crate::url::write_query));
-    // Recomputed when the list changes, and on any order's change only
-    // while a status filter is on: search, buyer and sort read what an
-    // order never changes, so a live status update costs its own row, not
-    // a pass over every order.
+    // The URL as this version writes it (unknown values left out).
+    crate::url::write_query(&crate::url::read_query());
+    let query_changed = Trigger::new();
+    // Recomputed when the list or the query changes, and on any order's
+    // change only while a status filter is on: search, buyer and sort read
+    // what an order never changes, so a live status update costs its own
+    // row, not a pass over every order.
     let page = Memo::new(move |_| {
         store.order_ids().with(|_| ());
-        if query.with(|q| q.status.is_some()) {
+        query_changed.track();
+        let query = crate::url::read_query();
+        if query.status.is_some() {
             store.track_orders();
         }
-        query.with(|q| store.with_state(|s| table::page(s, q)))
+        store.with_state(|s| table::page(s, &query))
     });
     let ids = Memo::new(move |_| page.with(|p| p.ids.clone()));
-    let filtered = Memo::new(move |_| query.with(|q| *q != Query::default()));
+    let filtered = Memo::new(move |_| {
+        query_changed.track();
+        crate::url::read_query() != Query::default()
+    });
     view! {
         <section class="orders-page">
             <div class="page-head">
@@ -69,9 +78,9 @@ pub fn OrdersPage() -> impl IntoView {
                     }
                 }}
             </div>
-            {move || admin.get().then(|| view! { <Filters query /> })}
+            {move || admin.get().then(|| view! { <Filters query_changed /> })}
             <OrderList ids admin filtered />
-            <Pager query page />
+            <Pager query_changed page />
         </section>
     }
 }
@@ -81,7 +90,7 @@ pub fn OrdersPage() -> impl IntoView {
 /// listener: the same controls as views cost the bundle ~6 KB gzip. They
 /// are redrawn only when the buyers change.
 #[component]
-fn Filters(query: RwSignal<Query>) -> impl IntoView {
+fn Filters(query_changed: Trigger) -> impl IntoView {
     let store = expect_context::<Store>();
     // Buyers never change on an order, so only the id list is tracked
     // (read, not only tracked: a memo recomputes when read).
@@ -89,12 +98,12 @@ fn Filters(query: RwSignal<Query>) -> impl IntoView {
         store.order_ids().with(|_| ());
         store.with_state(table::buyers)
     });
-    let menus = move || buyers.with(|b| query.with_untracked(|q| table::menus_html(q, b)));
+    let menus = move || buyers.with(|b| table::menus_html(&crate::url::read_query(), b));
     let changed = move |ev: leptos::ev::Event| {
         let name = event_target::<web_sys::Element>(&ev).get_attribute("name");
         let value = event_target_value(&ev);
         if let Some(name) = name {
-            query.update(|q| {
+            change_query(query_changed, |q| {
                 q.set(&name, &value);
                 q.page = 0;
             });
@@ -107,7 +116,7 @@ fn Filters(query: RwSignal<Query>) -> impl IntoView {
 /// (`table::pager_html`); a click on a button goes to its `data-page`, and
 /// the focus stays on the button the keyboard pressed.
 #[component]
-fn Pager(query: RwSignal<Query>, page: Memo<table::Page>) -> impl IntoView {
+fn Pager(query_changed: Trigger, page: Memo<table::Page>) -> impl IntoView {
     let clicked = move |ev: leptos::ev::MouseEvent| {
         let Some(button) = event_target::<web_sys::Element>(&ev)
             .closest("[data-page]")
@@ -121,7 +130,7 @@ fn Pager(query: RwSignal<Query>, page: Memo<table::Page>) -> impl IntoView {
             .and_then(|p| p.parse().ok());
         let name = button.get_attribute("aria-label").unwrap_or_default();
         if let Some(to) = to {
-            query.update(|q| q.page = to);
+            change_query(query_changed, |q| q.page = to);
             focus_soon(format!(".pager [aria-label='{name}']:not([disabled])"));
         }
     };
@@ -133,6 +142,14 @@ fn Pager(query: RwSignal<Query>, page: Memo<table::Page>) -> impl IntoView {
             inner_html=move || page.with(table::pager_html)
         ></nav>
     }
+}
+
+/// Changes the admin table's query in the URL, and tells its readers.
+fn change_query(query_changed: Trigger, change: impl FnOnce(&mut Query)) {
+    let mut query = crate::url::read_query();
+    change(&mut query);
+    crate::url::write_query(&query);
+    query_changed.notify();
 }
 
 /// The rows, or the loading, error or empty state.
