@@ -281,18 +281,20 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
             intl::time(o.created_at),
         )
     });
-    let shown = {
-        let row = row.clone();
-        Memo::new(move |_| row.with(|r| (r.order.status, r.pending)))
-    };
+    // The status and the command in flight, read from the row's signal (a
+    // memo of their pair would compile memo code of its own).
+    let shown = move || row.with(|r| (r.order.status, r.pending));
     let confirming = RwSignal::new(false);
     // Which controls show: none while a command is in flight, the
     // confirmation while asking, else advance (admins) and cancel.
-    let idle = move || shown.get().1.is_none() && !confirming.get();
+    let idle = {
+        let shown = shown.clone();
+        move || shown().1.is_none() && !confirming.get()
+    };
     let advance = {
-        let (id, number) = (id.clone(), number.clone());
+        let (id, number, shown, idle) = (id.clone(), number.clone(), shown.clone(), idle.clone());
         move || {
-            let status = shown.get().0;
+            let status = shown().0;
             let next = status.next().filter(|_| admin && idle())?;
             let (id, label) = (id.clone(), format::status_label(next));
             Some(view! {
@@ -306,10 +308,10 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
         }
     };
     let cancel = {
-        let (id, number) = (id.clone(), number.clone());
+        let (id, number, shown) = (id.clone(), number.clone(), shown.clone());
         move || {
             let id = id.clone();
-            (shown.get().0.is_cancellable() && idle()).then(|| {
+            (shown().0.is_cancellable() && idle()).then(|| {
                 view! {
                     <RowButton
                         class="btn btn-small btn-danger"
@@ -325,11 +327,22 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
         }
     };
     let confirm = {
-        let (id, number) = (id.clone(), number.clone());
+        let (id, number, shown) = (id.clone(), number.clone(), shown.clone());
         move || {
-            (confirming.get() && shown.get().1.is_none())
+            (confirming.get() && shown().1.is_none())
                 .then(|| view! { <ConfirmCancel id=id.clone() number=number.clone() confirming /> })
         }
+    };
+    let badge_class = {
+        let shown = shown.clone();
+        move || {
+            let (status, pending) = shown();
+            format::badge_class(status, pending.is_some())
+        }
+    };
+    let badge = move || match shown() {
+        (_, Some(pending)) => pending.label(),
+        (status, None) => format::status_label(status).to_owned(),
     };
     view! {
         <div class="order" role="row" data-order-id=id>
@@ -339,15 +352,7 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
             <span class="order-total num" role="cell">{total}</span>
             <span class="order-time" role="cell">{placed}</span>
             <span class="order-status" role="cell">
-                <span class=move || {
-                    let (status, pending) = shown.get();
-                    format::badge_class(status, pending.is_some())
-                }>
-                    {move || match shown.get() {
-                        (_, Some(pending)) => pending.label(),
-                        (status, None) => format::status_label(status).to_owned(),
-                    }}
-                </span>
+                <span class=badge_class>{badge}</span>
             </span>
             <span class="order-actions" role="cell">{advance}{cancel}{confirm}</span>
         </div>
