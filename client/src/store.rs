@@ -261,8 +261,10 @@ impl Store {
         let wait = (next - js_sys::Date::now()).max(0.0) as u64 + 1;
         set_timeout(
             move || {
-                // The app may be gone (tests mount several).
-                if store.timer_at.try_set_value(None).is_some() {
+                // The app may be gone (tests mount several): `try_update_value`
+                // answers `None` then (`try_set_value` answers `None` on
+                // success, so it cannot tell).
+                if store.timer_at.try_update_value(|at| *at = None).is_some() {
                     store.dispatch(Action::CommandsDue {
                         now: js_sys::Date::now(),
                     });
