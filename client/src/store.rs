@@ -56,8 +56,10 @@ pub struct Store {
     notice: RwSignal<Option<String>>,
     /// Numbers error toasts and commands, which have no natural id.
     errors: StoredValue<u64>,
-    /// The deadline the commands' timer is set for, if one is.
-    timer_at: StoredValue<Option<f64>>,
+    /// The deadline the commands' timer is set for (ms since the epoch), or
+    /// 0 when none is: a `u64` like `errors`, since a stored value of a type
+    /// the app keeps nowhere else brings its own arena code.
+    timer_at: StoredValue<u64>,
     /// Redux DevTools, when the extension is there (debug builds).
     #[cfg(all(debug_assertions, target_arch = "wasm32"))]
     devtools: StoredValue<Option<std::rc::Rc<crate::devtools::DevTools>>, LocalStorage>,
@@ -152,7 +154,7 @@ impl Store {
             session: RwSignal::new(None),
             notice: RwSignal::new(None),
             errors: StoredValue::new(0),
-            timer_at: StoredValue::new(None),
+            timer_at: StoredValue::new(0),
             #[cfg(all(debug_assertions, target_arch = "wasm32"))]
             devtools: StoredValue::new_local(None),
         };
@@ -253,10 +255,12 @@ impl Store {
         let Some(next) = self.state.with_value(|s| s.commands().next_deadline()) else {
             return;
         };
-        if self.timer_at.get_value().is_some_and(|at| at <= next) {
+        let at = self.timer_at.get_value();
+        if at != 0 && at as f64 <= next {
             return;
         }
-        self.timer_at.set_value(Some(next));
+        // Deadlines are whole milliseconds (`Date.now()` plus a constant).
+        self.timer_at.set_value(next as u64);
         let store = *self;
         let wait = (next - js_sys::Date::now()).max(0.0) as u64 + 1;
         set_timeout(
@@ -264,7 +268,7 @@ impl Store {
                 // The app may be gone (tests mount several): `try_update_value`
                 // answers `None` then (`try_set_value` answers `None` on
                 // success, so it cannot tell).
-                if store.timer_at.try_update_value(|at| *at = None).is_some() {
+                if store.timer_at.try_update_value(|at| *at = 0).is_some() {
                     store.dispatch(Action::CommandsDue {
                         now: js_sys::Date::now(),
                     });
