@@ -96,23 +96,22 @@ impl Query {
     /// The query as URL parameters, defaults left out (pages count from 1
     /// there).
     pub fn to_params(&self) -> Vec<(&'static str, String)> {
-        let mut params = Vec::new();
-        if !self.search.is_empty() {
-            params.push(("q", self.search.clone()));
+        KEYS.iter()
+            .filter_map(|key| Some((*key, self.param(key)?)))
+            .collect()
+    }
+
+    /// The value of the URL parameter `key` (one of [`KEYS`]), `None` when
+    /// the query leaves it at its default.
+    pub fn param(&self, key: &str) -> Option<String> {
+        match key {
+            "q" => Some(self.search.clone()).filter(|q| !q.is_empty()),
+            "status" => self.status.map(|s| s.as_str().to_owned()),
+            "buyer" => self.buyer.clone(),
+            "sort" => (self.sort != Sort::Newest).then(|| self.sort.as_str().to_owned()),
+            "page" => (self.page > 0).then(|| (self.page + 1).to_string()),
+            _ => None,
         }
-        if let Some(status) = self.status {
-            params.push(("status", status.as_str().to_owned()));
-        }
-        if let Some(buyer) = &self.buyer {
-            params.push(("buyer", buyer.clone()));
-        }
-        if self.sort != Sort::Newest {
-            params.push(("sort", self.sort.as_str().to_owned()));
-        }
-        if self.page > 0 {
-            params.push(("page", (self.page + 1).to_string()));
-        }
-        params
     }
 
     /// Whether an order passes the search and the filters.

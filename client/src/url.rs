@@ -41,24 +41,26 @@ pub fn rewrite(change: impl FnOnce(&UrlSearchParams)) {
 /// The admin table's query from the address, so a bookmark or a shared
 /// link opens the same rows.
 pub fn read_query() -> Query {
-    let Some(params) = params() else {
-        return Query::default();
-    };
-    let pairs: Vec<(&str, String)> = KEYS
-        .iter()
-        .filter_map(|key| params.get(key).map(|value| (*key, value)))
-        .collect();
-    Query::from_params(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+    let mut query = Query::default();
+    if let Some(params) = params() {
+        for key in KEYS {
+            if let Some(value) = params.get(key) {
+                query.set(key, &value);
+            }
+        }
+    }
+    query
 }
 
-/// Puts the admin table's query in the address, leaving other parameters.
+/// Puts the admin table's query in the address, after any other
+/// parameters.
 pub fn write_query(query: &Query) {
     rewrite(|params| {
         for key in KEYS {
             params.delete(key);
-        }
-        for (key, value) in query.to_params() {
-            params.append(key, &value);
+            if let Some(value) = query.param(key) {
+                params.append(key, &value);
+            }
         }
     });
 }
