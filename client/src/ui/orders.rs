@@ -61,10 +61,6 @@ pub fn OrdersPage() -> impl IntoView {
         store.with_state(|s| table::page(s, &query))
     });
     let ids = Memo::new(move |_| page.with(|p| p.ids.clone()));
-    let filtered = Memo::new(move |_| {
-        query_changed.track();
-        crate::url::read_query() != Query::default()
-    });
     view! {
         <section class="orders-page">
             <div class="page-head">
@@ -79,7 +75,7 @@ pub fn OrdersPage() -> impl IntoView {
                 }}
             </div>
             {move || admin.get().then(|| view! { <Filters query_changed /> })}
-            <OrderList ids admin filtered />
+            <OrderList ids admin query_changed />
             <Pager query_changed page />
         </section>
     }
@@ -154,7 +150,7 @@ fn change_query(query_changed: Trigger, change: impl FnOnce(&mut Query)) {
 
 /// The rows, or the loading, error or empty state.
 #[component]
-fn OrderList(ids: Memo<Vec<String>>, admin: Memo<bool>, filtered: Memo<bool>) -> impl IntoView {
+fn OrderList(ids: Memo<Vec<String>>, admin: Memo<bool>, query_changed: Trigger) -> impl IntoView {
     let store = expect_context::<Store>();
     let loaded = store.loaded();
     let connection = store.connection();
@@ -177,7 +173,9 @@ fn OrderList(ids: Memo<Vec<String>>, admin: Memo<bool>, filtered: Memo<bool>) ->
             };
         }
         if empty.get() {
-            let text = if filtered.get() {
+            // Which words depends on the query only while the list is empty.
+            query_changed.track();
+            let text = if crate::url::read_query() != Query::default() {
                 "No orders match these filters."
             } else if admin {
                 "No orders yet."
