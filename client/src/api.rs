@@ -6,10 +6,11 @@
 
 use std::fmt;
 
+use client_core::commands::Change;
 use protocol::http::{
     ApiError, CancelRequest, CheckoutRequest, LoginRequest, LoginResponse, StatusChange,
 };
-use protocol::{ErrorCode, Order, OrderStatus, Role};
+use protocol::{ErrorCode, Order, Role};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, Response};
@@ -176,30 +177,31 @@ pub async fn login(user_id: &str, role: Option<Role>) -> Result<String, RequestE
     Ok(decode::<LoginResponse>(&text)?.token)
 }
 
-/// `POST /api/orders/{id}/cancel`.
-pub async fn cancel_order(token: &str, order_id: &str) -> Result<(), RequestError> {
-    let url = format!("/api/orders/{}/cancel", order_path(order_id));
-    let body = CancelRequest {
-        reason: Some("Cancelled from the orders page".into()),
+/// A command on an order, sent to the relay: one request, one future for
+/// both kinds (each `async fn` is a state machine of its own in the
+/// bundle).
+pub async fn command(token: &str, order_id: &str, change: &Change) -> Result<(), RequestError> {
+    let id = order_path(order_id);
+    let (method, url, body) = match change {
+        // `POST /api/orders/{id}/cancel` with a reason.
+        Change::Cancel => (
+            "POST",
+            format!("/api/orders/{id}/cancel"),
+            CancelRequest {
+                reason: Some("Cancelled from the orders page".into()),
+            }
+            .to_json(),
+        ),
+        // `PATCH /api/admin/orders/{id}` with the next status.
+        Change::Advance(status) => (
+            "PATCH",
+            format!("/api/admin/orders/{id}"),
+            StatusChange { status: *status }.to_json(),
+        ),
+        // A checkout is sent by [`checkout`], with its idempotency key.
+        Change::Place(_) => return Ok(()),
     };
-    send("POST", &url, Some(token), Some(body.to_json())).await?;
-    Ok(())
-}
-
-/// `PATCH /api/admin/orders/{id}` with the next status.
-pub async fn advance_order(
-    token: &str,
-    order_id: &str,
-    status: OrderStatus,
-) -> Result<(), RequestError> {
-    let url = format!("/api/admin/orders/{}", order_path(order_id));
-    send(
-        "PATCH",
-        &url,
-        Some(token),
-        Some(StatusChange { status }.to_json()),
-    )
-    .await?;
+    send(method, &url, Some(token), Some(body)).await?;
     Ok(())
 }
 

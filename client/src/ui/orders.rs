@@ -228,15 +228,6 @@ fn Unreachable() -> impl IntoView {
     }
 }
 
-/// What a command on a row asks of the relay.
-async fn send(token: &str, id: &str, change: &Change) -> Result<(), api::RequestError> {
-    match change {
-        Change::Cancel => api::cancel_order(token, id).await,
-        Change::Advance(to) => api::advance_order(token, id, *to).await,
-        Change::Place(_) => Ok(()),
-    }
-}
-
 /// Starts `change` on the row: shown at once, sent, and rolled back with a
 /// toast if the relay refuses it.
 ///
@@ -257,7 +248,7 @@ fn command_then(store: Store, id: &str, change: Change, first: impl FnOnce() + '
         let Some(command) = store.command(&id, change.clone()) else {
             return;
         };
-        if let Err(error) = send(&token, &id, &change).await {
+        if let Err(error) = api::command(&token, &id, &change).await {
             store.refused(command, error.to_string());
         }
     });
