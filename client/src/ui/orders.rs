@@ -235,15 +235,16 @@ fn Unreachable() -> impl IntoView {
 /// the row's controls go away when the command shows, and a handler must
 /// not remove its own button while it runs. The task runs before the
 /// browser next paints, so the pending state is in the very next frame.
-fn command(store: Store, id: &str, change: Change) {
-    command_then(store, id, change, || {});
-}
-
-/// [`command`], and `first` in the same task, before it shows.
-fn command_then(store: Store, id: &str, change: Change, first: impl FnOnce() + 'static) {
+///
+/// The task first closes the row's confirmation, if it is open (in the same
+/// task, so the row goes from asking to pending in one frame). One
+/// function for both commands: one copy of the task in the bundle.
+fn command(store: Store, id: &str, change: Change, confirming: RwSignal<bool>) {
     let id = id.to_owned();
     spawn_local(async move {
-        first();
+        if confirming.get_untracked() {
+            confirming.set(false);
+        }
         let Some(token) = store.token() else { return };
         let Some(command) = store.command(&id, change.clone()) else {
             return;
@@ -291,7 +292,9 @@ fn OrderRow(row: ArcRwSignal<Row>, admin: bool) -> impl IntoView {
                     class="btn btn-small btn-primary"
                     label=format!("Advance to {label}")
                     name=format!("Advance to {label}: order #{number}")
-                    on_click=Callback::new(move |()| command(store, &id, Change::Advance(next)))
+                    on_click=Callback::new(move |()| {
+                        command(store, &id, Change::Advance(next), confirming)
+                    })
                 />
             })
         }
@@ -373,7 +376,7 @@ fn ConfirmCancel(id: String, number: String, confirming: RwSignal<bool>) -> impl
                 label="Yes, cancel".to_owned()
                 name=format!("Yes, cancel order #{number}")
                 on_click=Callback::new(move |()| {
-                    command_then(store, &id, Change::Cancel, move || confirming.set(false))
+                    command(store, &id, Change::Cancel, confirming)
                 })
             />
             <RowButton
