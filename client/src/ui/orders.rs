@@ -60,7 +60,6 @@ pub fn OrdersPage() -> impl IntoView {
         }
         store.with_state(|s| table::page(s, &query))
     });
-    let ids = Memo::new(move |_| page.with(|p| p.ids.clone()));
     view! {
         <section class="orders-page">
             <div class="page-head">
@@ -75,7 +74,7 @@ pub fn OrdersPage() -> impl IntoView {
                 }}
             </div>
             {move || admin.get().then(|| view! { <Filters query_changed /> })}
-            <OrderList ids admin query_changed />
+            <OrderList page admin query_changed />
             <Pager query_changed page />
         </section>
     }
@@ -150,14 +149,16 @@ fn change_query(query_changed: Trigger, change: impl FnOnce(&mut Query)) {
 
 /// The rows, or the loading, error or empty state.
 #[component]
-fn OrderList(ids: Memo<Vec<String>>, admin: Memo<bool>, query_changed: Trigger) -> impl IntoView {
+fn OrderList(page: Memo<table::Page>, admin: Memo<bool>, query_changed: Trigger) -> impl IntoView {
     let store = expect_context::<Store>();
     let loaded = store.loaded();
     let connection = store.connection();
     // Branch on whether the relay is failing, not on the countdown: the
     // alert is put in once, and only its (hidden) seconds tick.
     let failing = Memo::new(move |_| matches!(connection.get(), Connection::Reconnecting { .. }));
-    let empty = Memo::new(move |_| ids.with(Vec::is_empty));
+    // The page memo wakes its readers only when the page differs, so the
+    // rows read it directly (no memo of the ids alone).
+    let empty = Memo::new(move |_| page.with(|p| p.ids.is_empty()));
     move || {
         let admin = admin.get();
         if !loaded.get() {
@@ -198,7 +199,7 @@ fn OrderList(ids: Memo<Vec<String>>, admin: Memo<bool>, query_changed: Trigger) 
                     <span role="columnheader" class="sr-only">"Actions"</span>
                 </div>
                 <For
-                    each=move || ids.get()
+                    each=move || page.with(|p| p.ids.clone())
                     key=|id| id.clone()
                     children=move |id| store.row(&id).map(|row| view! { <OrderRow row admin /> })
                 />
