@@ -309,7 +309,7 @@ fn Shell() -> impl IntoView {
             </div>
         </header>
         <main class="content">
-            <OrdersPage />
+            <OrdersPage admin />
         </main>
     }
 }

@@ -37,13 +37,11 @@ pub struct RetryNow(pub Callback<()>);
 /// a new type costs the bundle its own reactive code). One view for both:
 /// the admin's parts are optional pieces of it.
 #[component]
-pub fn OrdersPage() -> impl IntoView {
+pub fn OrdersPage(
+    /// Whether the user is an admin (the header's flag).
+    admin: Memo<bool>,
+) -> impl IntoView {
     let store = expect_context::<Store>();
-    let admin = Memo::new(move |_| {
-        store
-            .session()
-            .with(|s| s.as_ref().is_some_and(|s| s.is_admin()))
-    });
     // The URL as this version writes it (unknown values left out).
     crate::url::write_query(&crate::url::read_query());
     let query_changed = Trigger::new();
