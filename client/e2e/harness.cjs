@@ -11,7 +11,10 @@ const root = path.resolve(__dirname, '../..');
 const out = path.join(root, '.ci/artifacts');
 const relayBinary = path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay');
 
-function freePort() {
+// A loopback port nothing listens on, never one this process was given
+// before: the kernel may hand the same port to two binds in a row.
+const given = new Set();
+function onePort() {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.listen(0, '127.0.0.1', () => {
@@ -19,6 +22,15 @@ function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+async function freePort() {
+  for (;;) {
+    const port = await onePort();
+    if (!given.has(port)) {
+      given.add(port);
+      return port;
+    }
+  }
 }
 
 async function until(what, check, ms = 20000) {

@@ -145,9 +145,34 @@ impl ApacheKafka {
             .spawn()
             .expect("java (Java 17 or later) on PATH");
         self.child = Some(child);
-        wait_for_port(&self.bootstrap).await;
-        if let Some(secure) = &self.secure_bootstrap {
-            wait_for_port(secure).await;
+        let mut listeners = vec![self.bootstrap.clone()];
+        listeners.extend(self.secure_bootstrap.clone());
+        for addr in listeners {
+            tokio::select! {
+                () = wait_for_port(&addr) => {}
+                () = self.exited() => {}
+            }
+        }
+    }
+
+    /// Fails the test at once, with the broker's own last words, if it exits
+    /// (a bad property, a port taken); never returns while it runs.
+    async fn exited(&mut self) {
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let said =
+                    std::fs::read_to_string(self.dir.join("logs/stdout.log")).unwrap_or_default();
+                let tail: Vec<&str> = said.lines().rev().take(5).collect();
+                panic!(
+                    "Apache Kafka exited at start ({status}); it said:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 

@@ -81,12 +81,27 @@ where
     }
 }
 
+/// A loopback port nothing listens on, never one this process was given
+/// before: the kernel may hand the same ephemeral port to two binds in a
+/// row once the first is released, and a broker told to listen twice on one
+/// port exits at start (a CI run failed so: its broker and controller got
+/// the same port).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// The brokers the tests run on: Apache Kafka, what shops run, unless
