@@ -57,10 +57,13 @@ function starter(children) {
 }
 
 // `test(name, body)`, and how many passed and failed; `onFail` runs after a
-// failure (screenshots).
+// failure (screenshots). `E2E_ONLY=words` runs only the tests whose name
+// contains them (a developer's loop; CI runs all).
 function tests(onFail = async () => {}) {
   const count = { passed: 0, failed: 0 };
+  const only = process.env.E2E_ONLY;
   const test = async (name, body) => {
+    if (only && !name.includes(only)) return;
     try {
       await body();
       count.passed += 1;
