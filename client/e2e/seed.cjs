@@ -16,7 +16,7 @@ const { deliveryScenarios } = require('./delivery.cjs');
 const { tabScenarios } = require('./tabs.cjs');
 const { socketioScenarios } = require('./socketio.cjs');
 const { pageScenarios } = require('./page.cjs');
-const { freePort, until } = require('./harness.cjs');
+const { freePort, until, relayBinary } = require('./harness.cjs');
 const { spawn, execFileSync } = require('child_process');
 const os = require('os');
 const fs = require('fs');
@@ -47,7 +47,7 @@ async function main() {
   const listen = `127.0.0.1:${await freePort()}`;
   const base = `http://${listen}`;
   // A fixed secret, so that signed-in pages stay signed in across a relay restart.
-  const startRelay = () => start(path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'), ['--demo', '--listen', listen, '--kafka-brokers', kafka,
+  const startRelay = () => start(relayBinary, ['--demo', '--listen', listen, '--kafka-brokers', kafka,
     '--static-dir', path.join(root, 'dist'), '--simulator-rate', '0',
     // Pings every 2 s: the relay announces a 6 s heartbeat window, which the
     // page follows, so the heartbeat test below takes seconds, not minutes.
@@ -294,25 +294,25 @@ async function main() {
 
   await deliveryScenarios({
     browser, test, shot, until, freePort, start, kafka, errors: consoleErrors,
-    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+    relayBinary,
     dist: path.join(root, 'dist'),
   });
 
   await tabScenarios({
     browser, test, shot, until, freePort, start, kafka, root, errors: consoleErrors,
-    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+    relayBinary,
     dist: path.join(root, 'dist'),
   });
 
   await socketioScenarios({
     browser, test, until, freePort, start, kafka,
-    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+    relayBinary,
   });
 
   await pageScenarios({
     browser, test, shot, until, freePort, start, root, out, errors: consoleErrors,
     cleanup: (stop) => children.push({ kill: stop }),
-    relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay'),
+    relayBinary,
     dist: path.join(root, 'dist'),
   });
 

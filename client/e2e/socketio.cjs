@@ -255,50 +255,26 @@ module.exports = { socketioScenarios };
 
 // Alone: a broker of its own, then the scenarios.
 if (require.main === module) {
-  const { spawn, execFileSync } = require('child_process');
+  const { execFileSync } = require('child_process');
   const fs = require('fs');
-  const net = require('net');
   const os = require('os');
-  const out = path.join(root, '.ci/artifacts');
-  fs.mkdirSync(out, { recursive: true });
+  const h = require('./harness.cjs');
   const children = [];
-  const freePort = () => new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)); });
-  });
-  const until = async (what, check, ms = 20000) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      try { const value = await check(); if (value) return value; } catch (_) { /* not yet */ }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  const start = (cmd, args, env, name) => {
-    const log = fs.openSync(path.join(out, `e2e-${name}.log`), 'w');
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
-    children.push(child);
-    return child;
-  };
-  let failed = 0;
-  const test = async (name, body) => {
-    try { await body(); console.log(`ok - ${name}`); } catch (e) { failed += 1; console.log(`FAILED - ${name}: ${e.message}`); }
-  };
+  const { test, count } = h.tests();
   (async () => {
-    const port = await freePort();
+    const port = await h.freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-kafka-'));
     const pid = Number(execFileSync('bash', [path.join(root, '.ci/kafka/start-broker'), dir, String(port)]).toString().trim());
-    const { chromium } = require('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+    const browser = await h.launchChromium();
     try {
-      await socketioScenarios({ test, until, freePort, start, browser, kafka: `127.0.0.1:${port}`,
-        relayBinary: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug/relay') });
+      await socketioScenarios({ ...h, test, start: h.starter(children), browser, kafka: `127.0.0.1:${port}` });
     } finally {
       await browser.close();
       children.forEach((c) => c.kill());
       try { process.kill(pid, 'SIGKILL'); } catch (_) { /* gone */ }
       fs.rmSync(dir, { recursive: true, force: true });
     }
-    process.exit(failed ? 1 : 0);
+    console.log(`${count.passed} passed, ${count.failed} failed`);
+    process.exit(count.failed ? 1 : 0);
   })().catch((e) => { console.error(e); children.forEach((c) => c.kill()); process.exit(1); });
 }
