@@ -12,7 +12,7 @@
 //   an admin's status change.
 // - Money and times in the browser's locale and time zone.
 // - axe-core's audit of every page and state (sign-in, orders, empty,
-//   loading, unreachable, admin, a rollback's alert, phone width, dark):
+//   loading, unreachable, reconnecting, admin, toasts, phone width, dark):
 //   no serious or critical violation. The report is kept as
 //   .ci/artifacts/axe-report.json.
 'use strict';
@@ -276,6 +276,20 @@ async function pageScenarios(h) {
     const nobody = await token('nobody');
     const bundleOnly = await serveBundle(h.dist, await h.freePort(), h.cleanup);
     const mobile = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+    const reconnecting = async (p) => {
+      let first = null;
+      await p.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+        if (first) { setTimeout(() => ws.close({ code: 1011, reason: 'gone' }), 50); return; }
+        first = ws;
+        const server = ws.connectToServer();
+        ws.onMessage((m) => server.send(m));
+        server.onMessage((m) => ws.send(m));
+      });
+      await signIn(p, 'alice');
+      await p.locator('.order[data-order-id]').first().waitFor();
+      first.close({ code: 1011, reason: 'gone' });
+      await p.locator('.chip-reconnecting').waitFor({ timeout: 20000 });
+    };
     const states = [
       ['signin', {}, async (p) => { await p.goto(base); await p.locator('button.account').first().waitFor(); }],
       ['signin-dark', { colorScheme: 'dark' }, async (p) => { await p.goto(base); await p.locator('button.account').first().waitFor(); }],
@@ -294,6 +308,12 @@ async function pageScenarios(h) {
       ['unreachable-dark', { colorScheme: 'dark' }, async (p) => {
         await p.goto(`${bundleOnly}/?token=${nobody}`); await p.locator('.state-error').waitFor({ timeout: 20000 });
       }],
+      // Signed in with orders, then the relay goes away: the first socket
+      // passes through until the orders are shown and is then closed; every
+      // later one opens and closes at once, so the page counts down to its
+      // next try.
+      ['reconnecting', {}, reconnecting],
+      ['reconnecting-dark', { colorScheme: 'dark' }, reconnecting],
       ['admin', {}, async (p) => { await signIn(p, 'admin'); await p.locator('.order[data-order-id]').first().waitFor(); }],
       ['admin-dark', { colorScheme: 'dark' }, async (p) => { await signIn(p, 'admin'); await p.locator('.order[data-order-id]').first().waitFor(); }],
       ['admin-phone', mobile, async (p) => { await signIn(p, 'admin'); await p.locator('.order[data-order-id]').first().waitFor(); }],

@@ -17,6 +17,7 @@ use protocol::{Notification, Order, OrderCancellation, OrderEvent, OrderUpdate};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionEvent {
     Connecting,
+    /// The relay spoke on the new link (its first frame).
     Connected,
     /// Waiting before the next attempt.
     Reconnecting {

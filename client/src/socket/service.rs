@@ -115,7 +115,6 @@ async fn run<T: Transport>(
             Err(ended) => (ended, false),
             Ok(mut link) => {
                 log("[WebSocket] Connected successfully");
-                (cb.on_connection)(ConnectionEvent::Connected);
                 let (ended, heard) = listen(&mut link, &config, &cb, &tokens, &mut reports).await;
                 if ended == Ended::Draining {
                     draining = Some(link);
@@ -225,7 +224,7 @@ async fn listen(
         };
         match woke {
             Woke::Link(Incoming::Frame(text)) => {
-                heard = true;
+                heard_first(&mut heard, cb);
                 heard_at = now_ms();
                 pings = 0;
                 match handle_frame(&text, cb, &mut parts) {
@@ -247,7 +246,7 @@ async fn listen(
                 report(link, reports).await;
             }
             Woke::Link(Incoming::History(lines)) => {
-                heard = true;
+                heard_first(&mut heard, cb);
                 heard_at = now_ms();
                 handle_history(&lines, cb, &mut parts);
             }
@@ -275,6 +274,17 @@ async fn listen(
                 renewal = Box::pin(tokens.renewal());
             }
         }
+    }
+}
+
+/// Marks the link as heard; the first time, says "connected". An open
+/// socket alone is not a connection: a refused upgrade behind a proxy opens
+/// and closes, and the relay always speaks first, so the page shows
+/// "Connected" (and a screen reader hears it) only once the relay did.
+fn heard_first(heard: &mut bool, cb: &OrderCallbacks) {
+    if !*heard {
+        *heard = true;
+        (cb.on_connection)(ConnectionEvent::Connected);
     }
 }
 

@@ -70,7 +70,8 @@ async fn a_quiet_link_answered_by_pongs_stays_open_and_a_silent_one_is_resumed()
         "noticed after {noticed} ms"
     );
     assert_eq!(page.server.sent(), [ping.clone(), ping]);
-    page.server.open();
+    // The relay speaks first: only then is the page connected.
+    page.connect_as("alice", Role::User).await;
     until_within("reconnected", 3000.0, || page.chip() == "Connected").await;
     let resume = ClientEvent::SubscribeOrders {
         cursor: Some("c-7".into()),

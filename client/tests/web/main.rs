@@ -171,6 +171,25 @@ async fn toasts_respect_the_cap_and_never_repeat() {
     assert_eq!(page.row_ids().len(), 5);
 }
 
+/// A socket that opens and closes before the relay said anything (a refused
+/// upgrade behind a proxy looks so) was never a connection: the chip never
+/// says "Connected", so a screen reader is not told so every few seconds.
+#[wasm_bindgen_test]
+async fn a_socket_the_relay_never_spoke_on_is_not_connected() {
+    let page = mount_page("alice", Role::User).await;
+    page.server.open();
+    tick().await;
+    assert_eq!(page.chip(), "Connecting…");
+    assert_eq!(page.chip_status(), "Connecting");
+    page.server.close(1006);
+    until("the countdown", || {
+        page.chip().starts_with("Reconnecting in")
+    })
+    .await;
+    page.connect_as("alice", Role::User).await;
+    until("connected", || page.chip() == "Connected").await;
+}
+
 #[wasm_bindgen_test]
 async fn the_chip_follows_the_connection_and_resumes_from_the_cursor() {
     let mut page = mount_page("alice", Role::User).await;
@@ -188,7 +207,8 @@ async fn the_chip_follows_the_connection_and_resumes_from_the_cursor() {
     tick().await;
     assert_eq!(page.chip(), "Reconnecting in 1 s");
 
-    page.server.open();
+    // The relay speaks first: only then is the page connected.
+    page.connect_as("alice", Role::User).await;
     until("reconnect", || page.chip() == "Connected").await;
     let subscribe = |cursor: Option<&str>| {
         ClientEvent::SubscribeOrders {

@@ -138,7 +138,8 @@ async fn a_demo_session_refreshes_its_token_before_it_expires() {
     // A reconnect uses the fresh token.
     page.server.close(1006);
     tick().await;
-    page.server.open();
+    // The relay speaks first: only then is the page connected.
+    page.connect_as("alice", Role::User).await;
     until("reconnect", || page.chip() == "Connected").await;
     assert_eq!(page.server.tokens(), ["fresh-token"]);
     // "fresh-token" has no `exp` to read: nothing more to renew.
