@@ -195,10 +195,10 @@ fn the_menus_show_the_query_and_escape_every_text() {
         ..query
     };
     let html = menus_html(&query, &["alice".into(), "<b>\"o'&".into()]);
-    assert!(html.contains(
-        r#"name="q" placeholder="Order number or buyer" value="a&quot;&gt;&lt;script&gt;">"#
-    ));
-    assert!(!html.contains("<script>"));
+    assert!(
+        !html.contains("script"),
+        "the search is not among the menus"
+    );
     assert!(html.contains(r#"<select name="status">"#));
     assert!(html.contains(r#"<option value="shipped" selected>Shipped</option>"#));
     assert!(html.contains(

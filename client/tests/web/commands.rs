@@ -150,6 +150,38 @@ async fn the_admin_table_searches_sorts_and_pages_and_keeps_it_in_the_url() {
     assert_eq!(search, "?buyer=bob&sort=total-desc");
 }
 
+/// A busy shop: buyers the menus have not seen keep placing orders while
+/// the admin types a search. The box keeps its focus, its text and its
+/// caret; the buyer menu learns the new buyer.
+#[wasm_bindgen_test]
+async fn a_new_buyer_does_not_take_the_search_box_from_the_admin() {
+    let mut page = open_orders_page("admin", Role::Admin, vec![order(ID, 1)]).await;
+    page.search("cafe").await;
+    let input: web_sys::HtmlInputElement = page
+        .one(".filters input[type=search]")
+        .unwrap()
+        .unchecked_into();
+    input.focus().unwrap();
+    let mut newcomer = order("ord-00000000cafe0002", 2);
+    newcomer.buyer_id = "carol".into();
+    page.created(newcomer).await;
+    let document = web_sys::window().unwrap().document().unwrap();
+    let focused = document.active_element();
+    assert_eq!(
+        focused.as_ref(),
+        Some(input.unchecked_ref::<web_sys::Element>()),
+        "the search box keeps the focus"
+    );
+    assert!(input.is_connected(), "the same box, not a redrawn one");
+    assert_eq!(input.value(), "cafe");
+    assert!(
+        page.all(".filters select option")
+            .iter()
+            .any(|o| o.text_content().as_deref() == Some("carol")),
+        "the buyer menu knows carol"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn a_status_filter_follows_live_updates() {
     let mut page = open_orders_page(

@@ -196,7 +196,8 @@ impl Page {
             .is_some_and(|all| all.contains(text))
     }
 
-    fn all(&self, selector: &str) -> Vec<Element> {
+    /// Every element under the page that matches `selector`.
+    pub fn all(&self, selector: &str) -> Vec<Element> {
         let list = self.container.query_selector_all(selector).unwrap();
         (0..list.length())
             .filter_map(|i| list.item(i))
@@ -204,7 +205,8 @@ impl Page {
             .collect()
     }
 
-    fn one(&self, selector: &str) -> Option<Element> {
+    /// The first element under the page that matches `selector`.
+    pub fn one(&self, selector: &str) -> Option<Element> {
         self.container.query_selector(selector).unwrap()
     }
 
