@@ -197,13 +197,25 @@ pub fn page(state: &AppState, query: &Query) -> Page {
     }
 }
 
+/// The search box as HTML, with the query's text, escaped. Drawn once: only
+/// the admin's typing changes it, and a box redrawn under their typing would
+/// lose its focus.
+pub fn search_html(query: &Query) -> String {
+    let mut html = String::from(
+        "<label><span>Search</span><input type=\"search\" name=\"q\" \
+         placeholder=\"Order number or buyer\" value=\"",
+    );
+    escape_into(&mut html, &query.search);
+    html.push_str("\"></label>");
+    html
+}
+
 /// The status, buyer and sort menus as HTML, each named by its URL key and
 /// showing the query's value. Written as text, not as view code: the same
 /// controls as views cost the browser's bundle several KB, and the page only
 /// needs to hear their `input` events (one listener). Every text is
-/// escaped. The search box is not here: the menus are redrawn when a new
-/// buyer appears, and a box redrawn under the admin's typing would lose its
-/// focus.
+/// escaped. The search box is not among them ([`search_html`]): the menus
+/// are redrawn when a new buyer appears.
 pub fn menus_html(query: &Query, buyers: &[String]) -> String {
     let mut html = String::new();
     let mut menu =

@@ -78,10 +78,10 @@ pub fn OrdersPage(
     }
 }
 
-/// Search, status, buyer and sort, heard through one `input` listener. The
-/// menus are HTML (`table::menus_html`, each named by its URL key; as views
-/// they cost the bundle ~6 KB gzip), redrawn only when the buyers change;
-/// the search box beside them is never redrawn.
+/// Search, status, buyer and sort as HTML (`table::search_html` and
+/// `menus_html`, each control named by its URL key; as views they cost the
+/// bundle ~6 KB gzip), heard through one `input` listener. The menus are
+/// redrawn only when the buyers change; the search box is drawn once.
 #[component]
 fn Filters(query_changed: Trigger) -> impl IntoView {
     let store = expect_context::<Store>();
@@ -102,15 +102,9 @@ fn Filters(query_changed: Trigger) -> impl IntoView {
             });
         }
     };
-    // The search box is drawn once, with the address's text: only the
-    // admin's typing changes it, and a redraw would take their focus.
-    let search = crate::url::read_query().search;
     view! {
         <div class="filters" role="search" on:input=changed>
-            <label>
-                <span>"Search"</span>
-                <input type="search" name="q" placeholder="Order number or buyer" value=search />
-            </label>
+            <div class="filters-menus" inner_html=table::search_html(&crate::url::read_query())></div>
             <div class="filters-menus" inner_html=menus></div>
         </div>
     }
