@@ -288,7 +288,9 @@ async function pageScenarios(h) {
       await signIn(p, 'alice');
       await p.locator('.order[data-order-id]').first().waitFor();
       first.close({ code: 1011, reason: 'gone' });
-      await p.locator('.chip-reconnecting').waitFor({ timeout: 20000 });
+      // A countdown of 2 s or more: the audit runs inside it.
+      await h.until('a long countdown', async () => /Reconnecting in ([2-9]|\d\d) s/.test(
+        await p.locator('.chip').innerText()), 20000);
     };
     const states = [
       ['signin', {}, async (p) => { await p.goto(base); await p.locator('button.account').first().waitFor(); }],
