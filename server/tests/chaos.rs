@@ -126,7 +126,11 @@ async fn client(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let cursor = view.lock().unwrap().state.cursor.clone();
+        let cursor = {
+            let mut view = view.lock().unwrap();
+            view.connections += 1;
+            view.state.cursor.clone()
+        };
         if ws
             .send(Message::text(
                 ClientEvent::SubscribeOrders { cursor }.to_json(),
@@ -372,6 +376,9 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         if i == total * 3 / 10 {
             hostile_state_writer(&producer).await;
             relay.kill().await.unwrap(); // SIGKILL
+            for (_, view) in &views {
+                view.lock().unwrap().relay_epoch += 1;
+            }
             relay = spawn_relay(&kafka, &listen, 2).await;
         }
         if i == total * 6 / 10 {
@@ -504,11 +511,12 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
         collapsed,
         twice,
         resent,
+        restart_resent,
     } = tally;
     println!(
         "chaos (seed {seed}): {total} events ({} of them faulty), {USERS} users + admin, {kicked} kicks, {} reconnects in all, \
          relay SIGKILLed once, broker restarted once: {missed} missed, {collapsed} collapsed into a later update, {twice} received twice, \
-         {resent} early events re-sent after their order (by design), {wrong} seen by the wrong user, \
+         {resent} early events re-sent before their order's created event and {restart_resent} after it by the restarted relay (by design), {wrong} seen by the wrong user, \
          {resume_snapshots} resumes answered by a snapshot",
         total - events.len(),
         reconnects.load(Relaxed)

@@ -16,11 +16,28 @@ pub struct View {
     pub state: AppState,
     /// How many times each event (`frame:order:time`) arrived.
     pub seen: HashMap<String, u32>,
+    /// The cursors each event arrived with, and the cursor the client held
+    /// then (to tell, when one arrives twice, which resume sent it again).
+    pub cursors: HashMap<String, Vec<(u32, String, Option<String>)>>,
+    /// Connections opened so far (the test counts them).
+    pub connections: u32,
     /// The statuses received for each order, in events.
     pub received: HashMap<String, Vec<StatusAt>>,
     /// Events that arrived before their order's `order:created`: the relay
-    /// sends these again right after it (by design), so they arrive twice.
+    /// sends these again with it, and in each replay from a cursor before it
+    /// (by design), so they may arrive more than once.
     pub early: HashSet<String>,
+    /// Events that arrived again after their order's `order:created` had:
+    /// true duplicates.
+    pub duplicates: HashSet<String>,
+    /// Early events that arrived again after their order's `order:created`,
+    /// first received before a relay restart and again after it: the
+    /// restarted relay re-read them (PROTOCOL §1.6).
+    pub restart_resent: HashSet<String>,
+    /// How many times the relay was restarted so far (the test counts).
+    pub relay_epoch: u32,
+    /// The relay epoch of each event's first receipt.
+    first_epoch: HashMap<String, u32>,
     /// Snapshots received. The first subscribe (no cursor) gets one; every
     /// resume by cursor must be a replay, or events could go unseen.
     pub snapshots: u32,
@@ -34,8 +51,14 @@ impl View {
         View {
             state: AppState::signed_in(Session::new("token", user, role)),
             seen: HashMap::new(),
+            cursors: HashMap::new(),
+            connections: 0,
             received: HashMap::new(),
             early: HashSet::new(),
+            duplicates: HashSet::new(),
+            restart_resent: HashSet::new(),
+            relay_epoch: 0,
+            first_epoch: HashMap::new(),
             snapshots: 0,
             wrong_user: 0,
             kicked: 0,
@@ -56,6 +79,14 @@ impl View {
             ServerEvent::Order { event, cursor } => {
                 let key = event_key(&event);
                 *self.seen.entry(key.clone()).or_default() += 1;
+                self.first_epoch
+                    .entry(key.clone())
+                    .or_insert(self.relay_epoch);
+                self.cursors.entry(key.clone()).or_default().push((
+                    self.connections,
+                    cursor.clone(),
+                    self.state.cursor.clone(),
+                ));
                 self.received
                     .entry(event.order_id().to_owned())
                     .or_default()
@@ -65,6 +96,15 @@ impl View {
                     });
                 if !self.state.orders().contains(event.order_id()) {
                     self.early.insert(key);
+                } else if self.seen[&key] > 1 {
+                    // Again, after its order's created event: by design only
+                    // for an early event the relay re-read after a restart
+                    // (PROTOCOL §1.6); anything else is a duplicate.
+                    if self.early.contains(&key) && self.first_epoch[&key] < self.relay_epoch {
+                        self.restart_resent.insert(key);
+                    } else {
+                        self.duplicates.insert(key);
+                    }
                 }
                 if me != "admin" && owner.get(event.order_id()).is_some_and(|o| o != me) {
                     self.wrong_user += 1;
@@ -124,8 +164,22 @@ impl View {
                     }
                 }
                 1 => {}
-                2 if self.early.contains(&k) => tally.resent += 1,
-                _ => tally.twice += 1,
+                _ if self.restart_resent.contains(&k) => tally.restart_resent += 1,
+                _ if self.early.contains(&k) && !self.duplicates.contains(&k) => tally.resent += 1,
+                n => {
+                    tally.twice += 1;
+                    if tally.twice <= 3 {
+                        eprintln!(
+                            "{user} received {k} {n} times: (connection, cursor, held before) {:?}",
+                            self.cursors.get(&k)
+                        );
+                        let order = format!(":{}:", event.order_id());
+                        for (key, at) in self.cursors.iter().filter(|(key, _)| key.contains(&order))
+                        {
+                            eprintln!("    {key}: {at:?}");
+                        }
+                    }
+                }
             }
         }
         tally
@@ -139,8 +193,12 @@ pub struct Tally {
     /// Updates collapsed into a later one in a full queue (by design).
     pub collapsed: usize,
     pub twice: usize,
-    /// Early events re-sent after their order's created event (by design).
+    /// Early events re-sent with their order's created event, or in a
+    /// replay before it (by design).
     pub resent: usize,
+    /// Early events a restarted relay re-read and sent again after their
+    /// order's created event (by design).
+    pub restart_resent: usize,
 }
 
 impl std::ops::AddAssign for Tally {
@@ -149,6 +207,7 @@ impl std::ops::AddAssign for Tally {
         self.collapsed += other.collapsed;
         self.twice += other.twice;
         self.resent += other.resent;
+        self.restart_resent += other.restart_resent;
     }
 }
 
