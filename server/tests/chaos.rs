@@ -611,7 +611,7 @@ async fn every_client_converges_to_the_truth_through_disconnects_and_restarts() 
                 v.seen
                     .iter()
                     .filter(|(k, _)| k.starts_with(&format!("order:created:{id}:")))
-                    .map(|(_, n)| *n)
+                    .map(|(_, receipts)| receipts.len() as u32)
                     .sum::<u32>()
             })
             .sum()

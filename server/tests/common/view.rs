@@ -10,15 +10,23 @@ use client_core::reduce::reduce;
 use client_core::state::{Action, AppState, Session};
 use protocol::{OrderEvent, OrderStatus, Role, ServerEvent, StatusAt};
 
+/// One arrival of an event: on which connection and relay, with which
+/// cursor, and the cursor the client held before it (to tell, when an event
+/// arrives twice, which resume sent it again).
+#[derive(Debug)]
+pub struct Receipt {
+    pub connection: u32,
+    pub relay_epoch: u32,
+    pub cursor: String,
+    pub held: Option<String>,
+}
+
 /// One client: its state goes through the browser client's own reducer
 /// (`client_core::reduce`), plus what the test counts about what arrived.
 pub struct View {
     pub state: AppState,
-    /// How many times each event (`frame:order:time`) arrived.
-    pub seen: HashMap<String, u32>,
-    /// The cursors each event arrived with, and the cursor the client held
-    /// then (to tell, when one arrives twice, which resume sent it again).
-    pub cursors: HashMap<String, Vec<(u32, String, Option<String>)>>,
+    /// Each event (`frame:order:time`) as it arrived, every time.
+    pub seen: HashMap<String, Vec<Receipt>>,
     /// Connections opened so far (the test counts them).
     pub connections: u32,
     /// The statuses received for each order, in events.
@@ -36,8 +44,6 @@ pub struct View {
     pub restart_resent: HashSet<String>,
     /// How many times the relay was restarted so far (the test counts).
     pub relay_epoch: u32,
-    /// The relay epoch of each event's first receipt.
-    first_epoch: HashMap<String, u32>,
     /// Snapshots received. The first subscribe (no cursor) gets one; every
     /// resume by cursor must be a replay, or events could go unseen.
     pub snapshots: u32,
@@ -51,14 +57,12 @@ impl View {
         View {
             state: AppState::signed_in(Session::new("token", user, role)),
             seen: HashMap::new(),
-            cursors: HashMap::new(),
             connections: 0,
             received: HashMap::new(),
             early: HashSet::new(),
             duplicates: HashSet::new(),
             restart_resent: HashSet::new(),
             relay_epoch: 0,
-            first_epoch: HashMap::new(),
             snapshots: 0,
             wrong_user: 0,
             kicked: 0,
@@ -78,15 +82,14 @@ impl View {
             }
             ServerEvent::Order { event, cursor } => {
                 let key = event_key(&event);
-                *self.seen.entry(key.clone()).or_default() += 1;
-                self.first_epoch
-                    .entry(key.clone())
-                    .or_insert(self.relay_epoch);
-                self.cursors.entry(key.clone()).or_default().push((
-                    self.connections,
-                    cursor.clone(),
-                    self.state.cursor.clone(),
-                ));
+                let receipts = self.seen.entry(key.clone()).or_default();
+                receipts.push(Receipt {
+                    connection: self.connections,
+                    relay_epoch: self.relay_epoch,
+                    cursor: cursor.clone(),
+                    held: self.state.cursor.clone(),
+                });
+                let (again, first_epoch) = (receipts.len() > 1, receipts[0].relay_epoch);
                 self.received
                     .entry(event.order_id().to_owned())
                     .or_default()
@@ -96,11 +99,11 @@ impl View {
                     });
                 if !self.state.orders().contains(event.order_id()) {
                     self.early.insert(key);
-                } else if self.seen[&key] > 1 {
+                } else if again {
                     // Again, after its order's created event: by design only
                     // for an early event the relay re-read after a restart
                     // (PROTOCOL §1.6); anything else is a duplicate.
-                    if self.early.contains(&key) && self.first_epoch[&key] < self.relay_epoch {
+                    if self.early.contains(&key) && first_epoch < self.relay_epoch {
                         self.restart_resent.insert(key);
                     } else {
                         self.duplicates.insert(key);
@@ -153,7 +156,7 @@ impl View {
         {
             let event = decode_on(topic, json);
             let k = event_key(&event);
-            match self.seen.get(&k).copied().unwrap_or(0) {
+            match self.seen.get(&k).map_or(0, Vec::len) {
                 // A slow client's queue collapses an update into a later one
                 // for the same order (by design); anything else unseen is lost.
                 0 if self.collapsed(&event) => tally.collapsed += 1,
@@ -169,13 +172,9 @@ impl View {
                 n => {
                     tally.twice += 1;
                     if tally.twice <= 3 {
-                        eprintln!(
-                            "{user} received {k} {n} times: (connection, cursor, held before) {:?}",
-                            self.cursors.get(&k)
-                        );
+                        eprintln!("{user} received {k} {n} times: {:?}", self.seen.get(&k));
                         let order = format!(":{}:", event.order_id());
-                        for (key, at) in self.cursors.iter().filter(|(key, _)| key.contains(&order))
-                        {
+                        for (key, at) in self.seen.iter().filter(|(key, _)| key.contains(&order)) {
                             eprintln!("    {key}: {at:?}");
                         }
                     }
