@@ -70,18 +70,9 @@ pub struct Query {
 pub const KEYS: [&str; 5] = ["q", "status", "buyer", "sort", "page"];
 
 impl Query {
-    /// The query from the URL's parameters (`key`, `value` pairs). Unknown
-    /// values are ignored: a bookmarked URL from another version still opens.
-    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Query {
-        let mut query = Query::default();
-        for (key, value) in params {
-            query.set(key, value);
-        }
-        query
-    }
-
     /// Sets the part named by a URL key (a filter control carries the same
-    /// name); an unknown key changes nothing.
+    /// name); an unknown key changes nothing, and an unknown value leaves the
+    /// default: a bookmarked URL from another version still opens.
     pub fn set(&mut self, key: &str, value: &str) {
         match key {
             "q" => self.search = value.trim().to_owned(),
@@ -91,14 +82,6 @@ impl Query {
             "page" => self.page = value.parse::<usize>().map_or(0, |p| p.saturating_sub(1)),
             _ => {}
         }
-    }
-
-    /// The query as URL parameters, defaults left out (pages count from 1
-    /// there).
-    pub fn to_params(&self) -> Vec<(&'static str, String)> {
-        KEYS.iter()
-            .filter_map(|key| Some((*key, self.param(key)?)))
-            .collect()
     }
 
     /// The value of the URL parameter `key` (one of [`KEYS`]), `None` when
