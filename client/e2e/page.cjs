@@ -99,6 +99,14 @@ async function pageScenarios(h) {
     await page.click(`button.account:has-text("${user}")`);
   };
   const row = (page, id) => page.locator(`.order[data-order-id="${id}"]`);
+  // Cancels from the row: Cancel, then "Yes, cancel"; answers when "Yes"
+  // was pressed (Date.now()), as the request leaves then.
+  const cancelFromRow = async (page, id) => {
+    await row(page, id).getByRole('button', { name: `Cancel order #${number(id)}` }).click();
+    const confirmed = Date.now();
+    await row(page, id).getByRole('button', { name: 'Yes, cancel' }).click();
+    return confirmed;
+  };
   const badgeIs = (page, id, text) => h.until(`${id} says ${text}`,
     async () => (await row(page, id).locator('.badge').innerText()).trim() === text, 20000);
 
@@ -107,8 +115,7 @@ async function pageScenarios(h) {
     const page = await open('alice', {}, (p) => p.addInitScript(instrument));
     await signIn(page, 'alice');
     await row(page, order.orderId).waitFor({ timeout: 20000 });
-    await row(page, order.orderId).getByRole('button', { name: `Cancel order #${number(order.orderId)}` }).click();
-    await row(page, order.orderId).getByRole('button', { name: 'Yes, cancel' }).click();
+    await cancelFromRow(page, order.orderId);
     await badgeIs(page, order.orderId, 'Cancelled');
     const seen = await page.evaluate((id) => ({
       click: window.__clicks[window.__clicks.length - 1],
@@ -227,9 +234,7 @@ async function pageScenarios(h) {
     await page.route(/\/cancel$/, () => {});
     await signIn(page, 'bob');
     await row(page, order.orderId).waitFor({ timeout: 20000 });
-    await row(page, order.orderId).getByRole('button', { name: `Cancel order #${number(order.orderId)}` }).click();
-    const sent = Date.now();
-    await row(page, order.orderId).getByRole('button', { name: 'Yes, cancel' }).click();
+    const sent = await cancelFromRow(page, order.orderId);
     await badgeIs(page, order.orderId, 'Cancelling…');
     const alert = page.locator('.toast[role=alert]', { hasText: 'was not confirmed in time' });
     await alert.waitFor({ timeout: 20000 });
@@ -351,8 +356,7 @@ async function pageScenarios(h) {
     const sent = Date.now();
     let answered = 'no answer';
     page.on('response', (r) => { if (r.url().endsWith('/cancel')) answered = `${r.status()} after ${Date.now() - sent} ms`; });
-    await row(page, order.orderId).getByRole('button', { name: `Cancel order #${number(order.orderId)}` }).click();
-    await row(page, order.orderId).getByRole('button', { name: 'Yes, cancel' }).click();
+    await cancelFromRow(page, order.orderId);
     await badgeIs(page, order.orderId, 'Cancelling…');
     const alert = page.locator('.toast[role=alert]', { hasText: `order #${number(order.orderId)}` });
     await alert.waitFor({ timeout: 30000 });
